@@ -1,0 +1,36 @@
+"""Xiaob Academy: the training platform that turns newcomer resellers into earning ones."""
+from pathlib import Path
+
+from flask import Flask, jsonify
+
+from app import config
+from app.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    config.load(app, test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS)
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    login_manager.init_app(app)
+
+    from app import i18n
+    i18n.init_app(app)
+
+    from app import accounts, cohorts, learning, web
+    from app.content import commands as content_commands
+    for part in (web, accounts, cohorts, learning, content_commands):
+        part.init_app(app)
+
+    @app.get("/healthz")
+    def healthz():
+        db.session.execute(db.text("SELECT 1"))
+        return jsonify(status="ok", database=db.engine.dialect.name)
+
+    return app

@@ -1,0 +1,74 @@
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from typing import Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.cohorts.models import Cohort
+from app.database import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class Role(StrEnum):
+    TRAINEE = "trainee"
+    MENTOR = "mentor"
+    ADMIN = "admin"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(80))
+    email: so.Mapped[Optional[str]] = so.mapped_column(sa.String(254), unique=True)
+    mobile: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20), unique=True)
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
+    role: so.Mapped[str] = so.mapped_column(sa.String(16), default=Role.TRAINEE)
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="Asia/Shanghai")
+    locale: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
+    cohort_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("cohorts.id"), index=True)
+    is_active: so.Mapped[bool] = so.mapped_column(default=True)
+    # Changes with the password, which signs out every other session and remember-me cookie.
+    session_token: so.Mapped[str] = so.mapped_column(
+        sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(32))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+
+    cohort: so.Mapped[Optional[Cohort]] = so.relationship(lazy="joined")
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)  # scrypt, salted
+        self.session_token = secrets.token_urlsafe(32)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_trainee(self) -> bool:
+        return self.role == Role.TRAINEE
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role} {self.email or self.mobile}>"
+
+
+class LoginAttempt(db.Model):
+    """One try to log in, kept for throttling by account and by address."""
+
+    __tablename__ = "login_attempts"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    account: so.Mapped[str] = so.mapped_column(sa.String(254), index=True)
+    address: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
+    succeeded: so.Mapped[bool] = so.mapped_column(default=False)
+    attempted_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,0 +1,138 @@
+"""Accounts: registration by invite, login with throttling, passwords. No request in here."""
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.accounts.models import LoginAttempt, Role, User
+from app.cohorts.models import Cohort
+
+MIN_PASSWORD_LENGTH = 8
+CHINA_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+INTERNATIONAL_MOBILE = re.compile(r"^\+\d{7,15}$")
+# Checked when no account matches, so a wrong address costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+class AccountError(ValueError):
+    """A problem with what the user entered, tied to one form field."""
+
+    def __init__(self, field: str, message):
+        super().__init__(str(message))
+        self.field, self.message = field, message
+
+
+def normalize_mobile(raw: str | None) -> str | None:
+    """13812345678, 138 1234 5678, +86 138-1234-5678 all become 13812345678."""
+    if not raw or not raw.strip():
+        return None
+    mobile = re.sub(r"[\s\-()]", "", raw)
+    for prefix in ("+86", "0086"):
+        if mobile.startswith(prefix):
+            mobile = mobile[len(prefix):]
+    if CHINA_MOBILE.match(mobile) or INTERNATIONAL_MOBILE.match(mobile):
+        return mobile
+    raise AccountError("mobile", _l("Enter a mobile number such as 13812345678."))
+
+
+def normalize_email(raw: str | None) -> str | None:
+    return raw.strip().lower() if raw and raw.strip() else None
+
+
+def check_password_rules(password: str, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(field, _l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+
+
+def find_by_login(session: Session, identifier: str) -> User | None:
+    """The user whose email or mobile number this is."""
+    identifier = identifier.strip()
+    if "@" in identifier:
+        return session.scalar(sa.select(User).where(User.email == identifier.lower()))
+    try:
+        mobile = normalize_mobile(identifier)
+    except AccountError:
+        return None
+    return session.scalar(sa.select(User).where(User.mobile == mobile)) if mobile else None
+
+
+def find_cohort_by_code(session: Session, code: str) -> Cohort | None:
+    return session.scalar(sa.select(Cohort).where(sa.func.upper(Cohort.invite_code) == code.strip().upper()))
+
+
+def create_user(session: Session, *, name: str, password: str, role: str = Role.TRAINEE,
+                email: str | None = None, mobile: str | None = None, cohort: Cohort | None = None,
+                timezone: str = "Asia/Shanghai", locale: str | None = None) -> User:
+    email, mobile = normalize_email(email), normalize_mobile(mobile)
+    if not email and not mobile:
+        raise AccountError("mobile", _l("Give a mobile number or an email address (or both)."))
+    check_password_rules(password)
+    if email and session.scalar(sa.select(User.id).where(User.email == email)):
+        raise AccountError("email", _l("This email address already has an account: log in instead."))
+    if mobile and session.scalar(sa.select(User.id).where(User.mobile == mobile)):
+        raise AccountError("mobile", _l("This mobile number already has an account: log in instead."))
+    if role not in set(Role):
+        raise AccountError("role", f"unknown role {role!r}")
+    user = User(name=name.strip(), email=email, mobile=mobile, role=role, cohort=cohort,
+                timezone=timezone, locale=locale)
+    user.set_password(password)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def register_trainee(session: Session, cohort: Cohort, **fields) -> User:
+    """A newcomer joins her cohort through its invite."""
+    return create_user(session, cohort=cohort, role=Role.TRAINEE, **fields)
+
+
+@dataclass
+class LoginResult:
+    user: User | None = None
+    error: str | None = None  # "invalid", "throttled" or "inactive"
+    retry_minutes: int = 0
+
+
+def _failures(session: Session, column, value: str, since: datetime) -> tuple[int, datetime | None]:
+    count, oldest = session.execute(
+        sa.select(sa.func.count(), sa.func.min(LoginAttempt.attempted_at))
+        .where(column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since)
+    ).one()
+    return count, oldest
+
+
+def authenticate(session: Session, identifier: str, password: str, address: str, now: datetime,
+                 config: dict) -> LoginResult:
+    """Check a login, throttled per account and per address over a sliding window."""
+    window = timedelta(minutes=config["LOGIN_WINDOW_MINUTES"])
+    account = identifier.strip().lower()[:254]
+    for column, value, limit in ((LoginAttempt.account, account, config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
+                                 (LoginAttempt.address, address, config["LOGIN_MAX_FAILURES_PER_ADDRESS"])):
+        count, oldest = _failures(session, column, value, now - window)
+        if count >= limit:
+            wait = oldest + window - now
+            return LoginResult(error="throttled", retry_minutes=max(1, -(-int(wait.total_seconds()) // 60)))
+
+    user = find_by_login(session, identifier)
+    valid = user.check_password(password) if user else check_password_hash(_DUMMY_HASH, password)
+    if not valid:
+        session.add(LoginAttempt(account=account, address=address, succeeded=False, attempted_at=now))
+        return LoginResult(error="invalid")
+    if not user.is_active:
+        return LoginResult(error="inactive")
+    # A success forgives this account's earlier failures (not the address's).
+    session.execute(sa.delete(LoginAttempt).where(LoginAttempt.account == account))
+    session.add(LoginAttempt(account=account, address=address, succeeded=True, attempted_at=now))
+    user.last_login_at = now
+    return LoginResult(user=user)
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not user.check_password(current):
+        raise AccountError("current_password", _l("That is not your current password."))
+    check_password_rules(new, "new_password")
+    user.set_password(new)

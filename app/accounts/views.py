@@ -1,0 +1,98 @@
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.accounts import service
+from app.accounts.forms import JoinForm, LoginForm, PasswordForm, RegisterForm
+from app.database import utcnow
+from app.extensions import db
+from app.i18n import safe_next
+
+bp = Blueprint("accounts", __name__)
+
+
+def _client_address() -> str:
+    return (request.remote_addr or "unknown")[:64]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("web.home"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        result = service.authenticate(db.session, form.identifier.data, form.password.data,
+                                      _client_address(), utcnow(), current_app.config)
+        db.session.commit()
+        if result.user:
+            login_user(result.user, remember=form.remember.data)
+            return redirect(safe_next(form.next.data, url_for("web.home")))
+        if result.error == "throttled":
+            form.password.errors.append(
+                _("Too many attempts. Try again in %(n)d minutes.", n=result.retry_minutes))
+        elif result.error == "inactive":
+            form.identifier.errors.append(_("This account has been closed. Ask your mentor."))
+        else:
+            form.password.errors.append(_("Wrong mobile number, email or password."))
+    return render_template("accounts/login.html", form=form), 200 if request.method == "GET" or not form.errors else 422
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    return redirect(url_for("web.home"))
+
+
+@bp.route("/join", methods=["GET", "POST"])
+def join():
+    form = JoinForm(code=request.args.get("code", ""))
+    if form.validate_on_submit():
+        cohort = service.find_cohort_by_code(db.session, form.code.data)
+        if cohort:
+            return redirect(url_for("accounts.invite", code=cohort.invite_code))
+        form.code.errors.append(_("No cohort has this invite code. Check it with your mentor."))
+    return render_template("accounts/join.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/invite/<code>", methods=["GET", "POST"])
+def invite(code: str):
+    cohort = service.find_cohort_by_code(db.session, code)
+    if cohort is None:
+        abort(404)
+    if current_user.is_authenticated:
+        flash(_("You already have an account."), "info")
+        return redirect(url_for("web.home"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = service.register_trainee(
+                db.session, cohort, name=form.name.data, email=form.email.data, mobile=form.mobile.data,
+                password=form.password.data, timezone=form.timezone.data,
+                locale=request.cookies.get("lang"))
+        except service.AccountError as e:
+            getattr(form, e.field).errors.append(e.message)
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(_("Welcome to %(cohort)s! Start with your first lesson.", cohort=cohort.name), "success")
+            return redirect(url_for("web.home"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/register.html", form=form, cohort=cohort), status
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_password(current_user, form.current_password.data, form.new_password.data)
+        except service.AccountError as e:
+            getattr(form, e.field).errors.append(e.message)
+        else:
+            db.session.commit()
+            login_user(current_user)  # the session token changed with the password
+            flash(_("Password changed. Other devices have been logged out."), "success")
+            return redirect(url_for("web.home"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/password.html", form=form), status

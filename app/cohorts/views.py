@@ -1,0 +1,19 @@
+from flask import Blueprint, abort, render_template
+from flask_login import current_user, login_required
+
+from app.cohorts import service
+from app.cohorts.models import Cohort
+from app.extensions import db
+
+bp = Blueprint("cohorts", __name__)
+
+
+@bp.get("/cohorts/<int:cohort_id>")
+@login_required
+def cohort(cohort_id: int):
+    cohort = db.session.get(Cohort, cohort_id)
+    # Another cohort's page answers exactly like a missing one: nothing to learn from probing.
+    if cohort is None or not service.can_view_cohort(current_user, cohort):
+        abort(404)
+    return render_template("cohorts/cohort.html", cohort=cohort,
+                           trainee_count=service.trainee_count(db.session, cohort))

@@ -1,0 +1,89 @@
+"""Configuration in layers: these defaults, then instance/config.py, then the environment.
+
+Tests pass a mapping to create_app(), which replaces instance/config.py and wins last.
+"""
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Defaults:
+    SQLALCHEMY_DATABASE_URI = None  # filled in below: sqlite:///<instance>/academy.db
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    CONTENT_ROOT = str(REPO_ROOT)
+    ACADEMY_TIMEZONE = "Asia/Shanghai"
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+    BOOTSTRAP_SERVE_LOCAL = True  # our users are in China: no CDN, ever
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # a phone form left open overnight must still submit
+    # Login throttling, counted in the database so it holds across worker processes.
+    LOGIN_WINDOW_MINUTES = 15
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    SCHEDULER_ENABLED = False
+    SMTP_HOST = None
+    SMTP_PORT = 25
+    SMTP_USERNAME = None
+    SMTP_PASSWORD = None
+    SMTP_FROM = "Xiaob Academy <noreply@localhost>"
+
+
+ENVIRONMENT = {
+    "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "SECRET_KEY": "SECRET_KEY",
+    "ACADEMY_TIMEZONE": "ACADEMY_TIMEZONE",
+    "ACADEMY_CONTENT_ROOT": "CONTENT_ROOT",
+    "SMTP_HOST": "SMTP_HOST",
+    "SMTP_PORT": "SMTP_PORT",
+    "SMTP_USERNAME": "SMTP_USERNAME",
+    "SMTP_PASSWORD": "SMTP_PASSWORD",
+    "SMTP_FROM": "SMTP_FROM",
+    "SCHEDULER_ENABLED": "SCHEDULER_ENABLED",
+}
+
+
+def database_url(url: str) -> str:
+    """Accept the usual postgres:// spellings and use the psycopg 3 driver for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load(app, overrides=None) -> None:
+    app.config.from_object(Defaults)
+    if overrides is None:
+        app.config.from_pyfile("config.py", silent=True)
+    for env_name, key in ENVIRONMENT.items():
+        if env_name in os.environ:
+            app.config[key] = os.environ[env_name]
+    if overrides:
+        app.config.update(overrides)
+
+    for flag in ("SCHEDULER_ENABLED",):
+        if isinstance(app.config[flag], str):
+            app.config[flag] = app.config[flag].lower() in ("1", "true", "yes", "on")
+    app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["ACADEMY_TIMEZONE"]
+    url = app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'academy.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(url)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+
+def _instance_secret(instance: Path) -> str:
+    """A secret generated once per installation and kept in instance/secret_key."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

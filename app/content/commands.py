@@ -1,0 +1,54 @@
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.content.loader import load_courses
+from app.content.sync import sync_courses
+from app.database import utcnow
+from app.extensions import db
+
+
+@click.group(help="Check and load courses/, quizzes/ and milestones/.")
+def content():
+    pass
+
+
+def _load(root: Path):
+    courses, problems = load_courses(root)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    return courses, problems
+
+
+@content.command("check")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), help="Folder holding courses/ (default: the repository).")
+@with_appcontext
+def check(root):
+    """Validate every content file; print path:line: message for each problem."""
+    courses, problems = _load(root or Path(current_app.config["CONTENT_ROOT"]))
+    lessons = sum(len(c.lessons) for c in courses)
+    if problems:
+        click.echo(f"{len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {len(courses)} courses, {lessons} lessons")
+
+
+@content.command("sync")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def sync(root):
+    """Load the content into the database (idempotent); refuses while any file has a problem."""
+    courses, problems = _load(root or Path(current_app.config["CONTENT_ROOT"]))
+    if problems:
+        click.echo(f"{len(problems)} problem(s): nothing was synced", err=True)
+        sys.exit(1)
+    report = sync_courses(db.session, courses, utcnow())
+    db.session.commit()
+    click.echo(f"synced: {report}")
+
+
+def init_app(app) -> None:
+    app.cli.add_command(content)

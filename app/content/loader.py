@@ -1,0 +1,366 @@
+"""Read courses/ into plain specs, collecting every problem as `path:line: message`.
+
+Nothing here touches the database: `check` only reads, `sync` writes what it read.
+"""
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.content.render import RENDER_VERSION, render_markdown
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LANGS = ("zh", "en")
+COURSE_FIELDS = {"order", "title", "summary"}
+LESSON_FIELDS = {"title", "order", "minutes", "summary", "objectives"}
+ENGLISH_LESSON_FIELDS = {"title", "summary", "objectives"}
+MAX_OBJECTIVES = 4
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass
+class LessonSpec:
+    slug: str
+    order: int
+    minutes: int
+    title: dict[str, str]
+    summary: dict[str, str]
+    objectives: dict[str, list[str]]
+    body_html: dict[str, str]
+    source_path: str
+    order_line: int = 1
+    content_hash: str = ""
+
+
+@dataclass
+class CourseSpec:
+    slug: str
+    order: int
+    title: dict[str, str]
+    summary: dict[str, str]
+    source_path: str
+    lessons: list[LessonSpec] = field(default_factory=list)
+    content_hash: str = ""
+
+
+class Report:
+    """Collects problems for one file, with its path relative to the content root."""
+
+    def __init__(self, problems: list[Problem], path: str):
+        self.problems, self.path = problems, path
+
+    def __call__(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.path, line, message))
+
+
+# --- YAML with line numbers -------------------------------------------------------------
+
+class _Mapping:
+    """A parsed YAML mapping that remembers the file line of each key and value."""
+
+    def __init__(self, data: dict, lines: dict[str, int], nested: dict[str, "_Mapping"], line: int):
+        self.data, self.lines, self.nested, self.line = data, lines, nested, line
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, self.line)
+
+
+def _mapping(node, loader, first_line: int, report: Report) -> _Mapping | None:
+    if not isinstance(node, yaml.MappingNode):
+        report(node.start_mark.line + first_line, "expected a mapping of fields (name: value)")
+        return None
+    data, lines, nested = {}, {}, {}
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        line = key_node.start_mark.line + first_line
+        if key in data:
+            report(line, f"{key}: given twice")
+        data[key] = loader.construct_object(value_node, deep=True)
+        lines[key] = line
+        if isinstance(value_node, yaml.MappingNode):
+            nested[key] = _mapping(value_node, loader, first_line, report)
+    return _Mapping(data, lines, nested, node.start_mark.line + first_line)
+
+
+def parse_yaml(text: str, first_line: int, report: Report) -> _Mapping | None:
+    """Parse a YAML mapping whose first line is line `first_line` of its file."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            report(first_line, "empty: fields expected")
+            return None
+        return _mapping(node, loader, first_line, report)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + first_line if mark else first_line
+        report(line, f"YAML: {e.problem or e.context}")
+        return None
+    finally:
+        loader.dispose()
+
+
+# --- field checks -------------------------------------------------------------------------
+
+def _check_fields(m: _Mapping, allowed: set[str], required: set[str], report: Report, where: str = "") -> None:
+    for key in m.data:
+        if key not in allowed:
+            report(m.line_of(key), f"{key}: unknown field{where} (expected: {', '.join(sorted(allowed))})")
+    for key in sorted(required - set(m.data)):
+        report(m.line, f"{key}: missing{where}")
+
+
+def _text(m: _Mapping, key: str, report: Report) -> str | None:
+    value = m.data.get(key)
+    if key not in m.data:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        report(m.line_of(key), f"{key}: must be non-empty text")
+        return None
+    return value.strip()
+
+
+def _integer(m: _Mapping, key: str, low: int, high: int, report: Report) -> int | None:
+    value = m.data.get(key)
+    if key not in m.data:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        report(m.line_of(key), f"{key}: must be an integer from {low} to {high}")
+        return None
+    return value
+
+
+def _both_languages(m: _Mapping, key: str, report: Report) -> dict[str, str] | None:
+    if key not in m.data:
+        return None
+    sub = m.nested.get(key)
+    if sub is None:
+        report(m.line_of(key), f"{key}: expected zh: and en: under it")
+        return None
+    out = {}
+    for lang in LANGS:
+        if lang not in sub.data:
+            report(sub.line, f'{key}: missing "{lang}"')
+        elif (text := _text(sub, lang, Report(report.problems, report.path))) is not None:
+            out[lang] = text
+    for extra in set(sub.data) - set(LANGS):
+        report(sub.line_of(extra), f'{key}: unknown language "{extra}" (expected zh and en)')
+    return out if len(out) == len(LANGS) else None
+
+
+def _objectives(m: _Mapping, report: Report) -> list[str] | None:
+    if "objectives" not in m.data:
+        return None
+    value = m.data["objectives"]
+    if (not isinstance(value, list) or not 1 <= len(value) <= MAX_OBJECTIVES
+            or not all(isinstance(v, str) and v.strip() for v in value)):
+        report(m.line_of("objectives"), f"objectives: must be a list of 1 to {MAX_OBJECTIVES} non-empty lines")
+        return None
+    return [v.strip() for v in value]
+
+
+# --- Markdown files with front matter ---------------------------------------------------
+
+FENCE = re.compile(r"^(```|~~~)")
+
+
+def split_front_matter(text: str, report: Report) -> tuple[str, int, str, int] | None:
+    """Return (front matter, its first line, body, body's first line)."""
+    lines = text.lstrip("\ufeff").split("\n")
+    if not lines or lines[0].strip() != "---":
+        report(1, "front matter missing: the file must start with a line ---")
+        return None
+    for i in range(1, len(lines)):
+        if lines[i].strip() in ("---", "..."):
+            return "\n".join(lines[1:i]), 2, "\n".join(lines[i + 1:]), i + 2
+    report(1, "front matter not closed: add a line --- after the fields")
+    return None
+
+
+def _check_body(body: str, first_line: int, report: Report) -> bool:
+    if not body.strip():
+        report(first_line, "body is empty: write the lesson below the front matter")
+        return False
+    fenced = False
+    for offset, line in enumerate(body.split("\n")):
+        if FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and re.match(r"^#(?!#)\s", line):
+            report(first_line + offset, "use ## for headings in the body: the page shows the title as #")
+    return True
+
+
+def _read(path: Path, report: Report) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        report(1, f"not UTF-8 text ({e.reason})")
+    except OSError as e:
+        report(1, f"cannot read: {e.strerror}")
+    return None
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps([RENDER_VERSION, *parts], ensure_ascii=False, sort_keys=True)
+                          .encode()).hexdigest()
+
+
+def load_lesson(zh_path: Path, en_path: Path, root: Path, problems: list[Problem]) -> LessonSpec | None:
+    zh_report = Report(problems, _rel(zh_path, root))
+    en_report = Report(problems, _rel(en_path, root))
+    slug = zh_path.name[: -len(".md")]
+    ok = True
+    if not SLUG.match(slug):
+        zh_report(1, f'file name "{slug}": use lowercase letters, digits and dashes')
+        ok = False
+    parts = {}
+    for lang, path, report in (("zh", zh_path, zh_report), ("en", en_path, en_report)):
+        if lang == "en" and not en_path.exists():
+            zh_report(1, f"no English version ({en_path.name})")
+            ok = False
+            continue
+        text = _read(path, report)
+        split = split_front_matter(text, report) if text is not None else None
+        if split is None:
+            ok = False
+            continue
+        fm_text, fm_line, body, body_line = split
+        meta = parse_yaml(fm_text, fm_line, report)
+        if meta is None:
+            ok = False
+            _check_body(body, body_line, report)
+            continue
+        if lang == "zh":
+            _check_fields(meta, LESSON_FIELDS, LESSON_FIELDS, report)
+        else:
+            for key in ("order", "minutes"):
+                if key in meta.data:
+                    report(meta.line_of(key), f"{key}: belongs in the Chinese file ({zh_path.name}) only")
+            _check_fields(meta, LESSON_FIELDS, ENGLISH_LESSON_FIELDS, report)
+        values = {
+            "title": _text(meta, "title", report),
+            "summary": _text(meta, "summary", report),
+            "objectives": _objectives(meta, report),
+        }
+        if lang == "zh":
+            values["order"] = _integer(meta, "order", 0, 999, report)
+            values["minutes"] = _integer(meta, "minutes", 1, 60, report)
+        has_body = _check_body(body, body_line, report)
+        if not has_body or any(v is None for v in values.values()):
+            ok = False
+            continue
+        parts[lang] = (values, body, meta)
+    if not ok or len(parts) != 2:
+        return None
+    (zh, zh_body, zh_meta), (en, en_body, en_meta) = parts["zh"], parts["en"]
+    if len(zh["objectives"]) != len(en["objectives"]):
+        en_report(en_meta.line_of("objectives"),
+                  f"objectives: {len(en['objectives'])} in English but {len(zh['objectives'])} in Chinese")
+        return None
+    spec = LessonSpec(
+        slug=slug, order=zh["order"], minutes=zh["minutes"],
+        title={"zh": zh["title"], "en": en["title"]},
+        summary={"zh": zh["summary"], "en": en["summary"]},
+        objectives={"zh": zh["objectives"], "en": en["objectives"]},
+        body_html={"zh": render_markdown(zh_body), "en": render_markdown(en_body)},
+        source_path=zh_report.path, order_line=zh_meta.line_of("order"),
+    )
+    spec.content_hash = _digest(spec.order, spec.minutes, spec.title, spec.summary, spec.objectives, zh_body, en_body)
+    return spec
+
+
+def load_course(folder: Path, root: Path, problems: list[Problem]) -> CourseSpec | None:
+    meta_path = folder / "course.yml"
+    report = Report(problems, _rel(meta_path, root))
+    slug = folder.name
+    ok = True
+    if not SLUG.match(slug):
+        Report(problems, _rel(folder, root))(1, f'folder name "{slug}": use lowercase letters, digits and dashes')
+        ok = False
+    meta = None
+    if not meta_path.exists():
+        report(1, "missing: every course folder needs a course.yml")
+    elif (text := _read(meta_path, report)) is not None:
+        meta = parse_yaml(text, 1, report)
+
+    lessons = []
+    orders: dict[int, str] = {}
+    for path in sorted(folder.iterdir()):
+        name = path.name
+        if path.is_dir() or name == "course.yml" or name.startswith("."):
+            continue
+        if name.endswith(".en.md"):
+            if not (folder / (name[: -len(".en.md")] + ".md")).exists():
+                Report(problems, _rel(path, root))(1, "English version of a lesson with no Chinese file "
+                                                    f"({name[: -len('.en.md')]}.md)")
+            continue
+        if not name.endswith(".md"):
+            Report(problems, _rel(path, root))(1, "unexpected file: lessons are <slug>.md and <slug>.en.md")
+            continue
+        lesson = load_lesson(path, folder / (name[: -len(".md")] + ".en.md"), root, problems)
+        if lesson is None:
+            ok = False
+            continue
+        if lesson.order in orders:
+            Report(problems, lesson.source_path)(
+                lesson.order_line, f"order: {lesson.order} is also the order of {orders[lesson.order]}")
+            ok = False
+        orders[lesson.order] = f"{lesson.slug}.md"
+        lessons.append(lesson)
+
+    if meta is None:
+        return None
+    _check_fields(meta, COURSE_FIELDS, COURSE_FIELDS, report)
+    order = _integer(meta, "order", 0, 999, report)
+    title = _both_languages(meta, "title", report)
+    summary = _both_languages(meta, "summary", report)
+    if not lessons and ok:
+        report(1, "the course has no lessons")
+        ok = False
+    if not ok or order is None or title is None or summary is None:
+        return None
+    course = CourseSpec(slug=slug, order=order, title=title, summary=summary, source_path=report.path,
+                        lessons=sorted(lessons, key=lambda lesson: lesson.order))
+    course.content_hash = _digest(order, title, summary)
+    return course
+
+
+def load_courses(root: Path) -> tuple[list[CourseSpec], list[Problem]]:
+    """Every course under root/courses, and every problem found on the way."""
+    problems: list[Problem] = []
+    folder = root / "courses"
+    if not folder.is_dir():
+        return [], [Problem("courses", 1, "folder missing: content lives in courses/<slug>/")]
+    courses, orders = [], {}
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() and not path.name.startswith("."):
+            course = load_course(path, root, problems)
+            if course is None:
+                continue
+            if course.order in orders:
+                Report(problems, course.source_path)(
+                    1, f"order: {course.order} is also the order of {orders[course.order]}")
+                continue
+            orders[course.order] = course.slug
+            courses.append(course)
+    return sorted(courses, key=lambda c: c.order), problems
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,0 +1,84 @@
+"""Load checked content into the database: upsert by slug, archive what disappeared."""
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.content.loader import CourseSpec, LessonSpec
+from app.learning.models import Course, Lesson
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.archived)
+
+    def __str__(self) -> str:
+        return (f"{len(self.created)} created, {len(self.updated)} updated, "
+                f"{len(self.archived)} archived")
+
+
+def _course_fields(spec: CourseSpec) -> dict:
+    return dict(position=spec.order, title_zh=spec.title["zh"], title_en=spec.title["en"],
+                summary_zh=spec.summary["zh"], summary_en=spec.summary["en"],
+                content_hash=spec.content_hash, is_archived=False)
+
+
+def _lesson_fields(spec: LessonSpec) -> dict:
+    return dict(position=spec.order, minutes=spec.minutes,
+                title_zh=spec.title["zh"], title_en=spec.title["en"],
+                summary_zh=spec.summary["zh"], summary_en=spec.summary["en"],
+                objectives_zh=spec.objectives["zh"], objectives_en=spec.objectives["en"],
+                body_html_zh=spec.body_html["zh"], body_html_en=spec.body_html["en"],
+                source_path=spec.source_path, content_hash=spec.content_hash, is_archived=False)
+
+
+def _upsert(session: Session, row, model, fields: dict, label: str, now: datetime, report: SyncReport, **key):
+    """Create the row, or update it when its content hash (or archived flag) changed."""
+    if row is None:
+        row = model(**key, **fields, updated_at=now)
+        session.add(row)
+        report.created.append(label)
+    elif row.content_hash != fields["content_hash"] or row.is_archived:
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.updated_at = now
+        report.updated.append(label)
+    return row
+
+
+def sync_courses(session: Session, specs: list[CourseSpec], now: datetime) -> SyncReport:
+    """Make the database match the files. Learner progress is never touched."""
+    report = SyncReport()
+    courses = {c.slug: c for c in session.scalars(sa.select(Course))}
+    lessons = {(l.course_id, l.slug): l for l in session.scalars(sa.select(Lesson))}
+    seen_courses, seen_lessons = set(), set()
+
+    for spec in specs:
+        course = _upsert(session, courses.get(spec.slug), Course, _course_fields(spec),
+                         spec.slug, now, report, slug=spec.slug)
+        session.flush()  # a new course needs its id before its lessons
+        seen_courses.add(course.id)
+        for lesson_spec in spec.lessons:
+            lesson = _upsert(session, lessons.get((course.id, lesson_spec.slug)), Lesson,
+                             _lesson_fields(lesson_spec), f"{spec.slug}/{lesson_spec.slug}", now, report,
+                             slug=lesson_spec.slug, course_id=course.id)
+            session.flush()
+            seen_lessons.add(lesson.id)
+
+    for course in courses.values():
+        if course.id not in seen_courses and not course.is_archived:
+            course.is_archived, course.updated_at = True, now
+            report.archived.append(course.slug)
+    for lesson in lessons.values():
+        if lesson.id not in seen_lessons and not lesson.is_archived:
+            lesson.is_archived, lesson.updated_at = True, now
+            report.archived.append(lesson.source_path or lesson.slug)
+    session.flush()
+    return report

@@ -1,0 +1,133 @@
+"""Course catalogue and lesson progress, as plain functions over a session."""
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.learning.models import Course, Lesson, LessonProgress
+
+
+@dataclass
+class LessonItem:
+    lesson: Lesson
+    is_done: bool
+
+
+@dataclass
+class CourseItem:
+    course: Course
+    lessons: list[LessonItem] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.lessons)
+
+    @property
+    def done(self) -> int:
+        return sum(item.is_done for item in self.lessons)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def next_lesson(self) -> Lesson | None:
+        return next((item.lesson for item in self.lessons if not item.is_done), None)
+
+
+@dataclass
+class Catalogue:
+    courses: list[CourseItem]
+
+    @property
+    def total(self) -> int:
+        return sum(c.total for c in self.courses)
+
+    @property
+    def done(self) -> int:
+        return sum(c.done for c in self.courses)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def next_lesson(self) -> Lesson | None:
+        """The first lesson not done, in catalogue order."""
+        return next((c.next_lesson for c in self.courses if c.next_lesson), None)
+
+    def course(self, slug: str) -> CourseItem | None:
+        return next((c for c in self.courses if c.course.slug == slug), None)
+
+
+def completed_lesson_ids(session: Session, user_id: int) -> set[int]:
+    return set(session.scalars(sa.select(LessonProgress.lesson_id).where(
+        LessonProgress.user_id == user_id, LessonProgress.completed_at.is_not(None))))
+
+
+def catalogue(session: Session, user_id: int | None) -> Catalogue:
+    """Active courses and lessons with the user's progress: two queries whatever the size."""
+    courses = session.scalars(
+        sa.select(Course).where(Course.is_archived.is_(False)).order_by(Course.position)
+        .options(so.selectinload(Course.lessons))).all()
+    done = completed_lesson_ids(session, user_id) if user_id else set()
+    return Catalogue([
+        CourseItem(course, [LessonItem(lesson, lesson.id in done)
+                            for lesson in course.lessons if not lesson.is_archived])
+        for course in courses])
+
+
+def find_lesson(session: Session, course_slug: str, lesson_slug: str) -> Lesson | None:
+    return session.scalar(
+        sa.select(Lesson).join(Lesson.course)
+        .where(Course.slug == course_slug, Lesson.slug == lesson_slug,
+               Course.is_archived.is_(False), Lesson.is_archived.is_(False))
+        .options(so.contains_eager(Lesson.course)))
+
+
+def _progress(session: Session, user: User, lesson: Lesson, now: datetime) -> LessonProgress:
+    progress = session.scalar(sa.select(LessonProgress).where(
+        LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id))
+    if progress is None:
+        progress = LessonProgress(user_id=user.id, lesson_id=lesson.id, started_at=now)
+        session.add(progress)
+    return progress
+
+
+def mark_lesson_done(session: Session, user: User, lesson: Lesson, now: datetime) -> LessonProgress:
+    """Record the lesson as done; doing it again keeps the first completion time."""
+    progress = _progress(session, user, lesson, now)
+    if progress.completed_at is None:
+        progress.completed_at = now
+    session.flush()
+    return progress
+
+
+def mark_lesson_not_done(session: Session, user: User, lesson: Lesson, now: datetime) -> None:
+    _progress(session, user, lesson, now).completed_at = None
+    session.flush()
+
+
+def neighbours(item: CourseItem, lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
+    lessons = [i.lesson for i in item.lessons]
+    index = next(i for i, candidate in enumerate(lessons) if candidate.id == lesson.id)
+    return (lessons[index - 1] if index > 0 else None,
+            lessons[index + 1] if index + 1 < len(lessons) else None)
+
+
+def programme_start(user: User) -> date:
+    """Her start: her cohort's start date, or the day she registered if that is later."""
+    registered = user.created_at.astimezone(ZoneInfo(user.timezone)).date()
+    if user.cohort is None:
+        return registered
+    return max(user.cohort.start_date, registered)
+
+
+def programme_day(user: User, now: datetime) -> int:
+    """Day 1 is her start date, counted in her own time zone."""
+    today = now.astimezone(ZoneInfo(user.timezone)).date()
+    return (today - programme_start(user)).days + 1

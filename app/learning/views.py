@@ -1,0 +1,64 @@
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.database import utcnow
+from app.extensions import db
+from app.learning import service
+
+bp = Blueprint("learning", __name__)
+
+
+@bp.get("/courses")
+@login_required
+def courses():
+    return render_template("learning/courses.html", catalogue=service.catalogue(db.session, current_user.id))
+
+
+@bp.get("/courses/<slug>")
+@login_required
+def course(slug: str):
+    item = service.catalogue(db.session, current_user.id).course(slug)
+    if item is None:
+        abort(404)
+    return render_template("learning/course.html", item=item)
+
+
+@bp.get("/courses/<slug>/<lesson_slug>")
+@login_required
+def lesson(slug: str, lesson_slug: str):
+    catalogue = service.catalogue(db.session, current_user.id)
+    item = catalogue.course(slug)
+    lesson_item = next((i for i in item.lessons if i.lesson.slug == lesson_slug), None) if item else None
+    if lesson_item is None:
+        abort(404)
+    previous, following = service.neighbours(item, lesson_item.lesson)
+    return render_template("learning/lesson.html", item=item, lesson=lesson_item.lesson,
+                           is_done=lesson_item.is_done, previous=previous, following=following)
+
+
+@bp.post("/courses/<slug>/<lesson_slug>/done")
+@login_required
+def mark_done(slug: str, lesson_slug: str):
+    lesson = service.find_lesson(db.session, slug, lesson_slug)
+    if lesson is None:
+        abort(404)
+    service.mark_lesson_done(db.session, current_user, lesson, utcnow())
+    db.session.commit()
+    item = service.catalogue(db.session, current_user.id).course(slug)
+    _, following = service.neighbours(item, lesson)
+    flash(_("Lesson done. %(done)d of %(total)d in this course.", done=item.done, total=item.total), "success")
+    if following:
+        return redirect(url_for("learning.lesson", slug=slug, lesson_slug=following.slug))
+    return redirect(url_for("learning.course", slug=slug))
+
+
+@bp.post("/courses/<slug>/<lesson_slug>/undo")
+@login_required
+def mark_not_done(slug: str, lesson_slug: str):
+    lesson = service.find_lesson(db.session, slug, lesson_slug)
+    if lesson is None:
+        abort(404)
+    service.mark_lesson_not_done(db.session, current_user, lesson, utcnow())
+    db.session.commit()
+    return redirect(url_for("learning.lesson", slug=slug, lesson_slug=lesson_slug))

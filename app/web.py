@@ -1,0 +1,35 @@
+"""The home page, error pages and the demo command."""
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from app.database import utcnow
+from app.extensions import db
+from app.learning import service as learning
+
+bp = Blueprint("web", __name__)
+
+# The programme's two money targets, in fen; milestones/ will own them with the check-ins.
+TARGETS = [("first-week", 100_00, 7), ("first-month", 1000_00, 30)]
+
+
+@bp.get("/")
+def home():
+    if not current_user.is_authenticated:
+        return render_template("landing.html")
+    catalogue = learning.catalogue(db.session, current_user.id)
+    day = learning.programme_day(current_user, utcnow())
+    return render_template("home.html", catalogue=catalogue, day=day, targets=TARGETS, earned_fen=0)
+
+
+def _error(template: str, status: int):
+    def handler(error):
+        return render_template(template, status=status), status
+    return handler
+
+
+def init_app(app) -> None:
+    from app.demo import demo_command
+    app.register_blueprint(bp)
+    app.register_error_handler(404, _error("error.html", 404))
+    app.register_error_handler(400, _error("error.html", 400))
+    app.cli.add_command(demo_command)
