@@ -1,7 +1,7 @@
 """Languages: Simplified Chinese by default, English when the browser or the user asks."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, current_app, has_request_context, redirect, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -13,6 +13,8 @@ LANGUAGE_COOKIE = "lang"
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # commands and jobs: the installation's default
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     if request.cookies.get(LANGUAGE_COOKIE) in languages:
@@ -21,7 +23,7 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    if current_user and current_user.is_authenticated:
+    if has_request_context() and current_user and current_user.is_authenticated:
         return current_user.timezone
     return current_app.config["ACADEMY_TIMEZONE"]
 

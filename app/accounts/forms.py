@@ -1,20 +1,20 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField, TelField
+from wtforms import SelectChoice, BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField, TelField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 # The zones our trainees live in; Asia/Shanghai first, as the default.
 TIMEZONES = [
-    ("Asia/Shanghai", _l("China (Beijing time)")),
-    ("Asia/Hong_Kong", _l("Hong Kong")),
-    ("Asia/Taipei", _l("Taipei")),
-    ("Asia/Singapore", _l("Singapore / Kuala Lumpur")),
-    ("Asia/Tokyo", _l("Tokyo / Seoul")),
-    ("Australia/Sydney", _l("Sydney")),
-    ("Europe/London", _l("London")),
-    ("Europe/Paris", _l("Paris / Berlin")),
-    ("America/New_York", _l("New York")),
-    ("America/Los_Angeles", _l("Los Angeles / Vancouver")),
+    SelectChoice("Asia/Shanghai", _l("China (Beijing time)")),
+    SelectChoice("Asia/Hong_Kong", _l("Hong Kong")),
+    SelectChoice("Asia/Taipei", _l("Taipei")),
+    SelectChoice("Asia/Singapore", _l("Singapore / Kuala Lumpur")),
+    SelectChoice("Asia/Tokyo", _l("Tokyo / Seoul")),
+    SelectChoice("Australia/Sydney", _l("Sydney")),
+    SelectChoice("Europe/London", _l("London")),
+    SelectChoice("Europe/Paris", _l("Paris / Berlin")),
+    SelectChoice("America/New_York", _l("New York")),
+    SelectChoice("America/Los_Angeles", _l("Los Angeles / Vancouver")),
 ]
 
 

@@ -91,7 +91,8 @@ def change_password():
             getattr(form, e.field).errors.append(e.message)
         else:
             db.session.commit()
-            login_user(current_user)  # the session token changed with the password
+            # The session token changed with the password: sign this device in again.
+            login_user(current_user._get_current_object())
             flash(_("Password changed. Other devices have been logged out."), "success")
             return redirect(url_for("web.home"))
     status = 422 if request.method == "POST" else 200

@@ -1,0 +1,170 @@
+"""Fixtures: the app on each database backend, a client, factories and a query counter.
+
+The database suite runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set
+(REQUIRE_POSTGRES=1 makes a missing URL an error, as in CI).
+"""
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from app import create_app
+from app.accounts.models import Role
+from app.accounts.service import create_user
+from app.cohorts.models import Cohort
+from app.content.loader import load_courses
+from app.content.sync import sync_courses
+from app.database import utcnow
+from app.extensions import db
+
+REPO = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse 8"
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+def pytest_configure(config):
+    if os.environ.get("REQUIRE_POSTGRES") == "1" and not os.environ.get("TEST_DATABASE_URL"):
+        raise pytest.UsageError("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+
+
+def _test_config(url: str, **extra) -> dict:
+    return {"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": url,
+            "WTF_CSRF_ENABLED": False, "CONTENT_ROOT": str(REPO), **extra}
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    """A migrated, empty database per backend, shared by the session's tests."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = os.environ["TEST_DATABASE_URL"]
+        engine = sa.create_engine(create_app(_test_config(url)).config["SQLALCHEMY_DATABASE_URI"])
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+    app = create_app(_test_config(url))
+    with app.app_context():
+        upgrade()  # the real migrations, so they are tested on every backend
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def course_specs():
+    courses, problems = load_courses(REPO)
+    assert not problems, problems
+    return courses
+
+
+class Client(FlaskClient):
+    """Each request in its own app context, as in production: a fresh `g` and session.
+
+    The test's own session is expired afterwards so that it reads what the request wrote.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()
+        return response
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Build an app on the test database; every table is emptied after the test."""
+    apps = []
+
+    def build(**config):
+        app = create_app(_test_config(database_url, **config))
+        app.test_client_class = Client
+        apps.append(app)
+        return app
+
+    yield build
+    with apps[0].app_context() if apps else build().app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
+    for app in apps[1:]:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def synced(app, course_specs):
+    sync_courses(db.session, course_specs, utcnow())
+    db.session.commit()
+    return course_specs
+
+
+@pytest.fixture
+def cohort(app):
+    return make_cohort("Spring cohort", "SPRING1")
+
+
+def make_cohort(name: str, code: str, start=None) -> Cohort:
+    cohort = Cohort(name=name, invite_code=code, start_date=start or utcnow().date())
+    db.session.add(cohort)
+    db.session.commit()
+    return cohort
+
+
+def make_user(email: str, role: str = Role.TRAINEE, cohort: Cohort | None = None, **fields):
+    user = create_user(db.session, name=fields.pop("name", email.split("@")[0]), email=email,
+                       password=fields.pop("password", PASSWORD), role=role, cohort=cohort, **fields)
+    if role == Role.MENTOR and cohort is not None:
+        cohort.mentors.append(user)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def trainee(cohort):
+    return make_user("mei@example.com", cohort=cohort, name="美美")
+
+
+def login(client, identifier: str, password: str = PASSWORD, **extra):
+    return client.post("/login", data={"identifier": identifier, "password": password, **extra})
+
+
+@pytest.fixture
+def logged_in(client, trainee):
+    response = login(client, trainee.email)
+    assert response.status_code == 302, response.text
+    return client
+
+
+@contextmanager
+def count_queries():
+    """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`."""
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield lambda: len(statements)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
