@@ -53,6 +53,7 @@ class CourseSpec:
     summary: dict[str, str]
     source_path: str
     lessons: list[LessonSpec] = field(default_factory=list)
+    order_line: int = 1
     content_hash: str = ""
 
 
@@ -88,7 +89,11 @@ def _mapping(node, loader, first_line: int, report: Report) -> _Mapping | None:
         line = key_node.start_mark.line + first_line
         if key in data:
             report(line, f"{key}: given twice")
-        data[key] = loader.construct_object(value_node, deep=True)
+        try:
+            data[key] = loader.construct_object(value_node, deep=True)
+        except (ValueError, TypeError, AttributeError) as e:  # e.g. `!!int ten`: PyYAML raises a bare error
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{key}: cannot read the value ({e})", value_node.start_mark) from e
         lines[key] = line
         if isinstance(value_node, yaml.MappingNode):
             nested[key] = _mapping(value_node, loader, first_line, report)
@@ -97,8 +102,9 @@ def _mapping(node, loader, first_line: int, report: Report) -> _Mapping | None:
 
 def parse_yaml(text: str, first_line: int, report: Report) -> _Mapping | None:
     """Parse a YAML mapping whose first line is line `first_line` of its file."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # raises ReaderError on control characters
         node = loader.get_single_node()
         if node is None:
             report(first_line, "empty: fields expected")
@@ -109,8 +115,13 @@ def parse_yaml(text: str, first_line: int, report: Report) -> _Mapping | None:
         line = mark.line + first_line if mark else first_line
         report(line, f"YAML: {e.problem or e.context}")
         return None
+    except yaml.reader.ReaderError as e:
+        report(text.count("\n", 0, e.position) + first_line,
+               f"YAML: character #x{e.character:04x} is not allowed (a control character; delete it)")
+        return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # --- field checks -------------------------------------------------------------------------
@@ -333,7 +344,7 @@ def load_course(folder: Path, root: Path, problems: list[Problem]) -> CourseSpec
     if not ok or order is None or title is None or summary is None:
         return None
     course = CourseSpec(slug=slug, order=order, title=title, summary=summary, source_path=report.path,
-                        lessons=sorted(lessons, key=lambda lesson: lesson.order))
+                        lessons=sorted(lessons, key=lambda lesson: lesson.order), order_line=meta.line_of("order"))
     course.content_hash = _digest(order, title, summary)
     return course
 
@@ -352,7 +363,7 @@ def load_courses(root: Path) -> tuple[list[CourseSpec], list[Problem]]:
                 continue
             if course.order in orders:
                 Report(problems, course.source_path)(
-                    1, f"order: {course.order} is also the order of {orders[course.order]}")
+                    course.order_line, f"order: {course.order} is also the order of {orders[course.order]}")
                 continue
             orders[course.order] = course.slug
             courses.append(course)

@@ -46,7 +46,7 @@ def mark_done(slug: str, lesson_slug: str):
     service.mark_lesson_done(db.session, current_user, lesson, utcnow())
     db.session.commit()
     item = service.catalogue(db.session, current_user.id).course(slug)
-    _, following = service.neighbours(item, lesson)
+    following = service.neighbours(item, lesson)[1]
     flash(_("Lesson done. %(done)d of %(total)d in this course.", done=item.done, total=item.total), "success")
     if following:
         return redirect(url_for("learning.lesson", slug=slug, lesson_slug=following.slug))
