@@ -1,7 +1,9 @@
 """The home page, error pages and the demo command."""
 from flask import Blueprint, render_template
+from markupsafe import Markup
 from flask_login import current_user
 
+from app.content.render import render_markdown
 from app.database import utcnow
 from app.extensions import db
 from app.learning import service as learning
@@ -33,3 +35,5 @@ def init_app(app) -> None:
     app.register_error_handler(404, _error("error.html", 404))
     app.register_error_handler(400, _error("error.html", 400))
     app.cli.add_command(demo_command)
+    # For what users write (essays, comments): Markdown sanitised by nh3.
+    app.jinja_env.filters["markdown"] = lambda text: Markup(render_markdown(text or ""))

@@ -1,0 +1,20 @@
+"""Content as files: courses/, quizzes/ (and later milestones/), checked and synced."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.content.loader import CourseSpec, Problem, load_courses
+from app.content.quizzes import QuizSpec, load_quizzes
+
+
+@dataclass
+class Content:
+    courses: list[CourseSpec] = field(default_factory=list)
+    quizzes: list[QuizSpec] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def load_content(root: Path) -> Content:
+    """Everything under root, with every problem found; never stops at the first."""
+    courses, problems = load_courses(root)
+    quizzes, quiz_problems = load_quizzes(root, courses)
+    return Content(courses, quizzes, problems + quiz_problems)

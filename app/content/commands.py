@@ -5,8 +5,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.content.loader import load_courses
-from app.content.sync import sync_courses
+from app.content import load_content
+from app.content.sync import sync_content
 from app.database import utcnow
 from app.extensions import db
 
@@ -17,10 +17,10 @@ def content():
 
 
 def _load(root: Path):
-    courses, problems = load_courses(root)
-    for problem in problems:
+    content = load_content(root)
+    for problem in content.problems:
         click.echo(str(problem), err=True)
-    return courses, problems
+    return content
 
 
 @content.command("check")
@@ -28,12 +28,12 @@ def _load(root: Path):
 @with_appcontext
 def check(root):
     """Validate every content file; print path:line: message for each problem."""
-    courses, problems = _load(root or Path(current_app.config["CONTENT_ROOT"]))
-    lessons = sum(len(c.lessons) for c in courses)
-    if problems:
-        click.echo(f"{len(problems)} problem(s)", err=True)
+    content = _load(root or Path(current_app.config["CONTENT_ROOT"]))
+    lessons = sum(len(c.lessons) for c in content.courses)
+    if content.problems:
+        click.echo(f"{len(content.problems)} problem(s)", err=True)
         sys.exit(1)
-    click.echo(f"ok: {len(courses)} courses, {lessons} lessons")
+    click.echo(f"ok: {len(content.courses)} courses, {lessons} lessons, {len(content.quizzes)} quizzes")
 
 
 @content.command("sync")
@@ -41,11 +41,11 @@ def check(root):
 @with_appcontext
 def sync(root):
     """Load the content into the database (idempotent); refuses while any file has a problem."""
-    courses, problems = _load(root or Path(current_app.config["CONTENT_ROOT"]))
-    if problems:
-        click.echo(f"{len(problems)} problem(s): nothing was synced", err=True)
+    content = _load(root or Path(current_app.config["CONTENT_ROOT"]))
+    if content.problems:
+        click.echo(f"{len(content.problems)} problem(s): nothing was synced", err=True)
         sys.exit(1)
-    report = sync_courses(db.session, courses, utcnow())
+    report = sync_content(db.session, content, utcnow())
     db.session.commit()
     click.echo(f"synced: {report}")
 

@@ -17,3 +17,17 @@ def render_markdown(text: str) -> str:
     # Wide tables scroll sideways on a phone instead of stretching the page.
     return (html.replace("<table>", '<div class="table-responsive"><table class="table table-sm">')
                 .replace("</table>", "</table></div>"))
+
+
+def render_inline(text: str) -> str:
+    """Markdown for a short text (an option, a matching item): no wrapping paragraph."""
+    html = render_markdown(text).strip()
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    return html
+
+
+def render_plain(text: str) -> str:
+    """Plain text shown as typed: escaped, line breaks kept."""
+    from markupsafe import escape
+    return str(escape(text)).replace("\n", "<br>")

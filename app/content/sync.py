@@ -6,7 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.content.loader import CourseSpec, LessonSpec
+from app.content.quizzes import QuizSpec
 from app.learning.models import Course, Lesson
+from app.quizzes.models import Quiz
 
 
 @dataclass
@@ -81,4 +83,36 @@ def sync_courses(session: Session, specs: list[CourseSpec], now: datetime) -> Sy
             lesson.is_archived, lesson.updated_at = True, now
             report.archived.append(lesson.source_path or lesson.slug)
     session.flush()
+    return report
+
+
+def _quiz_fields(spec: QuizSpec, course_id: int, lesson_id: int | None) -> dict:
+    return dict(course_id=course_id, lesson_id=lesson_id, position=spec.position,
+                title_zh=spec.title["zh"], title_en=spec.title["en"],
+                description_zh=spec.description["zh"], description_en=spec.description["en"],
+                feedback_zh=spec.feedback["zh"], feedback_en=spec.feedback["en"],
+                questions=spec.questions, source_path=spec.source_path, content_hash=spec.content_hash,
+                is_archived=False, **spec.settings)
+
+
+def sync_quizzes(session: Session, specs: list[QuizSpec], now: datetime, report: SyncReport) -> None:
+    """Quizzes after their courses; attempts keep their own copy of the questions they drew."""
+    courses = {c.slug: c for c in session.scalars(sa.select(Course))}
+    lessons = {(l.course_id, l.slug): l.id for l in session.scalars(sa.select(Lesson))}
+    quizzes = {q.slug: q for q in session.scalars(sa.select(Quiz))}
+    for spec in specs:
+        course = courses[spec.course]
+        fields = _quiz_fields(spec, course.id, lessons.get((course.id, spec.lesson)))
+        _upsert(session, quizzes.get(spec.slug), Quiz, fields, f"quiz {spec.slug}", now, report, slug=spec.slug)
+    seen = {spec.slug for spec in specs}
+    for quiz in quizzes.values():
+        if quiz.slug not in seen and not quiz.is_archived:
+            quiz.is_archived, quiz.updated_at = True, now
+            report.archived.append(quiz.source_path or quiz.slug)
+    session.flush()
+
+
+def sync_content(session: Session, content, now: datetime) -> SyncReport:
+    report = sync_courses(session, content.courses, now)
+    sync_quizzes(session, content.quizzes, now, report)
     return report

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.learning.models import Course, Lesson, LessonProgress
+from app.quizzes import service as quiz_service
+from app.quizzes.service import QuizStatus
 
 
 @dataclass
@@ -19,16 +21,23 @@ class LessonItem:
 
 @dataclass
 class CourseItem:
+    """A course with her progress: complete when every lesson is done and every quiz passed."""
+
     course: Course
     lessons: list[LessonItem] = field(default_factory=list)
+    quizzes: list[QuizStatus] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return len(self.lessons)
+        return len(self.lessons) + len(self.quizzes)
 
     @property
     def done(self) -> int:
-        return sum(item.is_done for item in self.lessons)
+        return sum(item.is_done for item in self.lessons) + sum(q.is_passed for q in self.quizzes)
+
+    @property
+    def is_complete(self) -> bool:
+        return self.total > 0 and self.done == self.total
 
     @property
     def percent(self) -> int:
@@ -70,14 +79,18 @@ def completed_lesson_ids(session: Session, user_id: int) -> set[int]:
 
 
 def catalogue(session: Session, user_id: int | None) -> Catalogue:
-    """Active courses and lessons with the user's progress: two queries whatever the size."""
+    """Active courses, lessons and quizzes with the user's progress: five queries whatever the size."""
     courses = session.scalars(
         sa.select(Course).where(Course.is_archived.is_(False)).order_by(Course.position)
         .options(so.selectinload(Course.lessons))).all()
     done = completed_lesson_ids(session, user_id) if user_id else set()
+    quizzes = quiz_service.active_quizzes(session)
+    status = quiz_service.statuses(session, user_id, quizzes) if user_id else {
+        q.id: QuizStatus(q) for q in quizzes}
     return Catalogue([
         CourseItem(course, [LessonItem(lesson, lesson.id in done)
-                            for lesson in course.lessons if not lesson.is_archived])
+                            for lesson in course.lessons if not lesson.is_archived],
+                   [status[q.id] for q in quizzes if q.course_id == course.id])
         for course in courses])
 
 

@@ -1,0 +1,91 @@
+"""The OpenAPI 3 document of the JSON API: extend it with every endpoint added."""
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    text = {401: "no valid bearer token", 404: "not found", 409: "refused by the rules (attempt limit, open attempt)",
+            422: "the request body is not acceptable"}
+    return {str(code): _json(ERROR, text[code]) for code in codes}
+
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+    "QuizSummary": {"type": "object", "properties": {
+        "slug": {"type": "string"}, "title": {"type": "string", "description": "HTML"},
+        "status": {"type": "string", "enum": ["not_started", "in_progress", "awaiting_review", "failed", "passed"]},
+        "question_count": {"type": "integer"}, "pass_mark": {"type": "integer"},
+        "max_attempts": {"type": "integer", "description": "0 means unlimited"},
+        "attempts_used": {"type": "integer"}, "best_percent": {"type": "number", "nullable": True},
+        "latest_percent": {"type": "number", "nullable": True}}},
+    "Course": {"type": "object", "properties": {
+        "slug": {"type": "string"}, "title": {"type": "string"}, "summary": {"type": "string"},
+        "done": {"type": "integer"}, "total": {"type": "integer"}, "is_complete": {"type": "boolean"},
+        "lessons": {"type": "array", "items": {"type": "object", "properties": {
+            "slug": {"type": "string"}, "title": {"type": "string"}, "summary": {"type": "string"},
+            "minutes": {"type": "integer"}, "is_done": {"type": "boolean"}}}},
+        "quizzes": {"type": "array", "items": {"$ref": "#/components/schemas/QuizSummary"}}}},
+    "Question": {"type": "object", "description": "Never contains answers, weights or feedback.", "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string", "enum": ["single", "multiple", "truefalse", "short", "numerical", "matching",
+                                            "essay", "description"]},
+        "points": {"type": "number"}, "text": {"type": "string", "description": "HTML"},
+        "options": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "text": {"type": "string"}}}},
+        "items": {"type": "array", "description": "matching: the left-hand items", "items": {"type": "object"}},
+        "choices": {"type": "array", "description": "matching: the right-hand choices", "items": {"type": "object"}},
+        "rubric": {"type": "array", "description": "essay: how a mentor scores it", "items": {"type": "object"}}}},
+    "Quiz": {"allOf": [{"$ref": "#/components/schemas/QuizSummary"}, {"type": "object", "properties": {
+        "course": {"type": "string"}, "description": {"type": "string"},
+        "draw": {"type": "integer", "nullable": True, "description": "answer exactly this many questions"},
+        "time_limit_minutes": {"type": "integer", "nullable": True},
+        "questions": {"type": "array", "items": {"$ref": "#/components/schemas/Question"}}}}]},
+    "Answers": {"type": "object", "required": ["answers"], "properties": {"answers": {
+        "type": "object", "description": (
+            "question id -> answer: an option id (single, truefalse); a list of option ids (multiple); "
+            "text (short, essay); a number or numeric text (numerical); {item id: choice id} (matching)"),
+        "additionalProperties": True}},
+        "example": {"answers": {"commission": "5.99", "good-pick": "x1a2b3c4d5e"}}},
+    "AttemptResult": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "quiz": {"type": "string"}, "number": {"type": "integer"},
+        "state": {"type": "string", "enum": ["graded", "awaiting_review"]},
+        "score": {"type": "number"}, "max_score": {"type": "number"},
+        "percent": {"type": "number", "nullable": True}, "passed": {"type": "boolean", "nullable": True},
+        "answers_shown": {"type": "boolean", "description": "false while the quiz hides answers until passed"},
+        "questions": {"type": "array", "items": {"type": "object"}}}},
+}
+
+
+def document() -> dict:
+    bearer = [{"bearer": []}]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Xiaob Academy API", "version": "1",
+                 "description": "For the app's own clients (e.g. a WeChat mini-program). Authenticate with a "
+                                "personal access token: `Authorization: Bearer <token>`. Texts come in the "
+                                "caller's language (her setting, else Accept-Language)."},
+        "servers": [{"url": "/api/v1"}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": SCHEMAS},
+        "security": bearer,
+        "paths": {
+            "/courses": {"get": {
+                "summary": "Courses with their lessons and quizzes, and the caller's progress",
+                "responses": {"200": _json({"type": "array", "items": {"$ref": "#/components/schemas/Course"}}, "ok"),
+                              **_errors(401)}}},
+            "/quizzes/{slug}": {"get": {
+                "summary": "A quiz and its questions, without answers",
+                "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _json({"$ref": "#/components/schemas/Quiz"}, "ok"), **_errors(401, 404)}}},
+            "/quizzes/{slug}/attempts": {"post": {
+                "summary": "Submit answers: a new attempt, graded on the server under the quiz's rules",
+                "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Answers"}}}},
+                "responses": {"201": _json({"$ref": "#/components/schemas/AttemptResult"}, "graded"),
+                              **_errors(401, 404, 409, 422)}}},
+        },
+    }

@@ -1,0 +1,165 @@
+"""JSON API v1: bearer tokens only (never the session cookie, so no CSRF exposure)."""
+import random
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+from flask_babel import force_locale
+
+from app.api.models import user_for_token
+from app.api.openapi import document
+from app.database import utcnow
+from app.extensions import csrf, db
+from app.learning import service as learning
+from app.quizzes import grading
+from app.quizzes import service as quizzes
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+def error(status: int, message: str, **extra):
+    return jsonify(error=message, **extra), status
+
+
+def token_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, secret = header.partition(" ")
+        user = user_for_token(db.session, secret.strip(), utcnow()) if scheme.lower() == "bearer" else None
+        if user is None:
+            return error(401, "missing, unknown or revoked token: send Authorization: Bearer <token>")
+        g.api_user = user
+        response = view(*args, **kwargs)
+        db.session.commit()  # last_used_at, and whatever the view wrote
+        return response
+    return wrapped
+
+
+def api_lang() -> str:
+    """The caller's language: her setting, else Accept-Language, else Chinese."""
+    user = g.api_user
+    if user.locale:
+        return "en" if user.locale.startswith("en") else "zh"
+    return "en" if request.accept_languages.best_match(["zh", "en"]) == "en" else "zh"
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+@bp.get("/courses")
+@token_required
+def courses():
+    lang = api_lang()
+    catalogue = learning.catalogue(db.session, g.api_user.id)
+    return jsonify([{
+        "slug": item.course.slug, "title": item.course.text("title", lang), "summary": item.course.text("summary", lang),
+        "done": item.done, "total": item.total, "is_complete": item.is_complete,
+        "lessons": [{"slug": entry.lesson.slug, "title": entry.lesson.text("title", lang),
+                     "summary": entry.lesson.text("summary", lang), "minutes": entry.lesson.minutes,
+                     "is_done": entry.is_done} for entry in item.lessons],
+        "quizzes": [quiz_summary(status, lang) for status in item.quizzes],
+    } for item in catalogue.courses])
+
+
+def quiz_summary(status: quizzes.QuizStatus, lang: str) -> dict:
+    quiz = status.quiz
+    return {"slug": quiz.slug, "title": quiz.text("title", lang), "status": status.label,
+            "question_count": quiz.question_count, "pass_mark": quiz.pass_mark, "max_attempts": quiz.max_attempts,
+            "attempts_used": status.attempts_used, "best_percent": status.best_percent,
+            "latest_percent": status.latest_percent}
+
+
+def public_question(question: dict, lang: str, rng: random.Random, shuffle: bool) -> dict:
+    """What a client may see of a question: never weights, answers or feedback."""
+    out = {"id": question["id"], "type": question["type"], "points": question["points"],
+           "text": question["text"][lang]}
+    if "options" in question:
+        options = [{"id": o["id"], "text": o["text"][lang]} for o in question["options"]]
+        if shuffle and question["type"] != "truefalse":
+            rng.shuffle(options)
+        out["options"] = options
+    if question["type"] == "matching":
+        out["items"] = [{"id": p["id"], "text": p["left"][lang]} for p in question["pairs"]]
+        choices = [{"id": c["id"], "text": c["text"][lang]} for c in question["choices"]]
+        rng.shuffle(choices)
+        out["choices"] = choices
+    if question["type"] == "essay":
+        out["rubric"] = [{"criterion": r["criterion"][lang], "points": r["points"]} for r in question["rubric"]]
+    return out
+
+
+@bp.get("/quizzes/<slug>")
+@token_required
+def quiz(slug: str):
+    quiz = quizzes.find_quiz(db.session, slug)
+    if quiz is None:
+        return error(404, "no such quiz")
+    lang, rng = api_lang(), random.SystemRandom()
+    status = quizzes.quiz_status(db.session, g.api_user.id, quiz)
+    return jsonify({**quiz_summary(status, lang), "course": quiz.course.slug,
+                    "description": quiz.text("description", lang), "draw": quiz.draw,
+                    "time_limit_minutes": quiz.time_limit_minutes,
+                    "questions": [public_question(q, lang, rng, quiz.shuffle_options) for q in quiz.questions]})
+
+
+def attempt_result(attempt, lang: str) -> dict:
+    status = quizzes.quiz_status(db.session, attempt.user_id, attempt.quiz)
+    show = quizzes.shows_answers(attempt, status)
+    reviews = {r.question_id: r for r in attempt.reviews}
+    questions = []
+    for question in attempt.questions:
+        if question["type"] == "description":
+            continue
+        outcome = attempt.results.get(question["id"], {})
+        item = {"id": question["id"], "answer": attempt.answers.get(question["id"]),
+                "points": outcome.get("points"), "max_points": outcome.get("max_points")}
+        if show:
+            item.update(is_correct=outcome.get("is_correct"),
+                        feedback=[f[lang] for f in outcome.get("feedback") or []],
+                        explanation=question["explanation"][lang] if question.get("explanation") else None,
+                        correct_answer=grading.correct_answer(question))
+        if question["id"] in reviews:
+            item["review"] = {"points": reviews[question["id"]].points, "comment": reviews[question["id"]].comment}
+        questions.append(item)
+    return {"id": attempt.id, "quiz": attempt.quiz.slug, "number": attempt.number, "state": attempt.state,
+            "score": attempt.score, "max_score": attempt.max_score, "percent": attempt.percent,
+            "passed": attempt.is_passed, "answers_shown": show, "questions": questions}
+
+
+@bp.post("/quizzes/<slug>/attempts")
+@token_required
+def submit(slug: str):
+    quiz = quizzes.find_quiz(db.session, slug)
+    if quiz is None:
+        return error(404, "no such quiz")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("answers"), dict):
+        return error(422, 'send {"answers": {"<question id>": <answer>, ...}}')
+    answers, now = body["answers"], utcnow()
+    graded_ids = [q["id"] for q in quiz.questions if q["type"] != "description"]
+    unknown = sorted(set(answers) - set(graded_ids))
+    if unknown:
+        return error(422, "answers for questions not in this quiz", questions=unknown)
+    chosen = None
+    if quiz.draw and quiz.draw < len(graded_ids):
+        if len(answers) != quiz.draw:
+            return error(422, f"this quiz draws {quiz.draw} questions: answer exactly {quiz.draw} of them")
+        chosen = [qid for qid in graded_ids if qid in answers]
+    if quizzes.quiz_status(db.session, g.api_user.id, quiz).in_progress_id:
+        return error(409, "an attempt is open in the app: finish it there first")
+    with force_locale("en" if api_lang() == "en" else "zh_CN"):
+        try:
+            attempt = quizzes.start_attempt(db.session, g.api_user, quiz, now, chosen_ids=chosen)
+            quizzes.submit_attempt(db.session, attempt, answers, now)
+        except quizzes.QuizError as e:
+            db.session.rollback()
+            return error(e.status, str(e.message))
+    db.session.commit()
+    return jsonify(attempt_result(attempt, api_lang())), 201
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,175 @@
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.database import utcnow
+from app.extensions import db
+from app.quizzes import grading, service
+from app.quizzes.models import QuizAttempt
+
+bp = Blueprint("quizzes", __name__)
+
+
+def answers_from_form(form) -> dict:
+    """Form fields q:<question> (and q:<question>:<left item> for matching) to answers."""
+    answers: dict = {}
+    for key in form:
+        parts = key.split(":")
+        if parts[0] != "q" or len(parts) not in (2, 3):
+            continue
+        if len(parts) == 3:
+            answers.setdefault(parts[1], {})[parts[2]] = form.get(key)
+        else:
+            values = form.getlist(key)
+            answers[parts[1]] = values if parts[1] in form.getlist("multiple") else values[0]
+    for qid in form.getlist("multiple"):  # checkboxes: none ticked sends nothing at all
+        answers.setdefault(qid, [])
+    return answers
+
+
+def _refuse(error: service.QuizError):
+    flash(str(error.message), "warning")
+
+
+@bp.get("/quizzes/<slug>")
+@login_required
+def quiz(slug: str):
+    quiz = service.find_quiz(db.session, slug) or abort(404)
+    service.expire_overdue(db.session, current_user.id, utcnow())
+    db.session.commit()
+    return render_template("quizzes/quiz.html", quiz=quiz, status=service.quiz_status(db.session, current_user.id, quiz),
+                           attempts=service.attempts_of(db.session, current_user.id, quiz))
+
+
+@bp.post("/quizzes/<slug>/start")
+@login_required
+def start(slug: str):
+    quiz = service.find_quiz(db.session, slug) or abort(404)
+    try:
+        attempt = service.start_attempt(db.session, current_user, quiz, utcnow())
+    except service.QuizError as e:
+        _refuse(e)
+        return redirect(url_for("quizzes.quiz", slug=slug))
+    db.session.commit()
+    return redirect(url_for("quizzes.take", attempt_id=attempt.id))
+
+
+def _own_attempt(attempt_id: int) -> QuizAttempt:
+    try:
+        return service.get_own_attempt(db.session, current_user, attempt_id)
+    except service.QuizError:
+        abort(404)
+
+
+@bp.get("/attempts/<int:attempt_id>")
+@login_required
+def take(attempt_id: int):
+    attempt = _own_attempt(attempt_id)
+    service.expire_overdue(db.session, current_user.id, utcnow())
+    db.session.commit()
+    if attempt.state != QuizAttempt.IN_PROGRESS:
+        return redirect(url_for("quizzes.result", attempt_id=attempt.id))
+    return render_template("quizzes/take.html", attempt=attempt, quiz=attempt.quiz, answers=attempt.answers)
+
+
+@bp.post("/attempts/<int:attempt_id>")
+@login_required
+def answer(attempt_id: int):
+    attempt = _own_attempt(attempt_id)
+    answers, now = answers_from_form(request.form), utcnow()
+    try:
+        if request.form.get("action") == "submit":
+            service.submit_attempt(db.session, attempt, answers, now)
+            db.session.commit()
+            return redirect(url_for("quizzes.result", attempt_id=attempt.id))
+        service.save_answers(db.session, attempt, answers, now)
+        db.session.commit()
+        flash(_("Your answers are saved. You can come back and finish later."), "success")
+        return redirect(url_for("quizzes.take", attempt_id=attempt.id))
+    except service.QuizError as e:
+        db.session.rollback()
+        service.expire_overdue(db.session, current_user.id, now)  # time up: grade what was saved
+        db.session.commit()
+        _refuse(e)
+        status = 422 if e.status == 422 else 409
+        if attempt.state == QuizAttempt.IN_PROGRESS:
+            return render_template("quizzes/take.html", attempt=attempt, quiz=attempt.quiz, answers=answers), status
+        return redirect(url_for("quizzes.result", attempt_id=attempt.id))
+
+
+@bp.post("/attempts/<int:attempt_id>/autosave")
+@login_required
+def autosave(attempt_id: int):
+    """Called by the page's small script as she answers; the page works without it."""
+    attempt = _own_attempt(attempt_id)
+    try:
+        service.save_answers(db.session, attempt, answers_from_form(request.form), utcnow())
+    except service.QuizError as e:
+        db.session.rollback()
+        return jsonify(error=str(e.message)), e.status
+    db.session.commit()
+    return jsonify(saved_at=attempt.saved_at.isoformat())
+
+
+@bp.get("/attempts/<int:attempt_id>/result")
+@login_required
+def result(attempt_id: int):
+    attempt = _own_attempt(attempt_id)
+    if attempt.state == QuizAttempt.IN_PROGRESS:
+        return redirect(url_for("quizzes.take", attempt_id=attempt.id))
+    status = service.quiz_status(db.session, current_user.id, attempt.quiz)
+    return render_template("quizzes/result.html", attempt=attempt, quiz=attempt.quiz, status=status,
+                           show_answers=service.shows_answers(attempt, status), grading=grading,
+                           reviews={r.question_id: r for r in attempt.reviews})
+
+
+# --- mentors: essay review -------------------------------------------------------------------
+
+def _mentor_only():
+    if current_user.role not in ("mentor", "admin"):
+        abort(404)
+
+
+@bp.get("/review")
+@login_required
+def review_queue():
+    _mentor_only()
+    return render_template("quizzes/review_queue.html", attempts=service.review_queue(db.session, current_user))
+
+
+@bp.route("/review/<int:attempt_id>", methods=["GET", "POST"])
+@login_required
+def review(attempt_id: int):
+    _mentor_only()
+    attempt = db.session.get(QuizAttempt, attempt_id)
+    if attempt is None or not service.can_review(db.session, current_user, attempt) \
+            or attempt.state == QuizAttempt.IN_PROGRESS:
+        abort(404)
+    essays = [q for q in attempt.questions if q["type"] == "essay"]
+    status = 200
+    if request.method == "POST":
+        question_id = request.form.get("question_id", "")
+        question = next((q for q in essays if q["id"] == question_id), None)
+        try:
+            if question is None:
+                raise service.QuizError(_("No such essay in this attempt."), 404)
+            scores = [float(request.form.get(f"score-{i}", "")) for i in range(len(question["rubric"]))]
+        except ValueError:
+            flash(_("Give each criterion a score between 0 and its points."), "warning")
+            status = 422
+        except service.QuizError as e:
+            abort(e.status)
+        else:
+            try:
+                service.review_essay(db.session, current_user, attempt, question_id, scores,
+                                     request.form.get("comment", ""), utcnow())
+            except service.QuizError as e:
+                db.session.rollback()
+                flash(str(e.message), "warning")
+                status = 422
+            else:
+                db.session.commit()
+                flash(_("Review saved. %(name)s can see it now.", name=attempt.user.name), "success")
+                return redirect(url_for("quizzes.review", attempt_id=attempt.id))
+    return render_template("quizzes/review.html", attempt=attempt, essays=essays,
+                           reviews={r.question_id: r for r in attempt.reviews}), status
