@@ -182,8 +182,9 @@ def save_answers(session: Session, attempt: QuizAttempt, answers: dict, now: dat
 def submit_attempt(session: Session, attempt: QuizAttempt, answers: dict | None, now: datetime) -> QuizAttempt:
     """Save the last answers and grade. A late or repeated submission is refused and changes nothing."""
     if attempt.state == QuizAttempt.IN_PROGRESS and attempt.deadline_at and now > attempt.deadline_at + GRACE:
-        _finish(attempt, attempt.deadline_at)
+        _finish(attempt, attempt.deadline_at)  # graded as it stood at the deadline
         session.flush()
+        raise QuizError(_l("Time is up: the answers saved before the time limit have been graded."))
     _ensure_open(attempt, now)
     if answers is not None:
         save_answers(session, attempt, answers, now)
