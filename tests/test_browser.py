@@ -18,6 +18,7 @@ from app.database import utcnow
 from app.demo import seed_demo
 from app.extensions import db
 from tests.conftest import REPO
+from tests.quiz_helpers import load_test_quizzes
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = REPO / "test-output" / "browser"
@@ -54,11 +55,18 @@ def live_server(tmp_path_factory):
         sync_courses(db.session, courses, utcnow())
         seed_demo(db.session, utcnow())
         db.session.commit()
+        load_test_quizzes()  # quizzes with known answers, beside the real ones
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    server.app = app
+    yield server
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def live_url(live_server):
+    return f"http://127.0.0.1:{live_server.server_port}"
 
 
 def shot(page, name: str) -> None:
@@ -80,16 +88,17 @@ def register(page, base: str, name: str, mobile: str) -> None:
     assert page.url == f"{base}/"
 
 
-def test_a_new_trainee_registers_opens_the_first_lesson_marks_it_done_and_sees_progress(browser, live_server):
+def test_a_new_trainee_registers_opens_the_first_lesson_marks_it_done_and_sees_progress(browser, live_url):
     context = browser.new_context(**PHONE)
     page = context.new_page()
     outside = []
-    page.on("request", lambda request: request.url.startswith(live_server) or outside.append(request.url))
+    page.on("request", lambda request: request.url.startswith(live_url) or outside.append(request.url))
 
-    register(page, live_server, "张丽", "13700137000")
+    register(page, live_url, "张丽", "13700137000")
     assert "你好,张丽" in page.content()
     overall = page.locator("#progress-heading").inner_text()
-    assert "0/16" in overall
+    total = int(overall.rsplit("/", 1)[1])  # lessons and quizzes
+    assert f"0/{total}" in overall
     shot(page, "02-home")
 
     page.click("text=开始学习")
@@ -97,8 +106,8 @@ def test_a_new_trainee_registers_opens_the_first_lesson_marks_it_done_and_sees_p
     assert page.locator("h1").inner_text() == "你的目标和一个公式"
     shot(page, "03-lesson")
     page.click("#mark-done")
-    page.goto(live_server + "/")
-    assert "1/16" in page.locator("#progress-heading").inner_text()
+    page.goto(live_url + "/")
+    assert f"1/{total}" in page.locator("#progress-heading").inner_text()
     assert page.locator('[data-course-progress="start-here"]').inner_text() == "1/1"
     width = page.locator('[aria-label="新手第一课"] .progress-bar').evaluate("e => e.style.width")
     assert width == "100%"
@@ -107,13 +116,13 @@ def test_a_new_trainee_registers_opens_the_first_lesson_marks_it_done_and_sees_p
     context.close()
 
 
-def test_pages_fit_a_360px_phone_with_44px_tap_targets(browser, live_server):
+def test_pages_fit_a_360px_phone_with_44px_tap_targets(browser, live_url):
     context = browser.new_context(**{**PHONE, "viewport": {"width": 360, "height": 740}})
     page = context.new_page()
-    register(page, live_server, "陈静", "13600136000")
+    register(page, live_url, "陈静", "13600136000")
     for url in ("/", "/courses", "/courses/product-selection", "/courses/product-selection/scorecard",
                 "/courses/product-selection/margin-math"):
-        page.goto(live_server + url)
+        page.goto(live_url + url)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{url} scrolls sideways by {overflow}px"
         small = page.evaluate("""() => [...document.querySelectorAll(
@@ -125,14 +134,114 @@ def test_pages_fit_a_360px_phone_with_44px_tap_targets(browser, live_server):
     context.close()
 
 
-def test_the_walking_path_works_without_javascript_in_english(browser, live_server):
+def test_the_walking_path_works_without_javascript_in_english(browser, live_url):
     context = browser.new_context(**{**PHONE, "locale": "en-US"}, java_script_enabled=False)
     page = context.new_page()
-    register(page, live_server, "Lily", "+447700900123")
+    register(page, live_url, "Lily", "+447700900123")
     assert "Hello, Lily" in page.content()
     page.click("text=Start the lesson")
     page.click("#mark-done")
-    page.goto(live_server + "/courses/start-here")
+    page.goto(live_url + "/courses/start-here")
     assert page.locator("#course-progress").inner_text() == "1/1"
     shot(page, "06-english-no-js")
     context.close()
+
+
+def answer_in_page(page, attempt_questions, right: bool) -> None:
+    """Fill the attempt's form as she would, with right (or no) answers."""
+    from app.quizzes.grading import correct_answer
+    for question in attempt_questions:
+        qid, kind = question["id"], question["type"]
+        if not right or kind == "description":
+            continue
+        key = correct_answer(question)
+        if kind in ("single", "truefalse"):
+            page.check(f"#{qid}-{key}")
+        elif kind == "multiple":
+            for option_id in key:
+                page.check(f"#{qid}-{option_id}")
+        elif kind == "matching":
+            for left, choice in key.items():
+                page.select_option(f"#{qid}-{left}", choice)
+        elif kind == "numerical":
+            page.fill(f"[name='q:{qid}']", "5.99")
+        else:
+            page.fill(f"[name='q:{qid}']", str(key))
+
+
+def open_attempt_questions(app, phone_number: str) -> list[dict]:
+    import sqlalchemy as sa
+    from app.accounts.models import User
+    from app.quizzes.models import QuizAttempt
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.mobile == phone_number))
+        attempt = db.session.scalar(sa.select(QuizAttempt).where(
+            QuizAttempt.user_id == user.id, QuizAttempt.state == "in_progress"))
+        return attempt.questions
+
+
+def test_a_trainee_fails_a_quiz_then_passes_it_and_the_course_progress_moves(browser, live_server, live_url):
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    register(page, live_url, "周敏", "13500135000")
+    page.goto(live_url + "/courses/product-selection")
+    assert page.locator("#course-progress").inner_text() == "0/6"
+    page.click('[data-quiz="sample"]')
+    page.click("#start-attempt")
+    page.fill("[name='q:word']", "Moments")  # saved as she types, by the page's script
+    page.wait_for_selector("#save-status[data-saved='1']")
+    page.reload()
+    assert page.input_value("[name='q:word']") == "Moments"  # a reload loses nothing
+    page.fill("[name='q:word']", "")
+    shot(page, "07-quiz")
+    page.click("#submit-attempt")
+    assert "/result" in page.url and page.locator("#score-percent").inner_text() == "0%"
+    shot(page, "08-quiz-failed")
+
+    page.click("text=回到测验")
+    page.click("#start-attempt")
+    answer_in_page(page, open_attempt_questions(live_server.app, "13500135000"), right=True)
+    page.click("#submit-attempt")
+    assert page.locator("#score-percent").inner_text() == "100%"
+    shot(page, "09-quiz-passed")
+    page.goto(live_url + "/courses/product-selection")
+    assert page.locator("#course-progress").inner_text() == "1/6"
+    assert "已通过" in page.locator('[data-quiz="sample"]').inner_text()
+    page.goto(live_url + "/quizzes/sample")
+    assert page.locator("#attempt-history a").count() == 2
+    context.close()
+
+
+def test_an_essay_goes_through_mentor_review_and_the_trainee_sees_the_comment(browser, live_url):
+    trainee = browser.new_context(**PHONE)
+    page = trainee.new_page()
+    register(page, live_url, "孙燕", "13400134000")
+    page.goto(live_url + "/quizzes/writing")
+    page.click("#start-attempt")
+    page.fill("[name='q:welcome']", "欢迎大家来到**宝妈好物群**!\n\n- 每天分享一个育儿小技巧\n- 你家宝宝几岁啦?")
+    page.check("#easy-true")
+    page.click("#submit-attempt")
+    assert "等待批改" in page.content()
+    result_url = page.url
+
+    mentor = browser.new_context(**PHONE)
+    coach = mentor.new_page()
+    coach.goto(live_url + "/login")
+    coach.fill("input[name=identifier]", "mentor@demo.local")
+    coach.fill("input[name=password]", "xiaob-demo-2026")
+    coach.click("button[type=submit]")
+    coach.click("text=批改")
+    coach.click("text=孙燕")
+    coach.fill("#score-welcome-0", "5")
+    coach.fill("#score-welcome-1", "4")
+    coach.fill("#comment-welcome", "欢迎语很温暖!最后的问题问得好。")
+    shot(coach, "10-mentor-review")
+    coach.click("#essay-welcome button[type=submit]")
+    assert "批改已保存" in coach.content()
+
+    page.goto(result_url)
+    assert "欢迎语很温暖" in page.locator(".mentor-review").inner_text()
+    assert page.locator("#score-percent").inner_text() == "90.91%"
+    shot(page, "11-essay-reviewed")
+    trainee.close()
+    mentor.close()

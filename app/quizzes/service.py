@@ -108,8 +108,11 @@ def _draw(quiz: Quiz, rng: random.Random, chosen_ids: list[str] | None = None) -
         if quiz.draw and quiz.draw < len(graded):
             keep = {q["id"] for q in rng.sample(graded, quiz.draw)}
             questions = [q for q in questions if q["type"] == "description" or q["id"] in keep]
-        if quiz.shuffle_questions:
-            rng.shuffle(questions)
+        if quiz.shuffle_questions:  # descriptions keep their place; questions move around them
+            graded = [q for q in questions if q["type"] != "description"]
+            rng.shuffle(graded)
+            shuffled = iter(graded)
+            questions = [q if q["type"] == "description" else next(shuffled) for q in questions]
     for question in questions:
         if quiz.shuffle_options and question["type"] in ("single", "multiple"):
             rng.shuffle(question["options"])
