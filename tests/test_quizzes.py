@@ -338,3 +338,29 @@ def test_tokens_create_prints_the_token_alone_on_the_last_line(app, trainee):
     assert result.exit_code == 0
     last = result.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"xa_[A-Za-z0-9_-]{40,}", last)
+
+
+def test_quiz_pages_issue_a_bounded_number_of_queries(make_app, quizzes, trainee):
+    from tests.conftest import count_queries
+    sample, _ = quizzes
+    sample.max_attempts = 0
+    db.session.commit()
+    app = make_app()
+    client = app.test_client()
+    login(client, trainee.email)
+
+    def measure():
+        attempt = service.start_attempt(db.session, trainee, sample, utcnow())
+        service.submit_attempt(db.session, attempt, right_answers(attempt), utcnow())
+        db.session.commit()
+        counts = []
+        for url in ("/", "/courses/product-selection", f"/quizzes/{sample.slug}", f"/attempts/{attempt.id}/result"):
+            with app.app_context(), count_queries() as n:
+                assert client.get(url).status_code == 200
+            counts.append(n())
+        return counts
+
+    few = measure()
+    for _ in range(10):
+        measure()
+    assert measure() == few and max(few) <= 12, few  # the same count with 1 or 12 attempts

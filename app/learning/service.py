@@ -69,6 +69,18 @@ class Catalogue:
         """The first lesson not done, in catalogue order."""
         return next((c.next_lesson for c in self.courses if c.next_lesson), None)
 
+    @property
+    def next_step(self) -> Lesson | QuizStatus | None:
+        """Course by course: the first lesson not done, else the first quiz she can still pass."""
+        for item in self.courses:
+            if item.next_lesson:
+                return item.next_lesson
+            open_quiz = next((q for q in item.quizzes if not q.is_passed and not q.is_awaiting_review
+                              and q.attempts_left != 0), None)
+            if open_quiz:
+                return open_quiz
+        return None
+
     def course(self, slug: str) -> CourseItem | None:
         return next((c for c in self.courses if c.course.slug == slug), None)
 
