@@ -6,21 +6,20 @@ from flask_login import current_user
 from app.content.render import render_markdown
 from app.database import utcnow
 from app.extensions import db
+from app.checkins import service as checkins
+from app.checkins.views import lesson_titles
 from app.learning import service as learning
 
 bp = Blueprint("web", __name__)
-
-# The programme's two money targets, in fen; milestones/ will own them with the check-ins.
-TARGETS = [("first-week", 100_00, 7), ("first-month", 1000_00, 30)]
-
 
 @bp.get("/")
 def home():
     if not current_user.is_authenticated:
         return render_template("landing.html")
     catalogue = learning.catalogue(db.session, current_user.id)
-    day = learning.programme_day(current_user, utcnow())
-    return render_template("home.html", catalogue=catalogue, day=day, targets=TARGETS, earned_fen=0)
+    progress = checkins.progress(db.session, current_user, utcnow())
+    return render_template("home.html", catalogue=catalogue, progress=progress,
+                           lesson_titles=lesson_titles(progress))
 
 
 def _error(template: str, status: int):

@@ -16,8 +16,8 @@ from app import create_app
 from app.accounts.models import Role
 from app.accounts.service import create_user
 from app.cohorts.models import Cohort
-from app.content.loader import load_courses
-from app.content.sync import sync_courses
+from app.content import load_content
+from app.content.sync import sync_courses, sync_milestones
 from app.database import utcnow
 from app.extensions import db
 
@@ -56,10 +56,16 @@ def database_url(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def course_specs():
-    courses, problems = load_courses(REPO)
-    assert not problems, problems
-    return courses
+def content():
+    """The repository's real content, loaded once."""
+    loaded = load_content(REPO)
+    assert not loaded.problems, loaded.problems
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def course_specs(content):
+    return content.courses
 
 
 class Client(FlaskClient):
@@ -112,10 +118,12 @@ def client(app):
 
 
 @pytest.fixture
-def synced(app, course_specs):
-    sync_courses(db.session, course_specs, utcnow())
+def synced(app, content):
+    """The real courses and milestones in the database (quizzes: see tests/quiz_helpers.py)."""
+    report = sync_courses(db.session, content.courses, utcnow())
+    sync_milestones(db.session, content.programme, content.milestones, utcnow(), report)
     db.session.commit()
-    return course_specs
+    return content.courses
 
 
 @pytest.fixture

@@ -151,4 +151,4 @@ def test_pages_issue_a_bounded_number_of_queries(make_app, cohort, synced, url):
     db.session.commit()
     with app.app_context(), count_queries() as after:
         assert client.get(url).status_code == 200
-    assert after() == few <= 5
+    assert after() == few <= 10  # constant: 30 classmates and 16 lessons done change nothing

@@ -2,6 +2,7 @@
 
 
 def init_app(app) -> None:
-    from app.api import commands, views
+    from app.api import commands, pages, views
     views.init_app(app)
+    pages.init_app(app)
     app.cli.add_command(commands.tokens)

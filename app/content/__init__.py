@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.content.loader import CourseSpec, Problem, load_courses
+from app.content.milestones import MilestoneSpec, ProgrammeSpec, load_milestones
 from app.content.quizzes import QuizSpec, load_quizzes
 
 
@@ -11,10 +12,13 @@ class Content:
     courses: list[CourseSpec] = field(default_factory=list)
     quizzes: list[QuizSpec] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    programme: ProgrammeSpec | None = None
+    milestones: list[MilestoneSpec] = field(default_factory=list)
 
 
 def load_content(root: Path) -> Content:
     """Everything under root, with every problem found; never stops at the first."""
     courses, problems = load_courses(root)
     quizzes, quiz_problems = load_quizzes(root, courses)
-    return Content(courses, quizzes, problems + quiz_problems)
+    programme, milestones, milestone_problems = load_milestones(root, courses)
+    return Content(courses, quizzes, problems + quiz_problems + milestone_problems, programme, milestones)

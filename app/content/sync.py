@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from app.content.loader import CourseSpec, LessonSpec
 from app.content.quizzes import QuizSpec
 from app.learning.models import Course, Lesson
+from app.checkins.models import Milestone, Programme
 from app.quizzes.models import Quiz
 
 
@@ -112,7 +113,29 @@ def sync_quizzes(session: Session, specs: list[QuizSpec], now: datetime, report:
     session.flush()
 
 
+def sync_milestones(session: Session, programme, milestones, now: datetime, report: SyncReport) -> None:
+    if programme is not None:
+        fields = dict(checkin_days=programme.checkin_days, asks=programme.asks,
+                      behind_margin_percent=programme.behind_margin_percent, correction_days=programme.correction_days,
+                      diagnosis=programme.diagnosis, source_path=programme.source_path,
+                      content_hash=programme.content_hash, is_archived=False)
+        row = session.scalar(sa.select(Programme).where(Programme.key == "default"))
+        _upsert(session, row, Programme, fields, "programme", now, report, key="default")
+    rows = {m.key: m for m in session.scalars(sa.select(Milestone))}
+    for spec in milestones:
+        fields = dict(position=spec.order, title_zh=spec.title["zh"], title_en=spec.title["en"], metric=spec.metric,
+                      target=spec.target, by_day=spec.by_day, source_path=spec.source_path,
+                      content_hash=spec.content_hash, is_archived=False)
+        _upsert(session, rows.get(spec.key), Milestone, fields, f"milestone {spec.key}", now, report, key=spec.key)
+    for row in rows.values():
+        if row.key not in {m.key for m in milestones} and not row.is_archived:
+            row.is_archived, row.updated_at = True, now
+            report.archived.append(row.source_path or row.key)
+    session.flush()
+
+
 def sync_content(session: Session, content, now: datetime) -> SyncReport:
     report = sync_courses(session, content.courses, now)
     sync_quizzes(session, content.quizzes, now, report)
+    sync_milestones(session, content.programme, content.milestones, now, report)
     return report

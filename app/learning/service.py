@@ -156,3 +156,13 @@ def programme_day(user: User, now: datetime) -> int:
     """Day 1 is her start date, counted in her own time zone."""
     today = now.astimezone(ZoneInfo(user.timezone)).date()
     return (today - programme_start(user)).days + 1
+
+
+def lesson_titles(session: Session, keys: list[str], lang: str) -> dict[str, str]:
+    """{"course/lesson": title} for the given keys, in one query."""
+    if not keys:
+        return {}
+    rows = session.execute(sa.select(Course.slug, Lesson.slug, Lesson.title_zh, Lesson.title_en).join(Lesson.course)
+                           .where(Lesson.is_archived.is_(False)))
+    wanted = set(keys)
+    return {f"{c}/{l}": (en if lang == "en" else zh) for c, l, zh, en in rows if f"{c}/{l}" in wanted}

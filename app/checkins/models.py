@@ -1,0 +1,85 @@
+from datetime import date, datetime
+from typing import Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.database import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class Programme(db.Model):
+    """The programme's rules as last synced from milestones/programme.yml (one row)."""
+
+    __tablename__ = "programmes"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    key: so.Mapped[str] = so.mapped_column(sa.String(40), unique=True, default="default")
+    checkin_days: so.Mapped[list] = so.mapped_column(sa.JSON, default=list)
+    asks: so.Mapped[list] = so.mapped_column(sa.JSON, default=list)
+    behind_margin_percent: so.Mapped[int] = so.mapped_column(default=20)
+    correction_days: so.Mapped[int] = so.mapped_column(default=7)
+    diagnosis: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    source_path: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
+    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
+    is_archived: so.Mapped[bool] = so.mapped_column(default=False)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class Milestone(db.Model):
+    """A target such as ¥100 of earnings by day 7, as synced from milestones/<key>.yml."""
+
+    __tablename__ = "milestones"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    key: so.Mapped[str] = so.mapped_column(sa.String(80), unique=True)
+    position: so.Mapped[int] = so.mapped_column(default=0)
+    title_zh: so.Mapped[str] = so.mapped_column(sa.String(200))
+    title_en: so.Mapped[str] = so.mapped_column(sa.String(200))
+    metric: so.Mapped[str] = so.mapped_column(sa.String(30))
+    target: so.Mapped[int] = so.mapped_column(sa.BigInteger)  # fen for earnings, a count otherwise
+    by_day: so.Mapped[int] = so.mapped_column()
+    source_path: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
+    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
+    is_archived: so.Mapped[bool] = so.mapped_column(default=False)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    def text(self, field: str, lang: str) -> str:
+        return getattr(self, f"{field}_{'en' if lang == 'en' else 'zh'}")
+
+
+class Checkin(db.Model):
+    """What she reports for one day of hers: money in integer fen, counts; None = not reported."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (sa.UniqueConstraint("user_id", "day", name="uq_checkins_user_day"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    day: so.Mapped[date] = so.mapped_column(sa.Date)  # her local date
+    earnings_fen: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    orders: so.Mapped[Optional[int]] = so.mapped_column()
+    group_members: so.Mapped[Optional[int]] = so.mapped_column()
+    active_members: so.Mapped[Optional[int]] = so.mapped_column()
+    posts: so.Mapped[Optional[int]] = so.mapped_column()
+    note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    source: so.Mapped[str] = so.mapped_column(sa.String(10), default="web")  # web, api, import
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    revisions: so.Mapped[list["CheckinRevision"]] = so.relationship(
+        back_populates="checkin", cascade="all, delete-orphan", order_by="CheckinRevision.id")
+
+
+class CheckinRevision(db.Model):
+    """The values a check-in had before a correction: nothing she reported is ever lost."""
+
+    __tablename__ = "checkin_revisions"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    checkin_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("checkins.id", ondelete="CASCADE"), index=True)
+    values: so.Mapped[dict] = so.mapped_column(sa.JSON)
+    changed_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    changed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    checkin: so.Mapped[Checkin] = so.relationship(back_populates="revisions")

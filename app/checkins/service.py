@@ -1,0 +1,280 @@
+"""Check-ins, progress against the milestones, and the diagnosis. Plain functions, `now` passed in.
+
+Money is integer fen from end to end: parsed from text with Decimal, summed as integers.
+"""
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.checkins.models import Checkin, CheckinRevision, Milestone, Programme
+from app.learning.service import programme_start
+
+COUNTERS = ("orders", "group_members", "active_members", "posts")
+FIELDS = ("date", "earnings", *COUNTERS, "note")
+MAX_COUNT = {"orders": 10_000, "group_members": 100_000, "active_members": 100_000, "posts": 1_000}
+MAX_EARNINGS_FEN = 100_000_00  # ¥100,000 in one day is a typo, not a sale
+MAX_NOTE = 2000
+CUMULATIVE = {"earnings": "earnings_fen", "orders": "orders", "posts": "posts"}
+LATEST = {"group_members": "group_members", "active_members": "active_members"}
+
+
+class CheckinError(ValueError):
+    """Problems with what she entered, one message per field; nothing was stored."""
+
+    def __init__(self, errors: dict):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def parse_yuan(raw) -> int:
+    """"12.5", 12.5, "¥1,200.00" -> fen. Refuses negatives, more than 2 decimals, absurd sums."""
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError(_l("Enter an amount in yuan, such as 12.50."))
+    text = str(raw).strip().replace(",", "").removeprefix("¥").removeprefix("￥").removesuffix("元").strip()
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(_l("Enter an amount in yuan, such as 12.50.")) from None
+    if not amount.is_finite():
+        raise ValueError(_l("Enter an amount in yuan, such as 12.50."))
+    if amount < 0:
+        raise ValueError(_l("Earnings cannot be negative."))
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(_l("Use at most 2 decimals (fen)."))
+    fen = int(amount * 100)
+    if fen > MAX_EARNINGS_FEN:
+        raise ValueError(_l("That is more than ¥100,000 in a day: check the number."))
+    return fen
+
+
+def format_yuan(fen: int) -> str:
+    """1250 -> "12.50" (the API's money format)."""
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _count(raw, name: str) -> int | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool) or isinstance(raw, float) and not raw.is_integer():
+        raise ValueError(_l("Enter a whole number."))
+    try:
+        value = int(str(raw).strip()) if not isinstance(raw, (int, float)) else int(raw)
+    except ValueError:
+        raise ValueError(_l("Enter a whole number.")) from None
+    if value < 0:
+        raise ValueError(_l("Cannot be negative."))
+    if value > MAX_COUNT[name]:
+        raise ValueError(_l("That is more than %(n)d: check the number.", n=MAX_COUNT[name]))
+    return value
+
+
+def parse_checkin(raw: dict, *, today: date | None = None) -> dict:
+    """Check every field of a check-in at once; raise CheckinError with a message per bad field."""
+    errors, values = {}, {}
+    for name in sorted(set(raw) - set(FIELDS)):
+        errors[name] = _l("Unknown field.")
+    try:
+        values["day"] = date.fromisoformat(str(raw.get("date", "")).strip())
+    except ValueError:
+        errors["date"] = _l("Enter a date as YYYY-MM-DD.")
+    if "earnings" not in raw or raw["earnings"] in (None, ""):
+        errors["earnings"] = _l("Enter what you earned, 0 if nothing yet.")
+    else:
+        try:
+            values["earnings_fen"] = parse_yuan(raw["earnings"])
+        except ValueError as e:
+            errors["earnings"] = e.args[0]
+    for name in COUNTERS:
+        try:
+            values[name] = _count(raw.get(name), name)
+        except ValueError as e:
+            errors[name] = e.args[0]
+    if (values.get("active_members") is not None and values.get("group_members") is not None
+            and values["active_members"] > values["group_members"]):
+        errors["active_members"] = _l("Active members cannot be more than the group's members.")
+    note = raw.get("note") or ""
+    if not isinstance(note, str) or len(note) > MAX_NOTE:
+        errors["note"] = _l("A note is text of at most %(n)d characters.", n=MAX_NOTE)
+    values["note"] = note.strip() if isinstance(note, str) else ""
+    if errors:
+        raise CheckinError(errors)
+    return values
+
+
+def local_today(user: User, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(user.timezone)).date()
+
+
+def get_programme(session: Session) -> Programme:
+    return session.scalar(sa.select(Programme).where(Programme.key == "default")) or Programme(
+        checkin_days=[1, 3, 5, 7, 10, 14, 21, 30], behind_margin_percent=20, correction_days=7, diagnosis={})
+
+
+def record_checkin(session: Session, user: User, raw: dict, now: datetime, *, source: str = "web",
+                   changed_by: User | None = None, programme: Programme | None = None) -> tuple[Checkin, bool]:
+    """Store her check-in for a day; a second one for the same day updates it and keeps the old values.
+
+    Returns (check-in, created). Mentor imports (source="import") may fill any past day of hers.
+    """
+    today = local_today(user, now)
+    values = parse_checkin(raw)
+    day, start = values.pop("day"), programme_start(user)
+    programme = programme or get_programme(session)
+    if day > today:
+        raise CheckinError({"date": _l("That day has not come yet.")})
+    if day < start:
+        raise CheckinError({"date": _l("Your programme started on %(d)s.", d=start.isoformat())})
+    if source != "import" and day < today - timedelta(days=programme.correction_days):
+        raise CheckinError({"date": _l("Days more than %(n)d days ago can no longer be changed: ask your mentor.",
+                                       n=programme.correction_days)})
+    checkin = session.scalar(sa.select(Checkin).where(Checkin.user_id == user.id, Checkin.day == day))
+    created = checkin is None
+    if created:
+        checkin = Checkin(user_id=user.id, day=day, created_at=now)
+        session.add(checkin)
+    else:
+        previous = {"earnings_fen": checkin.earnings_fen, "note": checkin.note, "source": checkin.source,
+                    **{name: getattr(checkin, name) for name in COUNTERS}}
+        checkin.revisions.append(CheckinRevision(values=previous, changed_by_id=(changed_by or user).id,
+                                                 changed_at=now))
+    for name, value in values.items():
+        setattr(checkin, name, value)
+    checkin.source, checkin.updated_at = source, now
+    session.flush()
+    return checkin, created
+
+
+def checkins_of(session: Session, user_id: int) -> list[Checkin]:
+    return list(session.scalars(sa.select(Checkin).where(Checkin.user_id == user_id).order_by(Checkin.day)))
+
+
+# --- progress ------------------------------------------------------------------------------
+
+ACHIEVED, ON_TRACK, BEHIND, MISSED = "achieved", "on_track", "behind", "missed"
+
+
+@dataclass
+class MilestoneProgress:
+    milestone: Milestone
+    current: int        # fen or count, up to the due date
+    due: date
+    days_left: int      # days still to go, today included
+    status: str
+    expected: int       # where the pro-rata line is today
+
+    @property
+    def percent(self) -> int:
+        return min(100, 100 * self.current // self.milestone.target) if self.milestone.target else 100
+
+
+def milestone_status(milestone: Milestone, checkins: list[Checkin], start: date, today: date,
+                     margin_percent: int) -> MilestoneProgress:
+    """The documented rule (docs/checkins.md):
+
+    achieved  her total (earnings, orders, posts) or latest number (members) reached the target
+              on or before the due date, day `by_day` of her programme;
+    missed    not achieved and the due date is over;
+    behind    not achieved, and under the pro-rata line of the days already over
+              (target x (day - 1) / by_day) by more than the margin;
+    on_track  otherwise.
+    """
+    due = start + timedelta(days=milestone.by_day - 1)
+    counted = [c for c in checkins if c.day <= due]
+    if milestone.metric in CUMULATIVE:
+        current = sum(getattr(c, CUMULATIVE[milestone.metric]) or 0 for c in counted)
+    else:
+        reported = [getattr(c, LATEST[milestone.metric]) for c in counted if getattr(c, LATEST[milestone.metric]) is not None]
+        current = reported[-1] if reported else 0
+    day = (today - start).days + 1
+    days_over = max(0, min(day - 1, milestone.by_day))
+    expected = milestone.target * days_over // milestone.by_day
+    if current >= milestone.target:
+        status = ACHIEVED
+    elif today > due:
+        status = MISSED
+    elif current * 100 < expected * (100 - margin_percent):
+        status = BEHIND
+    else:
+        status = ON_TRACK
+    return MilestoneProgress(milestone, current, due, max(0, (due - today).days + 1), status, expected)
+
+
+@dataclass
+class Factor:
+    name: str            # traffic, circulation, monetization
+    value: float | None
+    reference: float
+    lesson: str          # course/lesson
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.value is None else self.value / self.reference
+
+
+@dataclass
+class Diagnosis:
+    factors: list[Factor] = field(default_factory=list)
+    weakest: Factor | None = None
+    has_data: bool = False
+
+
+def diagnose(checkins: list[Checkin], today: date, programme: Programme) -> Diagnosis:
+    """The formula's three factors from her last week, each against its reference; the weakest named."""
+    week = [c for c in checkins if today - timedelta(days=6) <= c.day <= today]
+    members = next((c.group_members for c in reversed(week) if c.group_members is not None), None)
+    active = next((c.active_members for c in reversed(week) if c.active_members is not None), None)
+    orders = sum(c.orders or 0 for c in week) if any(c.orders is not None for c in week) else None
+    values = {
+        "traffic": members,
+        "circulation": active / members if members and active is not None else None,
+        "monetization": orders / active if active and orders is not None else None,
+    }
+    factors = [Factor(name, values[name], settings["reference"], settings["lesson"])
+               for name, settings in programme.diagnosis.items() if name in values]
+    known = [f for f in factors if f.ratio is not None]
+    weakest = min(known, key=lambda f: f.ratio) if known else None
+    if weakest is not None and weakest.ratio >= 1:
+        weakest = None  # every factor at or above its reference: nothing to fix first
+    return Diagnosis(factors, weakest, bool(known))
+
+
+@dataclass
+class Progress:
+    programme_day: int
+    today: date
+    start: date
+    milestones: list[MilestoneProgress]
+    diagnosis: Diagnosis
+    checkins: list[Checkin]
+    checked_in_today: bool
+
+    def cumulative_earnings(self) -> list[tuple[date, int]]:
+        total, series = 0, []
+        for checkin in self.checkins:
+            total += checkin.earnings_fen
+            series.append((checkin.day, total))
+        return series
+
+    @property
+    def total_earnings_fen(self) -> int:
+        return sum(c.earnings_fen for c in self.checkins)
+
+
+def progress(session: Session, user: User, now: datetime) -> Progress:
+    """Everything the home, progress and API pages show about her line: three queries."""
+    programme = get_programme(session)
+    milestones = session.scalars(sa.select(Milestone).where(Milestone.is_archived.is_(False))
+                                 .order_by(Milestone.position)).all()
+    checkins = checkins_of(session, user.id)
+    today, start = local_today(user, now), programme_start(user)
+    return Progress(
+        programme_day=(today - start).days + 1, today=today, start=start,
+        milestones=[milestone_status(m, checkins, start, today, programme.behind_margin_percent) for m in milestones],
+        diagnosis=diagnose(checkins, today, programme), checkins=checkins,
+        checked_in_today=any(c.day == today for c in checkins))

@@ -1,0 +1,153 @@
+"""Read milestones/: the programme's rules (programme.yml) and one file per milestone."""
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _read, _rel
+from app.content.quizzes import QuizReader
+from app.content.yamlnode import load_yaml
+
+# Cumulative metrics add up over her check-ins; the others take the latest number reported.
+CUMULATIVE = {"earnings", "orders", "posts"}
+METRICS = CUMULATIVE | {"group_members", "active_members"}
+FACTORS = ("traffic", "circulation", "monetization")
+ASKS = {"earnings", "orders", "group_members", "active_members", "posts", "note"}
+
+
+@dataclass
+class MilestoneSpec:
+    key: str
+    order: int
+    title: dict
+    metric: str
+    target: int          # fen for earnings, a count otherwise
+    by_day: int
+    source_path: str
+    content_hash: str = ""
+
+
+@dataclass
+class ProgrammeSpec:
+    checkin_days: list[int]
+    asks: list[str]
+    behind_margin_percent: int
+    correction_days: int
+    diagnosis: dict      # factor -> {"reference": float, "lesson": "course/lesson"}
+    source_path: str
+    content_hash: str = ""
+
+
+def _to_fen(value) -> int | None:
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        return None
+    return int(amount * 100)
+
+
+def _lessons(courses: list[CourseSpec]) -> set[str]:
+    return {f"{c.slug}/{lesson.slug}" for c in courses for lesson in c.lessons}
+
+
+def load_programme(path: Path, root: Path, courses: list[CourseSpec], problems: list[Problem]) -> ProgrammeSpec | None:
+    report = Report(problems, _rel(path, root))
+    reader = QuizReader("programme", report)
+    text = _read(path, report)
+    node = load_yaml(text, 1, report) if text is not None else None
+    if node is None:
+        return None
+    fields = {"checkin_days", "asks", "behind_margin_percent", "correction_days", "diagnosis"}
+    reader.fields(node, fields, fields)
+    days = node.value.get("checkin_days")
+    if "checkin_days" in node.value and (not isinstance(days, list) or not days or sorted(set(days)) != days
+                                         or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365
+                                                    for d in days)):
+        reader.problem(node.get("checkin_days").line, "checkin_days: a rising list of programme days from 1 to 365")
+    asks = node.value.get("asks")
+    if "asks" in node.value and (not isinstance(asks, list) or "earnings" not in asks or not set(asks) <= ASKS):
+        reader.problem(node.get("asks").line, f"asks: a list including earnings, from {', '.join(sorted(ASKS))}")
+    margin = reader.integer(node, "behind_margin_percent", 0, 100)
+    correction = reader.integer(node, "correction_days", 0, 365)
+    diagnosis, known = {}, _lessons(courses)
+    section = node.get("diagnosis")
+    if section is not None:
+        reader.fields(section, set(FACTORS), set(FACTORS), "diagnosis.")
+        for factor in FACTORS:
+            item = section.get(factor)
+            if item is None or not item.is_mapping:
+                continue
+            reader.fields(item, {"reference", "lesson"}, {"reference", "lesson"}, f"diagnosis.{factor}.")
+            reference = reader.number(item, "reference", f"diagnosis.{factor}.")
+            if reference is not None and reference <= 0:
+                reader.problem(item.get("reference").line, f"diagnosis.{factor}.reference: must be above 0")
+            lesson = item.value.get("lesson")
+            if "lesson" in item.value and lesson not in known:
+                reader.problem(item.get("lesson").line,
+                               f"diagnosis.{factor}.lesson: no lesson {lesson!r} (write course/lesson)")
+            diagnosis[factor] = {"reference": reference, "lesson": lesson}
+    if not reader.ok:
+        return None
+    spec = ProgrammeSpec(checkin_days=days, asks=asks, behind_margin_percent=margin, correction_days=correction,
+                         diagnosis=diagnosis, source_path=report.path)
+    spec.content_hash = _digest(spec.__dict__)
+    return spec
+
+
+def load_milestone(path: Path, root: Path, problems: list[Problem]) -> MilestoneSpec | None:
+    report = Report(problems, _rel(path, root))
+    key = path.name[: -len(".yml")]
+    reader = QuizReader(key, report)
+    if not SLUG.match(key):
+        reader.problem(1, f'file name "{key}": use lowercase letters, digits and dashes')
+    text = _read(path, report)
+    node = load_yaml(text, 1, report) if text is not None else None
+    if node is None:
+        return None
+    fields = {"order", "title", "metric", "target", "by_day"}
+    reader.fields(node, fields, fields)
+    metric = node.value.get("metric")
+    if "metric" in node.value and metric not in METRICS:
+        reader.problem(node.get("metric").line, f"metric: one of {', '.join(sorted(METRICS))}")
+    target = None
+    if "target" in node.value:
+        raw = node.value["target"]
+        target = _to_fen(raw) if metric == "earnings" else raw
+        if (isinstance(raw, bool) or target is None or not isinstance(target, int) or target <= 0
+                or not isinstance(raw, (int, float))):
+            reader.problem(node.get("target").line, "target: a positive number (yuan with at most 2 decimals "
+                                                    "for earnings, a whole number otherwise)")
+    spec = MilestoneSpec(key=key, order=reader.integer(node, "order", 0, 999), metric=metric, target=target,
+                         title=reader.localized(node, "title", required=True, inline=True),
+                         by_day=reader.integer(node, "by_day", 1, 365), source_path=report.path)
+    if not reader.ok:
+        return None
+    spec.content_hash = _digest(spec.__dict__)
+    return spec
+
+
+def load_milestones(root: Path, courses: list[CourseSpec]):
+    """(programme, milestones, problems) from root/milestones."""
+    problems: list[Problem] = []
+    folder = root / "milestones"
+    if not folder.is_dir():
+        return None, [], []  # no milestones: the programme's defaults apply
+    programme, milestones, orders = None, [], {}
+    if not (folder / "programme.yml").exists():
+        problems.append(Problem(_rel(folder / "programme.yml", root), 1, "missing: the programme's rules"))
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.is_dir() or path.name == "README.md":
+            continue
+        if not path.name.endswith(".yml"):
+            Report(problems, _rel(path, root))(1, "unexpected file: milestones are <key>.yml")
+        elif path.name == "programme.yml":
+            programme = load_programme(path, root, courses, problems)
+        elif milestone := load_milestone(path, root, problems):
+            if milestone.order in orders:
+                Report(problems, milestone.source_path)(1, f"order: {milestone.order} is also the order of "
+                                                           f"{orders[milestone.order]}")
+                continue
+            orders[milestone.order] = milestone.key
+            milestones.append(milestone)
+    return programme, sorted(milestones, key=lambda m: m.order), problems
