@@ -1,5 +1,5 @@
 """`academy demo`: a demo cohort and one account of each role, created idempotently."""
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 
 from app.accounts.models import Role, User
 from app.accounts.service import create_user
+from app.checkins.service import record_checkin
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
@@ -21,17 +22,35 @@ DEMO_ACCOUNTS = [
 ]
 
 
+# The demo trainee is on day 4 with three check-ins, so the line and the diagnosis have data.
+DEMO_DAYS_AGO = 3
+DEMO_CHECKINS = [  # (day of programme, earnings, orders, members, active, posts)
+    (1, "0", 0, 32, 6, 2),
+    (2, "12.50", 2, 41, 9, 3),
+    (3, "23.80", 3, 45, 11, 2),
+]
+
+
 def seed_demo(session, now: datetime) -> Cohort:
+    today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
     cohort = session.scalar(sa.select(Cohort).where(Cohort.invite_code == DEMO_CODE))
     if cohort is None:
         cohort = Cohort(name="Demo cohort", invite_code=DEMO_CODE, timezone="Asia/Shanghai",
-                        start_date=now.astimezone(ZoneInfo("Asia/Shanghai")).date())
+                        start_date=today - timedelta(days=DEMO_DAYS_AGO))
         session.add(cohort)
     for email, name, role in DEMO_ACCOUNTS:
         user = session.scalar(sa.select(User).where(User.email == email))
         if user is None:
             user = create_user(session, name=name, email=email, password=DEMO_PASSWORD, role=role,
                                cohort=cohort if role == Role.TRAINEE else None)
+            user.created_at = now - timedelta(days=DEMO_DAYS_AGO)
+            if role == Role.TRAINEE:
+                session.flush()
+                for day, earnings, orders, members, active, posts in DEMO_CHECKINS:
+                    record_checkin(session, user, {
+                        "date": (cohort.start_date + timedelta(days=day - 1)).isoformat(), "earnings": earnings,
+                        "orders": orders, "group_members": members, "active_members": active, "posts": posts},
+                        now, source="import")
         if role == Role.MENTOR and user not in cohort.mentors:
             cohort.mentors.append(user)
     session.flush()
