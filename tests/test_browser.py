@@ -12,8 +12,8 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.content.loader import load_courses
-from app.content.sync import sync_courses
+from app.content import load_content
+from app.content.sync import sync_courses, sync_milestones
 from app.database import utcnow
 from app.demo import seed_demo
 from app.extensions import db
@@ -50,12 +50,14 @@ def live_server(tmp_path_factory):
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "browser", "CONTENT_ROOT": str(REPO)})
     with app.app_context():
         upgrade()
-        courses, problems = load_courses(REPO)
-        assert not problems
-        sync_courses(db.session, courses, utcnow())
+        content = load_content(REPO)
+        assert not content.problems
+        report = sync_courses(db.session, content.courses, utcnow())
+        sync_milestones(db.session, content.programme, content.milestones, utcnow(), report)
         seed_demo(db.session, utcnow())
         db.session.commit()
         load_test_quizzes()  # quizzes with known answers, beside the real ones
+        seed_week_trainee()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -67,6 +69,24 @@ def live_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def live_url(live_server):
     return f"http://127.0.0.1:{live_server.server_port}"
+
+
+WEEK_TRAINEE = ("week@example.com", "week-pass-2026")
+
+
+def seed_week_trainee() -> None:
+    """A trainee on day 7 of her programme, so a browser can check in for the days before."""
+    from datetime import timedelta
+    from app.accounts.service import create_user
+    from app.cohorts.models import Cohort
+    from app.checkins.service import local_today
+    now = utcnow()
+    cohort = Cohort(name="Week cohort", invite_code="WEEK7", start_date=now.date())
+    db.session.add(cohort)
+    user = create_user(db.session, name="吴静", email=WEEK_TRAINEE[0], password=WEEK_TRAINEE[1], cohort=cohort)
+    cohort.start_date = local_today(user, now) - timedelta(days=6)
+    user.created_at = now - timedelta(days=8)
+    db.session.commit()
 
 
 def shot(page, name: str) -> None:
@@ -245,3 +265,42 @@ def test_an_essay_goes_through_mentor_review_and_the_trainee_sees_the_comment(br
     shot(page, "11-essay-reviewed")
     trainee.close()
     mentor.close()
+
+
+def test_check_ins_over_several_days_move_the_status_from_behind_to_achieved(browser, live_url):
+    from datetime import date, timedelta
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(live_url + "/login")
+    page.fill("input[name=identifier]", WEEK_TRAINEE[0])
+    page.fill("input[name=password]", WEEK_TRAINEE[1])
+    page.click("button[type=submit]")
+    page.goto(live_url + "/progress")
+    start = date.fromisoformat(page.locator("#programme-start").get_attribute("datetime"))
+    for day, earnings in enumerate(["0", "5.50", "8", "6.30", "10", "4.20"]):  # days 1-6: ¥34.00
+        page.goto(live_url + "/checkin")
+        page.fill("input[name=date]", (start + timedelta(days=day)).isoformat())
+        page.fill("input[name=earnings]", earnings)
+        page.fill("input[name=group_members]", str(30 + 4 * day))
+        page.fill("input[name=active_members]", str(5 + day))
+        page.fill("input[name=orders]", str(day))
+        page.click("#save-checkin")
+    week = page.locator('[data-milestone="first-week"]')
+    assert week.locator("[data-status]").get_attribute("data-status") == "behind"
+    shot(page, "12-progress-behind")
+
+    page.goto(live_url + "/checkin")  # today, day 7
+    page.fill("input[name=earnings]", "66")
+    page.click("#save-checkin")
+    week = page.locator('[data-milestone="first-week"]')
+    assert week.locator("[data-status]").get_attribute("data-status") == "achieved"
+    assert "¥100.00 / ¥100.00" in week.inner_text()
+    assert page.locator(".celebrate").count() == 1
+    chart = page.locator("figure.chart svg")
+    assert chart.get_attribute("role") == "img" and chart.bounding_box()["width"] <= 390
+    shot(page, "13-progress-achieved")
+    page.locator("figure.chart").screenshot(path=str(SHOTS / "14-chart-390.png"))
+    page.goto(live_url + "/")
+    assert page.locator(".celebrate").count() == 1
+    shot(page, "15-home-celebrates")
+    context.close()

@@ -50,6 +50,39 @@ SCHEMAS = {
             "text (short, essay); a number or numeric text (numerical); {item id: choice id} (matching)"),
         "additionalProperties": True}},
         "example": {"answers": {"commission": "5.99", "good-pick": "x1a2b3c4d5e"}}},
+    "CheckinIn": {"type": "object", "required": ["date", "earnings"], "additionalProperties": False, "properties": {
+        "date": {"type": "string", "format": "date", "description": "her local day, not in the future"},
+        "earnings": {"oneOf": [{"type": "string"}, {"type": "number"}],
+                     "description": "yuan, at most 2 decimals, e.g. \"12.50\""},
+        "orders": {"type": "integer", "minimum": 0}, "group_members": {"type": "integer", "minimum": 0},
+        "active_members": {"type": "integer", "minimum": 0, "description": "at most group_members"},
+        "posts": {"type": "integer", "minimum": 0}, "note": {"type": "string", "maxLength": 2000}},
+        "example": {"date": "2026-11-25", "earnings": "12.50", "orders": 3, "group_members": 120,
+                    "active_members": 30, "posts": 2, "note": "first 接龙"}},
+    "Checkin": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "date": {"type": "string", "format": "date"}, "earnings": {"type": "string"},
+        "earnings_fen": {"type": "integer"}, "orders": {"type": "integer", "nullable": True},
+        "group_members": {"type": "integer", "nullable": True}, "active_members": {"type": "integer", "nullable": True},
+        "posts": {"type": "integer", "nullable": True}, "note": {"type": "string"},
+        "source": {"type": "string", "enum": ["web", "api", "import"]},
+        "updated_at": {"type": "string", "format": "date-time"}}},
+    "FieldErrors": {"type": "object", "properties": {"error": {"type": "string"},
+                                                     "fields": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    "Progress": {"type": "object", "properties": {
+        "program_day": {"type": "integer"}, "start": {"type": "string", "format": "date"},
+        "today": {"type": "string", "format": "date"}, "checked_in_today": {"type": "boolean"},
+        "milestones": {"type": "array", "items": {"type": "object", "properties": {
+            "key": {"type": "string"}, "title": {"type": "string"}, "metric": {"type": "string"},
+            "target": {"type": "string", "description": "yuan (\"100.00\") for earnings, else a whole number"},
+            "earned": {"type": "string"}, "due": {"type": "string", "format": "date"},
+            "days_left": {"type": "integer"},
+            "status": {"type": "string", "enum": ["achieved", "on_track", "behind", "missed"]}}}},
+        "courses": {"type": "array", "items": {"type": "object"}},
+        "diagnosis": {"type": "object", "properties": {
+            "has_data": {"type": "boolean"},
+            "weakest": {"type": "string", "nullable": True, "enum": ["traffic", "circulation", "monetization", None]},
+            "lesson": {"type": "string", "nullable": True, "description": "course/lesson to take next"},
+            "factors": {"type": "array", "items": {"type": "object"}}}}}},
     "AttemptResult": {"type": "object", "properties": {
         "id": {"type": "integer"}, "quiz": {"type": "string"}, "number": {"type": "integer"},
         "state": {"type": "string", "enum": ["graded", "awaiting_review"]},
@@ -72,6 +105,20 @@ def document() -> dict:
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": SCHEMAS},
         "security": bearer,
         "paths": {
+            "/checkins": {
+                "get": {"summary": "The caller's check-ins, oldest first",
+                        "responses": {"200": _json({"type": "array", "items": {"$ref": "#/components/schemas/Checkin"}},
+                                                   "ok"), **_errors(401)}},
+                "post": {"summary": "Check in for a day (a second one for the same day corrects it, keeping history)",
+                         "requestBody": {"required": True, "content": {"application/json": {
+                             "schema": {"$ref": "#/components/schemas/CheckinIn"}}}},
+                         "responses": {"201": _json({"$ref": "#/components/schemas/Checkin"}, "stored"),
+                                       "200": _json({"$ref": "#/components/schemas/Checkin"}, "that day corrected"),
+                                       "422": _json({"$ref": "#/components/schemas/FieldErrors"},
+                                                    "a message per field; nothing stored"), **_errors(401)}}},
+            "/progress": {"get": {
+                "summary": "Programme day, milestones with status, course progress and the diagnosis",
+                "responses": {"200": _json({"$ref": "#/components/schemas/Progress"}, "ok"), **_errors(401)}}},
             "/courses": {"get": {
                 "summary": "Courses with their lessons and quizzes, and the caller's progress",
                 "responses": {"200": _json({"type": "array", "items": {"$ref": "#/components/schemas/Course"}}, "ok"),

@@ -9,6 +9,7 @@ from app.api.models import user_for_token
 from app.api.openapi import document
 from app.database import utcnow
 from app.extensions import csrf, db
+from app.checkins import service as checkins
 from app.learning import service as learning
 from app.quizzes import grading
 from app.quizzes import service as quizzes
@@ -159,6 +160,66 @@ def submit(slug: str):
             return error(e.status, str(e.message))
     db.session.commit()
     return jsonify(attempt_result(attempt, api_lang())), 201
+
+
+# --- check-ins and progress --------------------------------------------------------------------
+
+def checkin_json(checkin) -> dict:
+    return {"id": checkin.id, "date": checkin.day.isoformat(), "earnings": checkins.format_yuan(checkin.earnings_fen),
+            "earnings_fen": checkin.earnings_fen, "orders": checkin.orders, "group_members": checkin.group_members,
+            "active_members": checkin.active_members, "posts": checkin.posts, "note": checkin.note,
+            "source": checkin.source, "updated_at": checkin.updated_at.isoformat()}
+
+
+@bp.get("/checkins")
+@token_required
+def list_checkins():
+    return jsonify([checkin_json(c) for c in checkins.checkins_of(db.session, g.api_user.id)])
+
+
+@bp.post("/checkins")
+@token_required
+def create_checkin():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(422, "send a JSON object", fields={"body": "expected a JSON object"})
+    with force_locale("en" if api_lang() == "en" else "zh_CN"):
+        try:
+            checkin, created = checkins.record_checkin(db.session, g.api_user, body, utcnow(), source="api")
+        except checkins.CheckinError as e:
+            db.session.rollback()
+            fields = {("date" if k == "day" else k): str(v) for k, v in e.errors.items()}
+            return error(422, "some fields are not valid", fields=fields)
+    return jsonify(checkin_json(checkin)), 201 if created else 200
+
+
+def _amount(item, value: int) -> str:
+    return checkins.format_yuan(value) if item.milestone.metric == "earnings" else str(value)
+
+
+@bp.get("/progress")
+@token_required
+def progress():
+    lang, user = api_lang(), g.api_user
+    state = checkins.progress(db.session, user, utcnow())
+    catalogue = learning.catalogue(db.session, user.id)
+    diagnosis = state.diagnosis
+    return jsonify({
+        "program_day": state.programme_day, "start": state.start.isoformat(), "today": state.today.isoformat(),
+        "checked_in_today": state.checked_in_today,
+        "milestones": [{"key": item.milestone.key, "title": item.milestone.text("title", lang),
+                        "metric": item.milestone.metric, "target": _amount(item, item.milestone.target),
+                        "earned": _amount(item, item.current), "due": item.due.isoformat(),
+                        "days_left": item.days_left, "status": item.status} for item in state.milestones],
+        "courses": [{"slug": c.course.slug, "title": c.course.text("title", lang), "done": c.done, "total": c.total,
+                     "is_complete": c.is_complete} for c in catalogue.courses],
+        "diagnosis": {
+            "has_data": diagnosis.has_data,
+            "weakest": diagnosis.weakest.name if diagnosis.weakest else None,
+            "lesson": diagnosis.weakest.lesson if diagnosis.weakest else None,
+            "factors": [{"name": f.name, "value": f.value, "reference": f.reference, "ratio": f.ratio,
+                         "lesson": f.lesson} for f in diagnosis.factors]},
+    })
 
 
 def init_app(app) -> None:

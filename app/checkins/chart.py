@@ -8,7 +8,8 @@ from app.checkins.service import Progress
 
 STYLE = Style(background="white", plot_background="white", foreground="#333", foreground_strong="#111",
               foreground_subtle="#ddd", colors=("#198754", "#adb5bd", "#fd7e14"), font_family="sans-serif",
-              label_font_size=14, major_label_font_size=14, legend_font_size=14, value_font_size=12)
+              label_font_size=14, major_label_font_size=14, legend_font_size=14, value_font_size=12,
+              guide_stroke_color="#e3e3e3", major_guide_stroke_color="#e3e3e3")
 
 
 def earnings_chart(progress: Progress, lang: str, labels: dict) -> str:
