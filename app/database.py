@@ -21,6 +21,13 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class Bilingual:
+    """For rows with `<field>_zh` and `<field>_en` columns: `row.text("title", lang)`."""
+
+    def text(self, field: str, lang: str):
+        return getattr(self, f"{field}_{'en' if lang == 'en' else 'zh'}")
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -4,7 +4,7 @@ from typing import Optional
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from app.database import UTCDateTime, utcnow
+from app.database import Bilingual, UTCDateTime, utcnow
 from app.extensions import db
 
 
@@ -26,7 +26,7 @@ class Programme(db.Model):
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
-class Milestone(db.Model):
+class Milestone(Bilingual, db.Model):
     """A target such as ¥100 of earnings by day 7, as synced from milestones/<key>.yml."""
 
     __tablename__ = "milestones"
@@ -44,8 +44,6 @@ class Milestone(db.Model):
     is_archived: so.Mapped[bool] = so.mapped_column(default=False)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
-    def text(self, field: str, lang: str) -> str:
-        return getattr(self, f"{field}_{'en' if lang == 'en' else 'zh'}")
 
 
 class Checkin(db.Model):

@@ -4,11 +4,11 @@ from typing import Optional
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from app.database import UTCDateTime, utcnow
+from app.database import Bilingual, UTCDateTime, utcnow
 from app.extensions import db
 
 
-class Course(db.Model):
+class Course(Bilingual, db.Model):
     """A course as last synced from courses/<slug>/; archived when its folder goes away."""
 
     __tablename__ = "courses"
@@ -27,11 +27,9 @@ class Course(db.Model):
     lessons: so.Mapped[list["Lesson"]] = so.relationship(
         back_populates="course", order_by="Lesson.position")
 
-    def text(self, field: str, lang: str) -> str:
-        return getattr(self, f"{field}_{'en' if lang == 'en' else 'zh'}")
 
 
-class Lesson(db.Model):
+class Lesson(Bilingual, db.Model):
     __tablename__ = "lessons"
     __table_args__ = (sa.UniqueConstraint("course_id", "slug", name="uq_lessons_course_slug"),)
 
@@ -56,8 +54,6 @@ class Lesson(db.Model):
 
     course: so.Mapped[Course] = so.relationship(back_populates="lessons")
 
-    def text(self, field: str, lang: str):
-        return getattr(self, f"{field}_{'en' if lang == 'en' else 'zh'}")
 
 
 class LessonProgress(db.Model):

@@ -4,11 +4,11 @@ from typing import Optional
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from app.database import UTCDateTime, utcnow
+from app.database import Bilingual, UTCDateTime, utcnow
 from app.extensions import db
 
 
-class Quiz(db.Model):
+class Quiz(Bilingual, db.Model):
     """A quiz as last synced from quizzes/; its questions, answer key included, stay server-side."""
 
     __tablename__ = "quizzes"
@@ -39,8 +39,6 @@ class Quiz(db.Model):
 
     course = so.relationship("Course")
 
-    def text(self, field: str, lang: str) -> str:
-        return getattr(self, f"{field}_{'en' if lang == 'en' else 'zh'}")
 
     @property
     def question_count(self) -> int:
