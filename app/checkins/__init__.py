@@ -4,3 +4,5 @@
 def init_app(app) -> None:
     from app.checkins.views import bp
     app.register_blueprint(bp)
+    from app.checkins.import_views import bp as import_bp
+    app.register_blueprint(import_bp)

@@ -45,12 +45,11 @@ def parse_yuan(raw) -> int:
         raise ValueError(_l("Enter an amount in yuan, such as 12.50."))
     if amount < 0:
         raise ValueError(_l("Earnings cannot be negative."))
+    if amount > Decimal(MAX_EARNINGS_FEN) / 100:  # before quantize(), which raises on huge numbers (1e30)
+        raise ValueError(_l("That is more than ¥100,000 in a day: check the number."))
     if amount != amount.quantize(Decimal("0.01")):
         raise ValueError(_l("Use at most 2 decimals (fen)."))
-    fen = int(amount * 100)
-    if fen > MAX_EARNINGS_FEN:
-        raise ValueError(_l("That is more than ¥100,000 in a day: check the number."))
-    return fen
+    return int(amount * 100)
 
 
 def format_yuan(fen: int) -> str:
@@ -74,8 +73,13 @@ def _count(raw, name: str) -> int | None:
     return value
 
 
-def parse_checkin(raw: dict, *, today: date | None = None) -> dict:
-    """Check every field of a check-in at once; raise CheckinError with a message per bad field."""
+def parse_checkin(raw: dict, *, today: date | None = None, start: date | None = None,
+                  correction_days: int | None = None) -> dict:
+    """Check every field of a check-in at once; raise CheckinError with a message per bad field.
+
+    The day is also checked against her `today`, her programme's `start` and the correction window
+    (`correction_days` days back; None: no limit) when they are given.
+    """
     errors, values = {}, {}
     for name in sorted(set(raw) - set(FIELDS)):
         errors[name] = _l("Unknown field.")
@@ -83,6 +87,9 @@ def parse_checkin(raw: dict, *, today: date | None = None) -> dict:
         values["day"] = date.fromisoformat(str(raw.get("date", "")).strip())
     except ValueError:
         errors["date"] = _l("Enter a date as YYYY-MM-DD.")
+    else:
+        if problem := _day_problem(values["day"], today, start, correction_days):
+            errors["date"] = problem
     if "earnings" not in raw or raw["earnings"] in (None, ""):
         errors["earnings"] = _l("Enter what you earned, 0 if nothing yet.")
     else:
@@ -107,6 +114,16 @@ def parse_checkin(raw: dict, *, today: date | None = None) -> dict:
     return values
 
 
+def _day_problem(day: date, today: date | None, start: date | None, correction_days: int | None):
+    if today is not None and day > today:
+        return _l("That day has not come yet.")
+    if start is not None and day < start:
+        return _l("Your programme started on %(d)s.", d=start.isoformat())
+    if today is not None and correction_days is not None and day < today - timedelta(days=correction_days):
+        return _l("Days more than %(n)d days ago can no longer be changed: ask your mentor.", n=correction_days)
+    return None
+
+
 def local_today(user: User, now: datetime) -> date:
     return now.astimezone(ZoneInfo(user.timezone)).date()
 
@@ -122,17 +139,11 @@ def record_checkin(session: Session, user: User, raw: dict, now: datetime, *, so
 
     Returns (check-in, created). Mentor imports (source="import") may fill any past day of hers.
     """
-    today = local_today(user, now)
-    values = parse_checkin(raw)
-    day, start = values.pop("day"), programme_start(user)
     programme = programme or get_programme(session)
-    if day > today:
-        raise CheckinError({"date": _l("That day has not come yet.")})
-    if day < start:
-        raise CheckinError({"date": _l("Your programme started on %(d)s.", d=start.isoformat())})
-    if source != "import" and day < today - timedelta(days=programme.correction_days):
-        raise CheckinError({"date": _l("Days more than %(n)d days ago can no longer be changed: ask your mentor.",
-                                       n=programme.correction_days)})
+    # Every problem at once, the day's included (a bad amount must not hide a day in the future).
+    values = parse_checkin(raw, today=local_today(user, now), start=programme_start(user),
+                           correction_days=None if source == "import" else programme.correction_days)
+    day = values.pop("day")
     checkin = session.scalar(sa.select(Checkin).where(Checkin.user_id == user.id, Checkin.day == day))
     created = checkin is None
     if created:
@@ -198,7 +209,8 @@ def milestone_status(milestone: Milestone, checkins: list[Checkin], start: date,
         status = ACHIEVED
     elif today > due:
         status = MISSED
-    elif current * 100 < expected * (100 - margin_percent):
+    # Exact, in integers: the floored `expected` would put some "behind" counts on track (5 of 6.67 members).
+    elif current * 100 * milestone.by_day < milestone.target * days_over * (100 - margin_percent):
         status = BEHIND
     else:
         status = ON_TRACK

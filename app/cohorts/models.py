@@ -1,5 +1,5 @@
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -28,9 +28,80 @@ class Cohort(db.Model):
     start_date: so.Mapped[date] = so.mapped_column(sa.Date)
     timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="Asia/Shanghai")
     invite_code: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True)
+    invite_expires_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    seat_limit: so.Mapped[Optional[int]] = so.mapped_column()  # trainees who may join by the invite
+    # The cohort's group robot (used by reminders): wecom, dingtalk or feishu, its webhook and secret.
+    robot_kind: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
+    robot_webhook: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
+    robot_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200))
+    is_archived: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     mentors: so.Mapped[list["User"]] = so.relationship(secondary=cohort_mentors, lazy="selectin")
 
     def __repr__(self) -> str:
         return f"<Cohort {self.invite_code} {self.name!r}>"
+
+
+class MentorNote(db.Model):
+    """What a mentor wrote about a trainee: a note, a comment on one check-in, or "contacted"."""
+
+    __tablename__ = "mentor_notes"
+
+    NOTE, CHECKIN_COMMENT, CONTACTED = "note", "checkin_comment", "contacted"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    trainee_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    author_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(20), default=NOTE)
+    checkin_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("checkins.id", ondelete="CASCADE"))
+    body: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    author = so.relationship("User", foreign_keys=[author_id])
+
+
+class InboxMessage(db.Model):
+    """A message in a user's in-app inbox (a mentor's nudge; later, reminders)."""
+
+    __tablename__ = "inbox_messages"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    recipient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sender_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    category: so.Mapped[str] = so.mapped_column(sa.String(30), default="nudge")
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    link: so.Mapped[Optional[str]] = so.mapped_column(sa.String(300))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    read_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+
+    sender = so.relationship("User", foreign_keys=[sender_id])
+
+
+class AuditEntry(db.Model):
+    """Every mentor or admin action, for admins to read."""
+
+    __tablename__ = "audit_log"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    actor_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    action: so.Mapped[str] = so.mapped_column(sa.String(60))   # e.g. cohort.create, user.deactivate
+    target: so.Mapped[str] = so.mapped_column(sa.String(120), default="")  # e.g. user:12, cohort:3
+    details: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    actor = so.relationship("User")
+
+
+class PasswordReset(db.Model):
+    """A one-time link to set a new password; only the token's hash is kept."""
+
+    __tablename__ = "password_resets"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)

@@ -141,7 +141,7 @@ def load_gift_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
             continue
         ids.add(qid)
         questions.append(_convert(reader, zh, en, qid))
-    if not questions and not problems:
+    if not questions:  # `problems` holds every file's problems: another file's must not hide this
         reader.problem(1, "no questions")
     _check_draw(settings_reader, node, settings, questions)
     title = settings_reader.localized(node, "title", required=True, inline=True)

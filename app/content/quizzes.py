@@ -53,7 +53,9 @@ class QuizReader:
         self.ok = True
 
     def problem(self, line: int, message: str) -> None:
-        self.report(line, message)
+        # A field both required and checked (e.g. text:) must not be reported missing twice.
+        if Problem(self.report.path, line, message) not in self.report.problems:
+            self.report(line, message)
         self.ok = False
 
     def fields(self, node: Node, allowed: set[str], required: set[str], where: str = "") -> None:
@@ -153,8 +155,9 @@ class QuizReader:
         ids.add(qid)
         before = self.ok
         self.ok = True
+        points = None if kind == "description" else self.number(node, "points", where)
         question = {"id": qid, "type": kind,
-                    "points": 0.0 if kind == "description" else float(self.number(node, "points", where) or 1),
+                    "points": 0.0 if kind == "description" else (1.0 if points is None else points),
                     "text": self.localized(node, "text", required=True, where=where),
                     "explanation": self.localized(node, "explanation", required=False, where=where)}
         if question["points"] <= 0 and kind != "description":
@@ -355,7 +358,8 @@ def load_yaml_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
         question = reader.question(item, i, ids)
         if question:
             questions.append(question)
-    _check_draw(reader, node, settings, questions)
+    if len(questions) == len(items.items() if items is not None else []):  # broken ones would not count
+        _check_draw(reader, node, settings, questions)
     spec = QuizSpec(slug=slug, course=course, lesson=lesson, settings=settings, questions=questions,
                     title=reader.localized(node, "title", required=True, inline=True),
                     description=reader.localized(node, "description", required=False) or {"zh": "", "en": ""},
