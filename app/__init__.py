@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import Flask, jsonify
 
 from app import config
-from app.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from app.extensions import bootstrap, csrf, db, login_manager, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 

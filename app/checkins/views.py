@@ -1,4 +1,3 @@
-import re
 from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -16,15 +15,11 @@ from app.learning import service as learning
 bp = Blueprint("checkins", __name__)
 
 
-# pygal always writes an inline <script> (its tooltip config, even with js=[]) and comments with its URLs.
-PYGAL_EXTRAS = re.compile(r"<script\b.*?</script>|<!--.*?-->", re.S)
-
-
 def chart_for(progress) -> str:
     """The chart as inline SVG with no script and no link anywhere (it is marked safe in the page)."""
-    return PYGAL_EXTRAS.sub("", earnings_chart(progress, content_lang(), {
+    return earnings_chart(progress, content_lang(), {
         "day": _("Programme day"), "target": _("Target:"), "you": _("Your earnings so far"),
-        "aria": _("Chart of your cumulative earnings against the target line; the table below has the numbers.")}))
+        "aria": _("Chart of your cumulative earnings against the target line; the table below has the numbers.")})
 
 
 @bp.route("/checkin", methods=["GET", "POST"])

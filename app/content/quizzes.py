@@ -5,12 +5,11 @@ Option and matching ids are opaque hashes, so a page's form values never hint at
 """
 import hashlib
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _read, _rel
-from app.content.render import render_inline, render_markdown, render_plain
+from app.content.render import render_inline, render_markdown
 from app.content.yamlnode import Node, load_yaml
 
 LANGS = ("zh", "en")

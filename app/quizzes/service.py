@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
-from app.cohorts.models import Cohort, cohort_mentors
+from app.cohorts.models import cohort_mentors
 from app.quizzes import grading
 from app.quizzes.models import EssayReview, Quiz, QuizAttempt
 

@@ -1,0 +1,110 @@
+"""What a mentor does for a trainee: notes, comments on check-ins, nudges, "contacted"."""
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Role, User
+from app.checkins.models import Checkin
+from app.cohorts.models import Cohort, InboxMessage, MentorNote, cohort_mentors
+
+MAX_TEXT = 2000
+
+
+class MentoringError(ValueError):
+    def __init__(self, message, status: int = 422):
+        super().__init__(str(message))
+        self.message, self.status = message, status
+
+
+def coached_cohorts(session: Session, user: User) -> list[Cohort]:
+    """The cohorts she may look after: all for an admin, her own for a mentor, none otherwise."""
+    query = sa.select(Cohort).where(Cohort.is_archived.is_(False)).order_by(Cohort.start_date.desc(), Cohort.id)
+    if user.role == Role.ADMIN:
+        return list(session.scalars(query))
+    if user.role == Role.MENTOR:
+        return list(session.scalars(query.join(cohort_mentors).where(cohort_mentors.c.user_id == user.id)))
+    return []
+
+
+def can_coach(user: User, cohort: Cohort) -> bool:
+    """The one rule for every mentor page, export and API: admins all, mentors their cohorts."""
+    if user.role == Role.ADMIN:
+        return True
+    return user.role == Role.MENTOR and any(m.id == user.id for m in cohort.mentors)
+
+
+def trainee_in(session: Session, cohort: Cohort, trainee_id: int) -> User | None:
+    return session.scalar(sa.select(User).where(User.id == trainee_id, User.cohort_id == cohort.id,
+                                                User.role == Role.TRAINEE))
+
+
+def _text(body: str, required: bool = True) -> str:
+    body = (body or "").strip()
+    if required and not body:
+        raise MentoringError(_l("Write something first."))
+    if len(body) > MAX_TEXT:
+        raise MentoringError(_l("At most %(n)d characters.", n=MAX_TEXT))
+    return body
+
+
+def add_note(session: Session, mentor: User, trainee: User, body: str, now: datetime,
+             checkin_id: int | None = None) -> MentorNote:
+    """A note on her page, or a comment on one of her check-ins (she sees comments)."""
+    kind = MentorNote.NOTE
+    if checkin_id is not None:
+        owner = session.scalar(sa.select(Checkin.user_id).where(Checkin.id == checkin_id))
+        if owner != trainee.id:
+            raise MentoringError(_l("No such check-in."), 404)
+        kind = MentorNote.CHECKIN_COMMENT
+    note = MentorNote(trainee_id=trainee.id, author_id=mentor.id, kind=kind, checkin_id=checkin_id,
+                      body=_text(body), created_at=now)
+    session.add(note)
+    session.flush()
+    return note
+
+
+def mark_contacted(session: Session, mentor: User, trainee: User, body: str, now: datetime) -> MentorNote:
+    note = MentorNote(trainee_id=trainee.id, author_id=mentor.id, kind=MentorNote.CONTACTED,
+                      body=_text(body, required=False), created_at=now)
+    session.add(note)
+    session.flush()
+    return note
+
+
+def send_nudge(session: Session, mentor: User, trainee: User, body: str, now: datetime,
+               link: str | None = None) -> InboxMessage:
+    """A personal message to her in-app inbox (the reminders' outbox will carry it further)."""
+    message = InboxMessage(recipient_id=trainee.id, sender_id=mentor.id, category="nudge", body=_text(body),
+                           link=link, created_at=now)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def inbox(session: Session, user: User) -> list[InboxMessage]:
+    return list(session.scalars(sa.select(InboxMessage).where(InboxMessage.recipient_id == user.id)
+                                .order_by(InboxMessage.created_at.desc()).limit(100)))
+
+
+def unread_count(session: Session, user: User) -> int:
+    return session.scalar(sa.select(sa.func.count(InboxMessage.id)).where(
+        InboxMessage.recipient_id == user.id, InboxMessage.read_at.is_(None)))
+
+
+def mark_read(session: Session, user: User, now: datetime) -> int:
+    result = session.execute(sa.update(InboxMessage).where(
+        InboxMessage.recipient_id == user.id, InboxMessage.read_at.is_(None)).values(read_at=now))
+    return result.rowcount
+
+
+def comments_on_checkins(session: Session, trainee: User) -> dict[int, list[MentorNote]]:
+    """Mentors' comments per check-in id, for her own progress page."""
+    notes = session.scalars(sa.select(MentorNote).where(
+        MentorNote.trainee_id == trainee.id, MentorNote.kind == MentorNote.CHECKIN_COMMENT)
+        .order_by(MentorNote.created_at))
+    out: dict[int, list[MentorNote]] = {}
+    for note in notes:
+        out.setdefault(note.checkin_id, []).append(note)
+    return out
