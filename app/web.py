@@ -1,5 +1,5 @@
 """The home page, error pages and the demo command."""
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from markupsafe import Markup
 from flask_login import current_user
 
@@ -16,6 +16,8 @@ bp = Blueprint("web", __name__)
 def home():
     if not current_user.is_authenticated:
         return render_template("landing.html")
+    if current_user.role in ("mentor", "admin"):
+        return redirect(url_for("mentor.cohorts"))
     catalogue = learning.catalogue(db.session, current_user.id)
     progress = checkins.progress(db.session, current_user, utcnow())
     return render_template("home.html", catalogue=catalogue, progress=progress,
@@ -32,6 +34,14 @@ def init_app(app) -> None:
     from app.demo import demo_command
     app.register_blueprint(bp)
     app.register_error_handler(404, _error("error.html", 404))
+
+    @app.context_processor
+    def inbox_badge():
+        """Unread messages for the header: one small query, for trainees only."""
+        if current_user.is_authenticated and current_user.role == "trainee":
+            from app.cohorts.mentoring import unread_count
+            return {"unread_count": unread_count(db.session, current_user)}
+        return {"unread_count": 0}
     app.register_error_handler(400, _error("error.html", 400))
     app.cli.add_command(demo_command)
     # For what users write (essays, comments): Markdown sanitised by nh3.

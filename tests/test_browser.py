@@ -304,3 +304,52 @@ def test_check_ins_over_several_days_move_the_status_from_behind_to_achieved(bro
     assert page.locator(".celebrate").count() == 1
     shot(page, "15-home-celebrates")
     context.close()
+
+
+def test_a_mentor_finds_the_behind_trainee_nudges_her_and_marks_her_contacted(browser, live_url):
+    mentor = browser.new_context(**PHONE)
+    page = mentor.new_page()
+    page.goto(live_url + "/login")
+    page.fill("input[name=identifier]", "mentor@demo.local")
+    page.fill("input[name=password]", "xiaob-demo-2026")
+    page.click("button[type=submit]")
+    page.click("text=Demo cohort")
+    assert "李小美" in page.locator("#attention-top").inner_text()
+    shot(page, "16-mentor-dashboard-phone")
+    page.click("text=查看完整名单")
+    attention_url = page.url
+    item = page.locator("#attention-list [data-trainee]").filter(has_text="李小美")
+    assert "落后" in item.inner_text()
+    shot(page, "17-needs-attention")
+    item.locator("a").first.click()
+    page.fill("#nudge-body", "小美,今晚八点我们通个电话,一起看看第一周怎么追上来?")
+    page.click("#nudge-form button")
+    assert "已发到" in page.content()
+    page.fill("#contacted-form input[name=body]", "电话聊了 10 分钟,她打算明天发第一次接龙")
+    page.click("#contacted-form button")
+    shot(page, "18-trainee-page")
+    page.goto(attention_url)
+    assert page.locator("#attention-list [data-trainee]").filter(has_text="李小美").count() == 0
+
+    laptop = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    wide = laptop.new_page()
+    wide.goto(live_url + "/login")
+    wide.fill("input[name=identifier]", "mentor@demo.local")
+    wide.fill("input[name=password]", "xiaob-demo-2026")
+    wide.click("button[type=submit]")
+    wide.click("text=Demo cohort")
+    shot(wide, "19-mentor-dashboard-laptop")
+
+    trainee = browser.new_context(**PHONE)
+    her = trainee.new_page()
+    her.goto(live_url + "/login")
+    her.fill("input[name=identifier]", "trainee@demo.local")
+    her.fill("input[name=password]", "xiaob-demo-2026")
+    her.click("button[type=submit]")
+    assert her.locator("#inbox-link .badge").inner_text() == "1"
+    her.click("#inbox-link")
+    assert "今晚八点" in her.locator("#messages").inner_text()
+    assert her.locator("#inbox-link .badge").count() == 0 or her.reload() or her.locator("#inbox-link .badge").count() == 0
+    shot(her, "20-trainee-inbox")
+    for context in (mentor, laptop, trainee):
+        context.close()

@@ -1,4 +1,5 @@
 """Accounts: registration by invite, login with throttling, passwords. No request in here."""
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,7 +10,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts.models import LoginAttempt, Role, User
-from app.cohorts.models import Cohort
+from app.cohorts.models import Cohort, PasswordReset
+from app.database import utcnow
 
 MIN_PASSWORD_LENGTH = 8
 CHINA_MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -85,8 +87,35 @@ def create_user(session: Session, *, name: str, password: str, role: str = Role.
     return user
 
 
-def register_trainee(session: Session, cohort: Cohort, **fields) -> User:
-    """A newcomer joins her cohort through its invite."""
+class InviteClosed(ValueError):
+    """The invite no longer lets anyone register: expired, or every seat taken."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def active_trainee_count(session: Session, cohort: Cohort) -> int:
+    return session.scalar(sa.select(sa.func.count(User.id)).where(
+        User.cohort_id == cohort.id, User.role == Role.TRAINEE, User.is_active.is_(True)))
+
+
+def invite_problem(session: Session, cohort: Cohort, now: datetime):
+    """Why this cohort's invite cannot be used now (a message for her), or None when it can."""
+    if cohort.invite_expires_at is not None and now >= cohort.invite_expires_at:
+        return _l("This invite link has expired. Ask your mentor for a new one.")
+    if cohort.seat_limit is not None and active_trainee_count(session, cohort) >= cohort.seat_limit:
+        return _l("This cohort is full: every place has been taken. Ask your mentor about the next cohort.")
+    return None
+
+
+def register_trainee(session: Session, cohort: Cohort, *, now: datetime | None = None, **fields) -> User:
+    """A newcomer joins her cohort through its invite, while it is open and has a free seat."""
+    # Hold the cohort row (PostgreSQL) so two newcomers cannot both take the last seat.
+    session.execute(sa.select(Cohort.id).where(Cohort.id == cohort.id).with_for_update())
+    problem = invite_problem(session, cohort, now or utcnow())
+    if problem is not None:
+        raise InviteClosed(problem)
     return create_user(session, cohort=cohort, role=Role.TRAINEE, **fields)
 
 
@@ -136,3 +165,54 @@ def change_password(user: User, current: str, new: str) -> None:
         raise AccountError("current_password", _l("That is not your current password."))
     check_password_rules(new, "new_password")
     user.set_password(new)
+
+
+# --- one-time password reset links (an admin creates them: app/cohorts/admin.py) -----------------
+
+RESET_LINK_VALID = timedelta(hours=72)
+RESET_PROBLEMS = {
+    "invalid": _l("This link is not valid. Ask an admin for a new one."),
+    "used": _l("This link has already been used. Ask an admin for a new one if you need it."),
+    "expired": _l("This link has expired. Ask an admin for a new one."),
+}
+
+
+class ResetLinkError(ValueError):
+    def __init__(self, problem: str):
+        super().__init__(problem)
+        self.problem, self.message = problem, RESET_PROBLEMS[problem]
+
+
+def hash_reset_token(token: str) -> str:
+    """Only this is stored: whoever reads the database cannot use the link."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_reset(session: Session, token: str, now: datetime) -> PasswordReset:
+    """The reset this link stands for, if it can still be used; ResetLinkError says why not."""
+    reset = session.scalar(sa.select(PasswordReset).where(PasswordReset.token_hash == hash_reset_token(token)))
+    if reset is None:
+        raise ResetLinkError("invalid")
+    if reset.used_at is not None:
+        raise ResetLinkError("used")
+    if now >= reset.expires_at:
+        raise ResetLinkError("expired")
+    user = session.get(User, reset.user_id)
+    if user is None or not user.is_active:
+        raise ResetLinkError("invalid")
+    return reset
+
+
+def reset_password(session: Session, token: str, new_password: str, now: datetime) -> User:
+    """Set her new password through the link, once: her other sessions end with it."""
+    reset = find_reset(session, token, now)
+    check_password_rules(new_password, "new_password")
+    # Claimed by a conditional update, so two submissions of the same link cannot both win.
+    claimed = session.execute(sa.update(PasswordReset).where(
+        PasswordReset.id == reset.id, PasswordReset.used_at.is_(None)).values(used_at=now)).rowcount
+    if claimed != 1:
+        raise ResetLinkError("used")
+    user = session.get(User, reset.user_id)
+    user.set_password(new_password)
+    session.flush()
+    return user

@@ -1,6 +1,10 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.accounts import service
 from app.accounts.forms import JoinForm, LoginForm, PasswordForm, RegisterForm
@@ -62,13 +66,19 @@ def invite(code: str):
     if current_user.is_authenticated:
         flash(_("You already have an account."), "info")
         return redirect(url_for("web.home"))
+    problem = service.invite_problem(db.session, cohort, utcnow())
+    if problem is not None:
+        return _invite_closed(cohort, problem)
     form = RegisterForm()
     if form.validate_on_submit():
         try:
             user = service.register_trainee(
                 db.session, cohort, name=form.name.data, email=form.email.data, mobile=form.mobile.data,
                 password=form.password.data, timezone=form.timezone.data,
-                locale=request.cookies.get("lang"))
+                locale=request.cookies.get("lang"), now=utcnow())
+        except service.InviteClosed as e:
+            db.session.rollback()
+            return _invite_closed(cohort, e.message)
         except service.AccountError as e:
             getattr(form, e.field).errors.append(e.message)
         else:
@@ -78,6 +88,53 @@ def invite(code: str):
             return redirect(url_for("web.home"))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/register.html", form=form, cohort=cohort), status
+
+
+def _invite_closed(cohort, message):
+    """Why this invite is closed; nothing is registered."""
+    return render_template("cohorts/admin/invite_closed.html", cohort=cohort, message=message), 403
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("New password (at least 8 characters)"),
+                                 validators=[DataRequired(), Length(min=service.MIN_PASSWORD_LENGTH)],
+                                 render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("New password again"),
+                            validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
+                            render_kw={"autocomplete": "new-password"})
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Set a new password through the one-time link an admin created."""
+    try:
+        reset = service.find_reset(db.session, token, utcnow())
+    except service.ResetLinkError as e:
+        return _reset_page(None, e, 404 if e.problem == "invalid" else 410)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.reset_password(db.session, token, form.new_password.data, utcnow())
+        except service.ResetLinkError as e:
+            db.session.rollback()
+            return _reset_page(None, e, 410)
+        except service.AccountError as e:
+            getattr(form, e.field).errors.append(e.message)
+        else:
+            db.session.commit()
+            if current_user.is_authenticated and current_user.id == reset.user_id:
+                logout_user()
+            flash(_("Your new password is set. Log in with it."), "success")
+            return redirect(url_for("accounts.login"))
+    return _reset_page(form, None, 422 if request.method == "POST" else 200)
+
+
+def _reset_page(form, error, status: int):
+    response = current_app.make_response(
+        (render_template("cohorts/admin/reset_password.html", form=form, error=error), status))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's address
+    return response
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ def _json(schema: dict, description: str) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    text = {401: "no valid bearer token", 404: "not found", 409: "refused by the rules (attempt limit, open attempt)",
+    text = {401: "no valid bearer token", 403: "the caller's role may not use this endpoint", 404: "not found", 409: "refused by the rules (attempt limit, open attempt)",
             422: "the request body is not acceptable"}
     return {str(code): _json(ERROR, text[code]) for code in codes}
 
@@ -83,6 +83,43 @@ SCHEMAS = {
             "weakest": {"type": "string", "nullable": True, "enum": ["traffic", "circulation", "monetization", None]},
             "lesson": {"type": "string", "nullable": True, "description": "course/lesson to take next"},
             "factors": {"type": "array", "items": {"type": "object"}}}}}},
+    "CohortSummary": {"type": "object", "required": ["id", "name", "start_date", "trainee_count"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "start_date": {"type": "string", "format": "date"},
+        "timezone": {"type": "string", "example": "Asia/Shanghai"},
+        "trainee_count": {"type": "integer", "description": "active trainees"},
+        "mentors": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"}}}}}},
+    "TraineeRow": {"type": "object", "description": "One row of the cohort dashboard.", "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string", "description": "as she typed it: escape it"},
+        "mobile": {"type": "string", "nullable": True}, "email": {"type": "string", "nullable": True},
+        "programme_day": {"type": "integer", "description": "day 1 is her start, in her time zone"},
+        "lessons_done": {"type": "integer"}, "lessons_total": {"type": "integer"},
+        "quizzes_passed": {"type": "integer"}, "quizzes_total": {"type": "integer"},
+        "earnings": {"type": "string", "description": "her total in yuan, e.g. \"12.50\""},
+        "earnings_fen": {"type": "integer"},
+        "status": {"type": "string", "nullable": True, "enum": ["achieved", "on_track", "behind", "missed", None],
+                   "description": "her worst earnings milestone still counting"},
+        "milestones": {"type": "array", "items": {"type": "object", "properties": {
+            "key": {"type": "string"},
+            "status": {"type": "string", "enum": ["achieved", "on_track", "behind", "missed"]},
+            "earned": {"type": "string", "description": "yuan (\"12.50\") for earnings, else a whole number"}}}},
+        "last_checkin": {"type": "string", "format": "date", "nullable": True},
+        "last_active": {"type": "string", "format": "date-time", "nullable": True},
+        "weakest": {"type": "string", "nullable": True, "enum": ["traffic", "circulation", "monetization", None]},
+        "next_lesson": {"type": "string", "nullable": True, "description": "course/lesson she is on"},
+        "reasons": {"type": "array", "description": "why she needs attention today, strongest first; empty "
+                                                    "when none or when a mentor marked her contacted",
+                    "items": {"type": "string",
+                              "enum": ["behind", "quiet", "inactive", "failed_quiz", "essay_waiting"]}},
+        "attention": {"type": "integer", "description": "the reasons' weight: higher is more urgent"},
+        "contacted_at": {"type": "string", "format": "date-time", "nullable": True}}},
+    "TraineePage": {"type": "object", "properties": {
+        "cohort": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                                                    "start_date": {"type": "string", "format": "date"}}},
+        "page": {"type": "integer"}, "per_page": {"type": "integer"},
+        "total": {"type": "integer", "description": "trainees matching the filters"},
+        "pages": {"type": "integer"},
+        "trainees": {"type": "array", "items": {"$ref": "#/components/schemas/TraineeRow"}}}},
     "AttemptResult": {"type": "object", "properties": {
         "id": {"type": "integer"}, "quiz": {"type": "string"}, "number": {"type": "integer"},
         "state": {"type": "string", "enum": ["graded", "awaiting_review"]},
@@ -134,5 +171,29 @@ def document() -> dict:
                     "schema": {"$ref": "#/components/schemas/Answers"}}}},
                 "responses": {"201": _json({"$ref": "#/components/schemas/AttemptResult"}, "graded"),
                               **_errors(401, 404, 409, 422)}}},
+            "/cohorts": {"get": {
+                "summary": "The cohorts the caller coaches (every cohort for an admin); mentors and admins only",
+                "description": "A trainee's token gets 403.",
+                "responses": {"200": _json({"type": "array", "items": {"$ref": "#/components/schemas/CohortSummary"}},
+                                           "ok"), **_errors(401, 403)}}},
+            "/cohorts/{cohort_id}/trainees": {"get": {
+                "summary": "The cohort dashboard's rows, a page at a time",
+                "description": "404 for a cohort the caller does not coach, exactly as for one that does not exist "
+                               "(a trainee's token included).",
+                "parameters": [
+                    {"name": "cohort_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                    {"name": "per_page", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                     "description": "more than 200 counts as 200"},
+                    {"name": "sort", "in": "query", "schema": {
+                        "type": "string", "default": "name",
+                        "enum": ["name", "attention", "status", "earnings", "lessons", "last_active"]}},
+                    {"name": "status", "in": "query",
+                     "schema": {"type": "string", "enum": ["achieved", "on_track", "behind", "missed"]}},
+                    {"name": "q", "in": "query", "schema": {"type": "string"},
+                     "description": "part of her name, mobile or email (the first 80 characters count)"}],
+                "responses": {"200": _json({"$ref": "#/components/schemas/TraineePage"}, "ok"),
+                              **_errors(401, 404, 422)}}},
         },
     }

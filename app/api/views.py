@@ -2,14 +2,18 @@
 import random
 from functools import wraps
 
+import sqlalchemy as sa
 from flask import Blueprint, g, jsonify, request
 from flask_babel import force_locale
 
+from app.accounts.models import Role, User
 from app.api.models import user_for_token
 from app.api.openapi import document
 from app.database import utcnow
 from app.extensions import csrf, db
 from app.checkins import service as checkins
+from app.cohorts import dashboard, mentoring
+from app.cohorts.models import Cohort
 from app.learning import service as learning
 from app.quizzes import grading
 from app.quizzes import service as quizzes
@@ -220,6 +224,89 @@ def progress():
             "factors": [{"name": f.name, "value": f.value, "reference": f.reference, "ratio": f.ratio,
                          "lesson": f.lesson} for f in diagnosis.factors]},
     })
+
+
+# --- mentors: their cohorts and the dashboard rows -----------------------------------------------
+# The same rule as the mentor pages (mentoring.can_coach): admins see every cohort, mentors their own.
+# A trainee's token gets 403 on /cohorts (the endpoint is for mentors; nothing about any cohort is
+# revealed), and 404 on a cohort's trainees, like a mentor asking for a cohort she does not coach:
+# another cohort answers exactly like a missing one.
+
+MAX_PER_PAGE = 200
+
+
+def _is_coach(user) -> bool:
+    return user.role in (Role.MENTOR, Role.ADMIN)
+
+
+@bp.get("/cohorts")
+@token_required
+def cohorts():
+    user = g.api_user
+    if not _is_coach(user):
+        return error(403, "for mentors and admins only")
+    mine = mentoring.coached_cohorts(db.session, user)
+    counts = dict(db.session.execute(
+        sa.select(User.cohort_id, sa.func.count(User.id))
+        .where(User.cohort_id.in_([c.id for c in mine]), User.role == Role.TRAINEE, User.is_active.is_(True))
+        .group_by(User.cohort_id)).all()) if mine else {}
+    return jsonify([{"id": c.id, "name": c.name, "start_date": c.start_date.isoformat(), "timezone": c.timezone,
+                     "trainee_count": counts.get(c.id, 0),
+                     "mentors": [{"id": m.id, "name": m.name} for m in c.mentors]} for c in mine])
+
+
+def _positive(name: str, default: int) -> int | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return default
+    return int(raw) if raw.isdecimal() and int(raw) > 0 else None
+
+
+def trainee_row_json(row: dashboard.TraineeRow) -> dict:
+    user = row.user
+    return {
+        "id": user.id, "name": user.name, "mobile": user.mobile, "email": user.email,
+        "programme_day": row.programme_day, "lessons_done": row.lessons_done, "lessons_total": row.lessons_total,
+        "quizzes_passed": row.quizzes_passed, "quizzes_total": row.quizzes_total,
+        "earnings": checkins.format_yuan(row.total_earnings_fen), "earnings_fen": row.total_earnings_fen,
+        "status": row.status,
+        "milestones": [{"key": m.milestone.key, "status": m.status, "earned": _amount(m, m.current)}
+                       for m in row.milestones],
+        "last_checkin": row.last_checkin.isoformat() if row.last_checkin else None,
+        "last_active": row.last_active_at.isoformat() if row.last_active_at else None,
+        "weakest": row.weakest,
+        "next_lesson": f"{row.next_lesson.course.slug}/{row.next_lesson.slug}" if row.next_lesson else None,
+        "reasons": [reason.code for reason in row.reasons], "attention": row.attention,
+        "contacted_at": row.contacted_at.isoformat() if row.contacted_at else None,
+    }
+
+
+@bp.get("/cohorts/<int:cohort_id>/trainees")
+@token_required
+def cohort_trainees(cohort_id: int):
+    user = g.api_user
+    cohort = db.session.get(Cohort, cohort_id)
+    if cohort is None or not mentoring.can_coach(user, cohort):
+        return error(404, "no such cohort")
+    page, per_page = _positive("page", 1), _positive("per_page", 50)
+    if page is None or per_page is None:
+        return error(422, "page and per_page are whole numbers from 1")
+    per_page = min(per_page, MAX_PER_PAGE)
+    args = request.args
+    sort = args.get("sort", "name")
+    if sort not in dashboard.SORTS:
+        return error(422, f"sort is one of: {', '.join(dashboard.SORTS)}")
+    status = args.get("status", "")
+    if status and status not in ("achieved", "on_track", "behind", "missed"):
+        return error(422, "status is one of: achieved, on_track, behind, missed")
+    now = utcnow()
+    rows = dashboard.cohort_rows(db.session, cohort, now)
+    query = dashboard.DashboardQuery(status=status, q=args.get("q", "")[:80], sort=sort)
+    shown = dashboard.filter_rows(rows, query, now)
+    return jsonify({"cohort": {"id": cohort.id, "name": cohort.name, "start_date": cohort.start_date.isoformat()},
+                    "page": page, "per_page": per_page, "total": len(shown),
+                    "pages": max(1, -(-len(shown) // per_page)),
+                    "trainees": [trainee_row_json(r) for r in shown[(page - 1) * per_page: page * per_page]]})
 
 
 def init_app(app) -> None:

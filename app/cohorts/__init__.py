@@ -1,6 +1,7 @@
-"""Cohorts: trainees who start together, their invite code and their mentors."""
+"""Cohorts: trainees who start together, their mentors, dashboards, numbers and administration."""
 
 
 def init_app(app) -> None:
-    from app.cohorts.views import bp
-    app.register_blueprint(bp)
+    from app.cohorts import admin_views, mentor_views, stats_views, views
+    for module in (views, mentor_views, stats_views, admin_views):
+        app.register_blueprint(module.bp)

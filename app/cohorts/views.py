@@ -1,4 +1,4 @@
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.cohorts import service
@@ -15,5 +15,7 @@ def cohort(cohort_id: int):
     # Another cohort's page answers exactly like a missing one: nothing to learn from probing.
     if cohort is None or not service.can_view_cohort(current_user, cohort):
         abort(404)
+    if current_user.role in ("mentor", "admin"):
+        return redirect(url_for("mentor.cohort_dashboard", cohort_id=cohort.id))
     return render_template("cohorts/cohort.html", cohort=cohort,
                            trainee_count=service.trainee_count(db.session, cohort))

@@ -166,3 +166,10 @@ def lesson_titles(session: Session, keys: list[str], lang: str) -> dict[str, str
                            .where(Lesson.is_archived.is_(False)))
     wanted = set(keys)
     return {f"{c}/{l}": (en if lang == "en" else zh) for c, l, zh, en in rows if f"{c}/{l}" in wanted}
+
+
+def completion_times(session: Session, user_id: int) -> list[tuple[Lesson, datetime]]:
+    """The lessons she has done, with when: one query."""
+    return list(session.execute(
+        sa.select(Lesson, LessonProgress.completed_at).join(LessonProgress, LessonProgress.lesson_id == Lesson.id)
+        .where(LessonProgress.user_id == user_id, LessonProgress.completed_at.is_not(None))))

@@ -1,0 +1,198 @@
+"""Mentor pages: cohort dashboard, needs-attention list, trainee page, CSV export, inbox."""
+import csv
+import io
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.checkins import service as checkins
+from app.checkins.chart import earnings_chart
+from app.cohorts import dashboard, mentoring
+from app.cohorts.models import Cohort, MentorNote
+from app.database import utcnow
+from app.extensions import db
+from app.i18n import content_lang, safe_next
+from app.learning import service as learning
+from app.quizzes.models import QuizAttempt
+
+bp = Blueprint("mentor", __name__)
+
+
+def coached_cohort_or_404(cohort_id: int) -> Cohort:
+    """Another cohort answers exactly like a missing one."""
+    cohort = db.session.get(Cohort, cohort_id)
+    if cohort is None or not mentoring.can_coach(current_user, cohort):
+        abort(404)
+    return cohort
+
+
+def _query() -> dashboard.DashboardQuery:
+    args = request.args
+    inactive = args.get("inactive", "")
+    return dashboard.DashboardQuery(
+        status=args.get("status", "") if args.get("status") in dashboard.STATUS_ORDER else "",
+        inactive=int(inactive) if inactive.isdigit() else None, stuck=args.get("stuck", ""),
+        q=args.get("q", "")[:80], sort=args.get("sort", "attention") if args.get("sort") in dashboard.SORTS else "attention",
+        page=max(1, int(args.get("page", "1"))) if args.get("page", "1").isdigit() else 1)
+
+
+@bp.get("/cohorts")
+@login_required
+def cohorts():
+    mine = mentoring.coached_cohorts(db.session, current_user)
+    if current_user.role not in ("mentor", "admin"):
+        abort(404)
+    return render_template("cohorts/list.html", cohorts=mine)
+
+
+@bp.get("/cohorts/<int:cohort_id>/dashboard")
+@login_required
+def cohort_dashboard(cohort_id: int):
+    cohort = coached_cohort_or_404(cohort_id)
+    now, query = utcnow(), _query()
+    rows = dashboard.cohort_rows(db.session, cohort, now)
+    shown = dashboard.filter_rows(rows, query, now)
+    pages = max(1, -(-len(shown) // query.per_page))
+    page = min(query.page, pages)
+    lessons = sorted({r.next_lesson.id: r.next_lesson for r in rows if r.next_lesson}.values(),
+                     key=lambda lesson: (lesson.course.position, lesson.position))
+    return render_template("cohorts/dashboard.html", cohort=cohort, rows=shown[(page - 1) * query.per_page:
+                                                                              page * query.per_page],
+                           total=len(shown), all_count=len(rows), query=query, page=page, pages=pages,
+                           attention=dashboard.needs_attention(rows, now)[:5], lessons=lessons, now=now)
+
+
+@bp.get("/cohorts/<int:cohort_id>/attention")
+@login_required
+def attention(cohort_id: int):
+    cohort = coached_cohort_or_404(cohort_id)
+    now = utcnow()
+    return render_template("cohorts/attention.html", cohort=cohort, now=now,
+                           rows=dashboard.needs_attention(dashboard.cohort_rows(db.session, cohort, now), now))
+
+
+@bp.get("/cohorts/<int:cohort_id>/export.csv")
+@login_required
+def export(cohort_id: int):
+    cohort = coached_cohort_or_404(cohort_id)
+    now = utcnow()
+    rows = dashboard.filter_rows(dashboard.cohort_rows(db.session, cohort, now), _query(), now)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    keys = [m.milestone.key for m in rows[0].milestones] if rows else []
+    writer.writerow(["name", "mobile", "email", "programme_day", "lessons_done", "lessons_total", "quizzes_passed",
+                     "quizzes_total", "earnings", "status", *[f"{k}_status" for k in keys], "last_checkin",
+                     "last_active", "weakest_factor", "needs_attention"])
+    for r in rows:
+        writer.writerow([_cell(r.user.name), r.user.mobile or "", r.user.email or "", r.programme_day, r.lessons_done,
+                         r.lessons_total, r.quizzes_passed, r.quizzes_total, checkins.format_yuan(r.total_earnings_fen),
+                         r.status or "", *[m.status for m in r.milestones],
+                         r.last_checkin.isoformat() if r.last_checkin else "",
+                         r.last_active_at.isoformat() if r.last_active_at else "", r.weakest or "",
+                         " ".join(reason.code for reason in r.reasons)])
+    # A BOM so that Excel (what operators open it with) reads the Chinese names right.
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=cohort-{cohort.id}-{now.date().isoformat()}.csv"})
+
+
+def _cell(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@bp.get("/cohorts/<int:cohort_id>/trainees/<int:trainee_id>")
+@login_required
+def trainee(cohort_id: int, trainee_id: int):
+    cohort = coached_cohort_or_404(cohort_id)
+    person = mentoring.trainee_in(db.session, cohort, trainee_id) or abort(404)
+    now = utcnow()
+    progress = checkins.progress(db.session, person, now)
+    catalogue = learning.catalogue(db.session, person.id)
+    notes = db.session.scalars(db.select(MentorNote).where(MentorNote.trainee_id == person.id)
+                               .order_by(MentorNote.created_at.desc())).all()
+    attempts = db.session.scalars(db.select(QuizAttempt).where(QuizAttempt.user_id == person.id)
+                                  .order_by(QuizAttempt.started_at.desc())).all()
+    timeline = _timeline(person, progress, notes, attempts)
+    chart = earnings_chart(progress, content_lang(), {
+        "day": _("Programme day"), "target": _("Target:"), "you": _("Her earnings so far"),
+        "aria": _("Chart of her cumulative earnings against the target line; the table below has the numbers.")})
+    return render_template("cohorts/trainee.html", cohort=cohort, person=person, progress=progress,
+                           catalogue=catalogue, timeline=timeline, chart=chart, notes=notes,
+                           comments={n.checkin_id: n for n in notes if n.kind == MentorNote.CHECKIN_COMMENT})
+
+
+def _timeline(person, progress, notes, attempts) -> list[tuple]:
+    """(when, kind, object), newest first: lessons done, attempts, check-ins, notes, nudges."""
+    events = [(c.updated_at, "checkin", c) for c in progress.checkins]
+    events += [(a.submitted_at or a.started_at, "attempt", a) for a in attempts]
+    events += [(n.created_at, n.kind, n) for n in notes]
+    events += [(when, "lesson", lesson) for lesson, when in learning.completion_times(db.session, person.id)]
+    events += [(m.created_at, "nudge", m) for m in mentoring.inbox(db.session, person) if m.category == "nudge"]
+    return sorted(events, key=lambda e: e[0], reverse=True)
+
+
+def _act(cohort_id: int, trainee_id: int, action):
+    cohort = coached_cohort_or_404(cohort_id)
+    person = mentoring.trainee_in(db.session, cohort, trainee_id) or abort(404)
+    try:
+        result = action(person, utcnow())
+    except mentoring.MentoringError as e:
+        db.session.rollback()
+        if e.status == 404:
+            abort(404)
+        flash(str(e.message), "warning")
+    else:
+        db.session.commit()
+        flash(result, "success")
+    return redirect(safe_next(request.form.get("next"), url_for("mentor.trainee", cohort_id=cohort.id,
+                                                                 trainee_id=person.id)))
+
+
+def _audit(action: str, person, **details) -> None:
+    from app.cohorts import audit
+    audit.record(db.session, current_user, action, f"user:{person.id}", **details)
+
+
+@bp.post("/cohorts/<int:cohort_id>/trainees/<int:trainee_id>/notes")
+@login_required
+def add_note(cohort_id: int, trainee_id: int):
+    def action(person, now):
+        checkin_id = request.form.get("checkin_id", "")
+        note = mentoring.add_note(db.session, current_user, person, request.form.get("body", ""), now,
+                                  int(checkin_id) if checkin_id.isdigit() else None)
+        _audit("trainee.note" if note.checkin_id is None else "checkin.comment", person, note=note.id)
+        return _("Saved.")
+    return _act(cohort_id, trainee_id, action)
+
+
+@bp.post("/cohorts/<int:cohort_id>/trainees/<int:trainee_id>/nudge")
+@login_required
+def nudge(cohort_id: int, trainee_id: int):
+    def action(person, now):
+        message = mentoring.send_nudge(db.session, current_user, person, request.form.get("body", ""), now)
+        _audit("trainee.nudge", person, message=message.id)
+        return _("Sent to %(name)s's inbox.", name=person.name)
+    return _act(cohort_id, trainee_id, action)
+
+
+@bp.post("/cohorts/<int:cohort_id>/trainees/<int:trainee_id>/contacted")
+@login_required
+def contacted(cohort_id: int, trainee_id: int):
+    def action(person, now):
+        note = mentoring.mark_contacted(db.session, current_user, person, request.form.get("body", ""), now)
+        _audit("trainee.contacted", person, note=note.id)
+        return _("Marked as contacted: %(name)s leaves the list until something new happens.", name=person.name)
+    return _act(cohort_id, trainee_id, action)
+
+
+# --- the trainee's inbox ---------------------------------------------------------------------
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    messages = mentoring.inbox(db.session, current_user)
+    unread = {m.id for m in messages if m.read_at is None}
+    mentoring.mark_read(db.session, current_user, utcnow())
+    db.session.commit()
+    return render_template("cohorts/inbox.html", messages=messages, unread=unread)
