@@ -336,8 +336,9 @@ def _activity(number: int, user: dict, rng: random.Random, content: Content, tod
 
 
 def _insert(session: Session, model, rows: list[dict]) -> None:
+    """Core executemany on the table, in batches (the ORM's bulk insert may go row by row)."""
     for i in range(0, len(rows), BATCH):
-        session.execute(sa.insert(model), rows[i:i + BATCH])
+        session.execute(sa.insert(model.__table__), rows[i:i + BATCH])
 
 
 def seed_scale(session: Session, n: int, now: datetime, seed: int = SEED) -> Cohort:

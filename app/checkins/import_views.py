@@ -12,6 +12,7 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired
 
 from app.checkins import imports
+from app.cohorts import audit
 from app.database import utcnow
 from app.extensions import db
 
@@ -108,6 +109,8 @@ def import_confirm():
             return render_template("checkins/import.html", form=ImportForm(formdata=None, text=text),
                                    errors=preview.errors), 422
         return _preview_page(preview, text, 422)
+    audit.record(db.session, current_user, "checkins.import", "import", created=result.created,
+                 updated=result.updated)
     db.session.commit()
     flash(_("Imported. Check-ins created: %(created)d; updated: %(updated)d.",
             created=result.created, updated=result.updated), "success")

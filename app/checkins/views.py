@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from app.checkins import service
 from app.checkins.chart import earnings_chart
 from app.checkins.forms import CheckinForm
+from app.cohorts.mentoring import comments_on_checkins
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import content_lang
@@ -63,7 +64,8 @@ def checkin():
 def progress_page():
     progress = service.progress(db.session, current_user, utcnow())
     return render_template("checkins/progress.html", progress=progress, chart=chart_for(progress),
-                           saved=request.args.get("saved"), lesson_titles=lesson_titles(progress))
+                           saved=request.args.get("saved"), lesson_titles=lesson_titles(progress),
+                           comments=comments_on_checkins(db.session, current_user))
 
 
 def lesson_titles(progress) -> dict:

@@ -2,6 +2,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.cohorts import audit
 from app.database import utcnow
 from app.extensions import db
 from app.quizzes import grading, service
@@ -168,6 +169,8 @@ def review(attempt_id: int):
                 flash(str(e.message), "warning")
                 status = 422
             else:
+                audit.record(db.session, current_user, "essay.review", f"user:{attempt.user_id}",
+                             attempt=attempt.id, question=question_id, points=sum(scores))
                 db.session.commit()
                 flash(_("Review saved. %(name)s can see it now.", name=attempt.user.name), "success")
                 return redirect(url_for("quizzes.review", attempt_id=attempt.id))
