@@ -12,7 +12,7 @@ from app.cohorts import admin, audit
 from app.cohorts.models import AuditEntry, Cohort, PasswordReset
 from app.database import utcnow
 from app.extensions import db
-from tests.conftest import PASSWORD, count_queries, login, make_cohort, make_user
+from tests.conftest import count_queries, login, make_cohort, make_user
 
 REGISTRATION = {"name": "王芳", "mobile": "138 0013 8000", "email": "", "password": "goodpass1",
                 "confirm": "goodpass1", "timezone": "Asia/Shanghai"}

@@ -113,10 +113,12 @@ def test_mentors_see_only_their_cohorts_and_admins_all(make_app, cohort):
     as_mentor, as_admin = app.test_client(), app.test_client()
     login(as_mentor, mentor.email)
     login(as_admin, admin.email)
-    assert as_mentor.get(f"/cohorts/{cohort.id}").status_code == 200
-    assert "/invite/SPRING1" in as_mentor.get(f"/cohorts/{cohort.id}").text
+    # Mentors and admins are taken to the cohort's dashboard.
+    assert as_mentor.get(f"/cohorts/{cohort.id}").location.endswith(f"/cohorts/{cohort.id}/dashboard")
+    assert as_mentor.get(f"/cohorts/{cohort.id}/dashboard").status_code == 200
     assert as_mentor.get(f"/cohorts/{other.id}").status_code == 404
-    assert as_admin.get(f"/cohorts/{other.id}").status_code == 200
+    assert as_mentor.get(f"/cohorts/{other.id}/dashboard").status_code == 404
+    assert as_admin.get(f"/cohorts/{other.id}/dashboard").status_code == 200
 
 
 def test_programme_day_counts_in_her_timezone_from_her_start(app, cohort):

@@ -3,7 +3,9 @@
 Everything is computed from one fetch per table for the whole cohort (a constant number of
 queries whatever its size), then in Python; checks are in `tests/test_dashboard.py`.
 """
+from collections import namedtuple
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -47,9 +49,17 @@ class TraineeRow:
     total_earnings_fen: int
     last_checkin: object | None         # date
     last_active_at: datetime | None
-    weakest: str | None
     contacted_at: datetime | None
+    last_event_at: datetime | None = None   # her latest check-in or quiz submission
     reasons: list[Reason] = field(default_factory=list)
+    checkins: list = field(default_factory=list, repr=False)   # hers, by day
+    programme: object = field(default=None, repr=False)
+
+    @cached_property
+    def weakest(self) -> str | None:
+        """The weakest factor of her last week: worked out only for the rows shown (a page, an export)."""
+        diagnosis = checkins.diagnose(self.checkins, self.today, self.programme)
+        return diagnosis.weakest.name if diagnosis.weakest else None
 
     @property
     def status(self) -> str | None:
@@ -64,6 +74,23 @@ class TraineeRow:
 
     def inactive_days(self, now: datetime) -> int | None:
         return None if self.last_active_at is None else (now - self.last_active_at).days
+
+
+class _Rule:
+    """A milestone whose rule's fields are plain attributes: milestone_status() reads them once per
+    check-in, and an ORM attribute costs as much as a Row's. Everything else (key, text()) is the row's."""
+
+    def __init__(self, milestone: Milestone):
+        self._row = milestone
+        self.metric, self.target, self.by_day = milestone.metric, milestone.target, milestone.by_day
+
+    def __getattr__(self, name):
+        return getattr(self._row, name)
+
+
+# What the rows need of a check-in and of a quiz attempt.
+_Day = namedtuple("_Day", "user_id day earnings_fen orders posts group_members active_members")
+_Try = namedtuple("_Try", "user_id quiz_id state percent is_passed")
 
 
 def cohort_trainees(session: Session, cohort: Cohort) -> list[User]:
@@ -82,43 +109,60 @@ def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[Trainee
     members = sa.select(User.id).where(User.cohort_id == cohort.id, User.role == Role.TRAINEE)
     catalogue = learning.catalogue(session, None)
     lessons = [item.lesson for course in catalogue.courses for item in course.lessons]
-    lesson_ids = {lesson.id for lesson in lessons}
+    lesson_order = [(lesson.id, lesson) for lesson in lessons]
+    lesson_ids = {lesson_id for lesson_id, _ in lesson_order}
     quizzes = [status.quiz for course in catalogue.courses for status in course.quizzes]
+    quiz_order = [(quiz.id, quiz) for quiz in quizzes]
+    quiz_ids = {quiz_id for quiz_id, _ in quiz_order}
     programme = checkins.get_programme(session)
-    milestones = session.scalars(sa.select(Milestone).where(Milestone.is_archived.is_(False))
-                                 .order_by(Milestone.position)).all()
+    margin = programme.behind_margin_percent
+    milestones = [_Rule(m) for m in session.scalars(sa.select(Milestone).where(Milestone.is_archived.is_(False))
+                                                    .order_by(Milestone.position))]
 
-    done, lesson_activity = {}, {}
-    for user_id, lesson_id, started_at, completed_at in session.execute(
-            sa.select(LessonProgress.user_id, LessonProgress.lesson_id, LessonProgress.started_at,
-                      LessonProgress.completed_at).where(LessonProgress.user_id.in_(members))):
-        if completed_at is not None and lesson_id in lesson_ids:
+    # Rows as plain tuples, and only the latest time per trainee from SQL: reading a field of a
+    # SQLAlchemy Row costs ~10x a tuple's, and milestone_status() and diagnose() read every check-in
+    # many times; converting each timestamp (UTCDateTime) costs more than the rest of its row.
+    done: dict[int, set] = {}
+    for user_id, lesson_id in session.execute(sa.select(LessonProgress.user_id, LessonProgress.lesson_id).where(
+            LessonProgress.user_id.in_(members), LessonProgress.completed_at.is_not(None))):
+        if lesson_id in lesson_ids:
             done.setdefault(user_id, set()).add(lesson_id)
-        lesson_activity[user_id] = _latest(lesson_activity.get(user_id), completed_at, started_at)
+    lesson_activity = {user_id: _latest(started, completed) for user_id, started, completed in session.execute(
+        sa.select(LessonProgress.user_id, sa.func.max(LessonProgress.started_at), sa.func.max(LessonProgress.completed_at))
+        .where(LessonProgress.user_id.in_(members)).group_by(LessonProgress.user_id))}
 
     attempts: dict[int, list] = {}
     for row in session.execute(sa.select(QuizAttempt.user_id, QuizAttempt.quiz_id, QuizAttempt.state,
-                                         QuizAttempt.percent, QuizAttempt.is_passed, QuizAttempt.started_at,
-                                         QuizAttempt.submitted_at).where(QuizAttempt.user_id.in_(members))):
-        attempts.setdefault(row.user_id, []).append(row)
+                                         QuizAttempt.percent, QuizAttempt.is_passed)
+                               .where(QuizAttempt.user_id.in_(members))):
+        attempts.setdefault(row[0], []).append(_Try(*row))
+    attempt_times = {user_id: (active, submitted) for user_id, active, submitted in session.execute(
+        sa.select(QuizAttempt.user_id, sa.func.max(sa.func.coalesce(QuizAttempt.submitted_at, QuizAttempt.started_at)),
+                  sa.func.max(QuizAttempt.submitted_at))
+        .where(QuizAttempt.user_id.in_(members)).group_by(QuizAttempt.user_id))}
 
     days: dict[int, list] = {}
     for row in session.execute(sa.select(Checkin.user_id, Checkin.day, Checkin.earnings_fen, Checkin.orders,
-                                         Checkin.posts, Checkin.group_members, Checkin.active_members,
-                                         Checkin.updated_at)
+                                         Checkin.posts, Checkin.group_members, Checkin.active_members)
                                .where(Checkin.user_id.in_(members)).order_by(Checkin.day)):
-        days.setdefault(row.user_id, []).append(row)
+        days.setdefault(row[0], []).append(_Day(*row))
+    checkin_times = dict(session.execute(sa.select(Checkin.user_id, sa.func.max(Checkin.updated_at))
+                                         .where(Checkin.user_id.in_(members)).group_by(Checkin.user_id)).all())
 
     contacted = dict(session.execute(
         sa.select(MentorNote.trainee_id, sa.func.max(MentorNote.created_at))
         .where(MentorNote.trainee_id.in_(members), MentorNote.kind == MentorNote.CONTACTED)
         .group_by(MentorNote.trainee_id)).all())
 
-    rows = []
+    rows, todays = [], {}
     for user in trainees:
-        mine = days.get(user.id, [])
-        tries = attempts.get(user.id, [])
-        today, start = checkins.local_today(user, now), learning.programme_start(user)
+        user_id = user.id
+        mine = days.get(user_id, [])
+        tries = attempts.get(user_id, [])
+        tried_at, submitted_at = attempt_times.get(user_id, (None, None))
+        checked_in_at = checkin_times.get(user_id)
+        today = todays.get(user.timezone) or todays.setdefault(user.timezone, checkins.local_today(user, now))
+        start = learning.programme_start(user)
         graded = [a for a in tries if a.state == QuizAttempt.GRADED]
         best = {}
         for a in graded:
@@ -128,28 +172,26 @@ def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[Trainee
         for a in graded:
             if not a.is_passed:
                 failed_counts[a.quiz_id] = failed_counts.get(a.quiz_id, 0) + 1
-        user_done = done.get(user.id, set())
+        user_done = done.get(user_id, set())
         row = TraineeRow(
             user=user, today=today, programme_day=(today - start).days + 1,
             lessons_done=len(user_done), lessons_total=len(lessons),
-            next_lesson=next((lesson for lesson in lessons if lesson.id not in user_done), None),
-            quizzes_passed=len(passed & {q.id for q in quizzes}), quizzes_total=len(quizzes), best_percent=best,
-            failed_twice=[q for q in quizzes if failed_counts.get(q.id, 0) >= 2 and q.id not in passed],
+            next_lesson=next((lesson for lesson_id, lesson in lesson_order if lesson_id not in user_done), None),
+            quizzes_passed=len(passed & quiz_ids), quizzes_total=len(quizzes), best_percent=best,
+            failed_twice=[q for q_id, q in quiz_order if failed_counts.get(q_id, 0) >= 2 and q_id not in passed],
             essays_waiting=sum(a.state == QuizAttempt.AWAITING_REVIEW for a in tries),
-            milestones=[checkins.milestone_status(m, mine, start, today, programme.behind_margin_percent)
-                        for m in milestones],
+            milestones=[checkins.milestone_status(m, mine, start, today, margin) for m in milestones],
             total_earnings_fen=sum(c.earnings_fen for c in mine),
             last_checkin=mine[-1].day if mine else None,
-            last_active_at=_latest(user.last_login_at, lesson_activity.get(user.id),
-                                   *(a.submitted_at or a.started_at for a in tries), *(c.updated_at for c in mine)),
-            weakest=(d.weakest.name if (d := checkins.diagnose(mine, today, programme)).weakest else None),
-            contacted_at=contacted.get(user.id))
-        row.reasons = reasons_for(row, mine, tries, now)
+            last_active_at=_latest(user.last_login_at, lesson_activity.get(user_id), tried_at, checked_in_at),
+            last_event_at=_latest(checked_in_at, submitted_at),
+            contacted_at=contacted.get(user_id), checkins=mine, programme=programme)
+        row.reasons = reasons_for(row, now)
         rows.append(row)
     return rows
 
 
-def reasons_for(row: TraineeRow, mine: list, tries: list, now: datetime) -> list[Reason]:
+def reasons_for(row: TraineeRow, now: datetime) -> list[Reason]:
     """Why a mentor should look at her today, strongest first. "Contacted" clears them until
     she does something new, or for CONTACT_CLEARS_DAYS."""
     reasons = []
@@ -168,9 +210,8 @@ def reasons_for(row: TraineeRow, mine: list, tries: list, now: datetime) -> list
     if row.essays_waiting:
         reasons.append(Reason("essay_waiting", 1, {"count": row.essays_waiting}))
     if reasons and row.contacted_at is not None:
-        latest_event = _latest(*(c.updated_at for c in mine), *(a.submitted_at for a in tries))
         fresh = row.contacted_at > now - timedelta(days=CONTACT_CLEARS_DAYS)
-        if fresh and (latest_event is None or latest_event <= row.contacted_at):
+        if fresh and (row.last_event_at is None or row.last_event_at <= row.contacted_at):
             return []
     return reasons
 

@@ -33,15 +33,15 @@ WIDTH = 390  # drawn for a phone; the SVG scales to its container (explicit_size
 
 def _style(*colors: str) -> Style:
     return Style(background="white", plot_background="white", foreground="#333", foreground_strong="#111",
-                 foreground_subtle="#ddd", colors=colors, font_family="sans-serif", label_font_size=13,
-                 major_label_font_size=13, legend_font_size=14, value_font_size=13, title_font_size=14,
+                 foreground_subtle="#ddd", colors=colors, font_family="sans-serif", label_font_size=14,
+                 major_label_font_size=14, legend_font_size=14, value_font_size=13, title_font_size=14,
                  guide_stroke_color="#e3e3e3", major_guide_stroke_color="#e3e3e3")
 
 
 def _chart(kind, colors: tuple[str, ...], height: int, **options):
     return kind(style=_style(*colors), width=WIDTH, height=height, js=[], disable_xml_declaration=True,
                 explicit_size=False, margin=8, spacing=8, legend_at_bottom=True, legend_at_bottom_columns=1,
-                truncate_legend=-1, dynamic_print_values=False, **options)
+                truncate_legend=-1, truncate_label=-1, dynamic_print_values=False, **options)
 
 
 def _svg(chart, aria: str) -> Markup:
@@ -56,13 +56,19 @@ def _label(text: str, limit: int = 14) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _ticks(top: int) -> list[int]:
+    """At most six round ticks from 0 past `top` (pygal's own crowd, and get cut short at 360px)."""
+    step = next(m * 10 ** e for e in range(12) for m in (1, 2, 5) if m * 10 ** e * 5 >= top)
+    return list(range(0, -(-max(top, 1) // step) * step + 1, step))
+
+
 def _horizontal(labels: list[str], series: list[tuple[str, list, str]], aria: str, percent: bool = False,
                 maximum: int | None = None) -> Markup:
     """Bars read top-down in the order given (pygal draws the first label at the bottom)."""
     rows = len(labels) * max(1, len(series))
     chart = _chart(pygal.HorizontalBar, tuple(color for *_rest, color in series), 90 + 26 * rows + 24 * len(series),
-                   print_values=True, show_legend=len(series) > 1, show_y_guides=False,
-                   range=(0, 100 if percent else max(1, maximum or 0)), include_x_axis=True,
+                   print_values=True, show_legend=len(series) > 1, show_y_guides=False, margin_right=22,
+                   y_labels=[0, 25, 50, 75, 100] if percent else _ticks(maximum or 0), include_x_axis=True,
                    formatter=(lambda v: f"{v:.0f}%") if percent else (lambda v: f"{v:.0f}"))
     chart.x_labels = list(reversed(labels))
     for title, values, _color in series:
