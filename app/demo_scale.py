@@ -184,7 +184,7 @@ def _split(total_fen: int, days: list[int], rng: random.Random) -> dict[int, int
     return dict(zip(days, amounts))
 
 
-def _earnings_plan(profile: str, rng: random.Random) -> tuple[int, int]:
+def _earnings_plan(profile: str, rng: random.Random) -> tuple[float, float]:
     """(yuan by day 7, yuan by day 30)."""
     if profile == AHEAD:
         week = rng.uniform(105, 260)

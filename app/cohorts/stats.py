@@ -326,7 +326,7 @@ class CohortNumbers:
 
 
 def cohort_numbers(session: Session, cohort: Cohort, now: datetime) -> CohortNumbers:
-    """Every figure of the numbers page: ten queries, whatever the cohort's size."""
+    """Every figure of the numbers page: nine queries, whatever the cohort's size."""
     people = trainees(session, cohort, now)
     return CohortNumbers(
         cohort=cohort, trainees=len(people),

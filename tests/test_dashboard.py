@@ -1,0 +1,561 @@
+"""The mentor's cohort dashboard: who may see what, the reasons for attention, "contacted", filters,
+the CSV export, escaping of everything people wrote, nudges, and queries that do not grow with the cohort.
+
+The clock stands at noon in Shanghai on 20 May 2026: day 11 of cohorts starting on 10 May.
+"""
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from app.accounts.models import Role, User
+from app.api.models import create_token
+from app.checkins.service import record_checkin
+from app.cohorts.models import InboxMessage, MentorNote
+from app.database import utcnow
+from app.extensions import db
+from app.learning.models import Lesson
+from app.quizzes import service as quiz_service
+from app.quizzes.models import QuizAttempt
+from bench.dashboard import seed_trainees
+from tests.conftest import count_queries, login, make_cohort, make_user
+from tests.quiz_helpers import load_test_quizzes
+
+UTC = timezone.utc
+NOW = datetime(2026, 5, 20, 4, 0, tzinfo=UTC)   # noon in Shanghai
+START = date(2026, 5, 10)                        # day 1; today is day 11
+JOINED = datetime(2026, 5, 1, tzinfo=UTC)
+SCRIPT = "<script>alert(1)</script>"
+EVIL = f'{SCRIPT} [x](javascript:alert(1)) <a href="javascript:alert(2)">y</a> <img src=x onerror=alert(3)>'
+ACTIONS = ("notes", "nudge", "contacted")
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+# --- people and what they did ----------------------------------------------------------------------
+
+def trainee(email: str, cohort, name: str | None = None, active_hours_ago: float | None = 1, **fields):
+    user = make_user(email, cohort=cohort, name=name or email.split("@")[0], locale="en", **fields)
+    user.created_at = JOINED
+    user.last_login_at = NOW - timedelta(hours=active_hours_ago) if active_hours_ago is not None else None
+    db.session.commit()
+    return user
+
+
+def day(n: int) -> date:
+    return START + timedelta(days=n - 1)
+
+
+def check_in(user, n: int, earnings: str = "40", at: datetime | None = None, **fields):
+    """Her check-in for day n, made at noon that day unless `at` says otherwise."""
+    when = at or datetime(2026, 5, 10, 4, tzinfo=UTC) + timedelta(days=n - 1)
+    checkin, _ = record_checkin(db.session, user, {"date": day(n).isoformat(), "earnings": earnings, **fields},
+                                when, source="import")
+    db.session.commit()
+    return checkin
+
+
+def doing_well(user, last_day: int = 10, earnings: str = "40"):
+    """¥40 a day from day 1 and a group of 120: every milestone achieved or on track."""
+    for n in range(1, last_day + 1):
+        check_in(user, n, earnings, group_members=120, active_members=40, orders=10)
+
+
+def attempt(user, quiz, passed: bool | None, at: datetime = NOW - timedelta(days=1)):
+    """A graded attempt (passed or failed), or one waiting for review (passed=None)."""
+    number = 1 + db.session.scalar(sa.select(sa.func.count(QuizAttempt.id)).where(
+        QuizAttempt.user_id == user.id, QuizAttempt.quiz_id == quiz.id))
+    row = QuizAttempt(quiz_id=quiz.id, user_id=user.id, number=number, questions=[], answers={}, results={},
+                      max_score=10, started_at=at - timedelta(minutes=5), submitted_at=at,
+                      state=QuizAttempt.AWAITING_REVIEW if passed is None else QuizAttempt.GRADED,
+                      percent=None if passed is None else (90 if passed else 20), is_passed=passed)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def as_user(app, user):
+    client = app.test_client()
+    assert login(client, user.email).status_code == 302
+    return client
+
+
+def bearer(user) -> dict:
+    _, secret = create_token(db.session, user, "test", utcnow())
+    db.session.commit()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def card_ids(html: str) -> list[int]:
+    """The trainees shown as cards on the dashboard, in page order."""
+    return [int(i) for i in re.findall(r'class="card h-100 trainee-card" data-trainee="(\d+)"', html)]
+
+
+def attention_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<div class="list-group-item" data-trainee="(\d+)"', html)]
+
+
+def stored(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+@dataclass
+class World:
+    mine: object
+    other: object
+    mentor: User
+    other_mentor: User
+    admin: User
+    mei: User      # in my cohort
+    ana: User      # in the other cohort
+
+
+@pytest.fixture
+def world(synced) -> World:
+    mine, other = make_cohort("Spring cohort", "SPRING", START), make_cohort("Autumn cohort", "AUTUMN", START)
+    mentor = make_user("mentor@example.com", Role.MENTOR, mine, name="王老师", locale="en")
+    other_mentor = make_user("other@example.com", Role.MENTOR, other, name="李老师", locale="en")
+    admin = make_user("admin@example.com", Role.ADMIN, name="Admin", locale="en")
+    mei = trainee("mei@example.com", mine, "美美")
+    ana = trainee("ana@example.com", other, "Ana")
+    check_in(mei, 10, "12.50")
+    check_in(ana, 10, "8")
+    return World(mine, other, mentor, other_mentor, admin, mei, ana)
+
+
+def pages(cohort_id: int, trainee_id: int) -> list[str]:
+    base = f"/cohorts/{cohort_id}"
+    return [f"{base}/dashboard", f"{base}/attention", f"{base}/export.csv", f"{base}/trainees/{trainee_id}"]
+
+
+def post(client, cohort_id: int, trainee_id: int, action: str, **form):
+    return client.post(f"/cohorts/{cohort_id}/trainees/{trainee_id}/{action}", data={"body": "hello", **form})
+
+
+def written() -> tuple[int, int]:
+    return stored(MentorNote), stored(InboxMessage)
+
+
+# --- access ------------------------------------------------------------------------------------------
+
+def test_a_mentor_sees_her_own_cohort_and_nothing_of_another(app, world):
+    client = as_user(app, world.mentor)
+    listing = client.get("/cohorts").text
+    assert "Spring cohort" in listing and "Autumn cohort" not in listing
+    for path in pages(world.mine.id, world.mei.id):
+        assert client.get(path).status_code == 200, path
+    for path in pages(world.other.id, world.ana.id) + pages(999_999, world.mei.id):
+        assert client.get(path).status_code == 404, path
+    headers = bearer(world.mentor)
+    assert [c["id"] for c in client.get("/api/v1/cohorts", headers=headers).json] == [world.mine.id]
+    assert client.get(f"/api/v1/cohorts/{world.mine.id}/trainees", headers=headers).status_code == 200
+    assert client.get(f"/api/v1/cohorts/{world.other.id}/trainees", headers=headers).status_code == 404
+    assert client.get("/api/v1/cohorts/999999/trainees", headers=headers).status_code == 404
+
+
+def test_guessing_a_trainee_id_under_my_cohort_s_address_answers_404(app, world):
+    """Ana is in the other cohort: her id under my cohort's URL is refused like a missing one."""
+    client = as_user(app, world.mentor)
+    for trainee_id in (world.ana.id, world.mentor.id, world.admin.id, 999_999):
+        assert client.get(f"/cohorts/{world.mine.id}/trainees/{trainee_id}").status_code == 404, trainee_id
+        for action in ACTIONS:
+            assert post(client, world.mine.id, trainee_id, action).status_code == 404, (trainee_id, action)
+    assert written() == (0, 0)
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_notes_nudges_and_contacted_are_for_her_own_trainees_only(app, world, action):
+    client = as_user(app, world.mentor)
+    assert post(client, world.other.id, world.ana.id, action).status_code == 404
+    assert written() == (0, 0)
+    assert post(client, world.mine.id, world.mei.id, action).status_code == 302
+    assert sum(written()) == 1
+
+
+def test_a_comment_on_another_trainee_s_check_in_is_refused(app, world):
+    neighbour = trainee("neighbour@example.com", world.mine, "Neighbour")
+    client = as_user(app, world.mentor)
+    for owner in (world.ana, neighbour):  # another cohort's, and another trainee's of my cohort
+        checkin_id = check_in(owner, 9, "1").id
+        response = post(client, world.mine.id, world.mei.id, "notes", checkin_id=str(checkin_id))
+        assert response.status_code == 404
+    assert written() == (0, 0)
+
+
+def test_an_admin_sees_every_cohort(app, world):
+    client = as_user(app, world.admin)
+    listing = client.get("/cohorts").text
+    assert "Spring cohort" in listing and "Autumn cohort" in listing
+    for path in pages(world.other.id, world.ana.id) + pages(world.mine.id, world.mei.id):
+        assert client.get(path).status_code == 200, path
+    assert post(client, world.other.id, world.ana.id, "nudge").status_code == 302
+    ids = {c["id"] for c in client.get("/api/v1/cohorts", headers=bearer(world.admin)).json}
+    assert ids == {world.mine.id, world.other.id}
+
+
+def test_a_trainee_sees_no_mentor_page_not_even_of_her_own_cohort(app, world):
+    client = as_user(app, world.mei)
+    assert client.get("/cohorts").status_code == 404
+    for path in pages(world.mine.id, world.mei.id) + pages(world.other.id, world.ana.id):
+        assert client.get(path).status_code == 404, path
+    for action in ACTIONS:
+        assert post(client, world.mine.id, world.mei.id, action).status_code == 404
+    assert written() == (0, 0)
+    headers = bearer(world.mei)
+    assert client.get("/api/v1/cohorts", headers=headers).status_code == 403
+    assert client.get(f"/api/v1/cohorts/{world.mine.id}/trainees", headers=headers).status_code == 404
+
+
+def test_a_mentor_taken_off_the_cohort_or_demoted_loses_it_at_once(app, world):
+    client = as_user(app, world.mentor)
+    dashboard = f"/cohorts/{world.mine.id}/dashboard"
+    assert client.get(dashboard).status_code == 200
+    world.mine.mentors.remove(world.mentor)
+    db.session.commit()
+    assert client.get(dashboard).status_code == 404
+    world.mine.mentors.append(world.mentor)
+    world.mentor.role = Role.TRAINEE  # still listed as the cohort's mentor, but no longer one
+    db.session.commit()
+    assert client.get(dashboard).status_code == 404
+    assert post(client, world.mine.id, world.mei.id, "nudge").status_code == 404
+
+
+def test_someone_logged_out_is_sent_to_log_in(client, world):
+    for path in pages(world.mine.id, world.mei.id):
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.location, path
+    for action in ACTIONS:
+        assert post(client, world.mine.id, world.mei.id, action).status_code == 302
+    assert written() == (0, 0)
+    assert client.get("/api/v1/cohorts").status_code == 401
+
+
+# --- queries do not grow with the cohort -------------------------------------------------------------
+
+def test_the_dashboard_attention_list_and_api_run_as_many_queries_for_500_trainees_as_for_10(app, world):
+    load_test_quizzes()  # so that there are attempts: passed, failed twice, essays waiting
+    client, headers = as_user(app, world.mentor), bearer(world.mentor)
+    paths = {"dashboard": (f"/cohorts/{world.mine.id}/dashboard", {}),
+             "filtered": (f"/cohorts/{world.mine.id}/dashboard?sort=earnings&status=behind&page=2", {}),
+             "attention": (f"/cohorts/{world.mine.id}/attention", {}),
+             "export": (f"/cohorts/{world.mine.id}/export.csv", {}),
+             "api": (f"/api/v1/cohorts/{world.mine.id}/trainees?per_page=100", headers)}
+
+    def counts() -> dict[str, int]:
+        out = {}
+        for name, (path, extra) in paths.items():
+            client.get(path, headers=extra)  # warm: the first request may load what is cached afterwards
+            with count_queries() as n:
+                assert client.get(path, headers=extra).status_code == 200, name
+            out[name] = n()
+        return out
+
+    seed_trainees(db.session, world.mine, 10, NOW, checkins_each=8, first=0)
+    db.session.commit()
+    small = counts()
+    seed_trainees(db.session, world.mine, 490, NOW, checkins_each=8, first=10)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.cohort_id == world.mine.id,
+                                                                    User.role == Role.TRAINEE)) == 501
+    large = counts()
+    assert large == small
+    assert max(large.values()) < 40
+
+
+# --- reasons for attention ---------------------------------------------------------------------------
+
+@pytest.fixture
+def cases(world):
+    """Trainees of my cohort each with one situation (Mei, from the world, checked in ¥12.50 on day 10)."""
+    sample, writing = load_test_quizzes()
+    people = {}
+    people["star"] = trainee("star@example.com", world.mine, "Star")
+    doing_well(people["star"])
+    people["behind"] = trainee("behind@example.com", world.mine, "Behind")
+    check_in(people["behind"], 9, "10", group_members=120)
+    check_in(people["behind"], 10, "10", group_members=120)
+    people["quiet"] = trainee("quiet@example.com", world.mine, "Quiet")
+    doing_well(people["quiet"], last_day=7)                      # nothing since day 7: 4 days
+    people["gone"] = trainee("gone@example.com", world.mine, "Gone", active_hours_ago=24 * 6 + 1)
+    doing_well(people["gone"], last_day=5, earnings="80")        # checked in up to day 5, then gone
+    people["never"] = trainee("never@example.com", world.mine, "Never", active_hours_ago=None)
+    people["failing"] = trainee("failing@example.com", world.mine, "Failing")
+    doing_well(people["failing"])
+    attempt(people["failing"], sample, False)
+    attempt(people["failing"], sample, False)
+    people["essay"] = trainee("essay@example.com", world.mine, "Essay")
+    doing_well(people["essay"])
+    attempt(people["essay"], writing, None)
+    people["retried"] = trainee("retried@example.com", world.mine, "Retried")
+    doing_well(people["retried"])
+    for passed in (False, False, True):                         # failed twice, then passed
+        attempt(people["retried"], sample, passed)
+    return people
+
+
+def reasons(client, headers, cohort_id) -> dict[str, list[str]]:
+    rows = client.get(f"/api/v1/cohorts/{cohort_id}/trainees?per_page=200", headers=headers).json["trainees"]
+    return {row["name"]: row["reasons"] for row in rows}
+
+
+def test_each_reason_for_attention_is_given_for_the_right_trainee(app, world, cases):
+    client, headers = as_user(app, world.mentor), bearer(world.mentor)
+    assert reasons(client, headers, world.mine.id) == {
+        "Star": [], "Retried": [],
+        "美美": ["behind"],                                # ¥12.50 by day 11 of a ¥1,000 month
+        "Behind": ["behind"],
+        "Quiet": ["quiet"],
+        "Gone": ["quiet", "inactive"],
+        "Never": ["behind", "quiet", "inactive"],
+        "Failing": ["failed_quiz"],
+        "Essay": ["essay_waiting"]}
+    page = client.get(f"/cohorts/{world.mine.id}/attention").text
+    flagged = attention_ids(page)
+    assert set(flagged) == {cases[k].id for k in ("behind", "quiet", "gone", "never", "failing", "essay")} | {
+        world.mei.id}
+    assert flagged[0] == cases["never"].id  # the most reasons first
+    assert "No check-in for 4 days" in page and "Never active since joining" in page
+    assert "Inactive for 6 days" in page and "Failed Test quiz twice" in page
+
+
+def test_quiet_counts_from_day_3_and_inactive_after_day_3(app, world):
+    """Someone who has done nothing at all: nothing on day 1; behind and quiet on day 3 (she had ¥100 of a
+    week to make); inactive only from day 4."""
+    for name, start in (("Day one", date(2026, 5, 20)), ("Day three", date(2026, 5, 18)),
+                        ("Day four", date(2026, 5, 17))):
+        cohort = make_cohort(name, name.replace(" ", "").upper(), start)
+        cohort.mentors.append(world.mentor)
+        db.session.commit()
+        trainee(f"{name.replace(' ', '')}@example.com", cohort, name, active_hours_ago=None)
+    client, headers = as_user(app, world.mentor), bearer(world.mentor)
+    found = {}
+    for cohort in client.get("/api/v1/cohorts", headers=headers).json:
+        if cohort["name"].startswith("Day"):
+            found.update(reasons(client, headers, cohort["id"]))
+    assert found == {"Day one": [], "Day three": ["behind", "quiet"], "Day four": ["behind", "quiet", "inactive"]}
+
+
+def test_contacted_takes_her_off_the_list_until_she_checks_in_again(app, world, cases):
+    client, headers = as_user(app, world.mentor), bearer(world.mentor)
+    behind = cases["behind"]
+    attention = f"/cohorts/{world.mine.id}/attention"
+    assert behind.id in attention_ids(client.get(attention).text)
+    response = client.post(f"/cohorts/{world.mine.id}/trainees/{behind.id}/contacted",
+                           data={"body": "called her", "next": attention})
+    assert response.status_code == 302 and response.location.endswith(attention)
+    assert behind.id not in attention_ids(client.get(attention).text)
+    assert reasons(client, headers, world.mine.id)["Behind"] == []
+    assert behind.id in card_ids(client.get(f"/cohorts/{world.mine.id}/dashboard").text)  # still on the dashboard
+    with time_machine.travel(NOW + timedelta(hours=2), tick=False):
+        check_in(behind, 11, "5", at=NOW + timedelta(hours=1))  # something new, and still behind: back
+        assert behind.id in attention_ids(client.get(attention).text)
+        assert reasons(client, headers, world.mine.id)["Behind"] == ["behind"]
+
+
+def test_contacted_lasts_a_week_when_she_does_nothing_new(app, world, cases):
+    client, headers = as_user(app, world.mentor), bearer(world.mentor)
+    gone = cases["gone"]
+    attention = f"/cohorts/{world.mine.id}/attention"
+    client.post(f"/cohorts/{world.mine.id}/trainees/{gone.id}/contacted", data={})
+    for days, listed in ((1, False), (6, False), (7.1, True)):
+        with time_machine.travel(NOW + timedelta(days=days), tick=False):
+            assert (gone.id in attention_ids(client.get(attention).text)) is listed, days
+    assert reasons(client, headers, world.mine.id)["Gone"] == []
+
+
+# --- filters, sort, search, pages ---------------------------------------------------------------------
+
+@pytest.fixture
+def crowd(world):
+    """60 seeded trainees in my cohort besides Mei (61 in all)."""
+    load_test_quizzes()
+    seed_trainees(db.session, world.mine, 60, NOW, checkins_each=8)
+    db.session.commit()
+    return world
+
+
+def api_rows(client, world) -> list[dict]:
+    return client.get(f"/api/v1/cohorts/{world.mine.id}/trainees?per_page=200",
+                      headers=bearer(world.mentor)).json["trainees"]
+
+
+def test_the_dashboard_pages_by_50_and_keeps_the_filters_on_its_links(app, crowd):
+    client = as_user(app, crowd.mentor)
+    rows = api_rows(client, crowd)
+    by_name = [r["id"] for r in sorted(rows, key=lambda r: r["name"])]
+    first = client.get(f"/cohorts/{crowd.mine.id}/dashboard?sort=name")
+    assert card_ids(first.text) == by_name[:50] and "61 trainees shown" in first.text
+    link = re.search(r'rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
+    assert "sort=name" in link and "page=2" in link
+    second = client.get(link).text
+    assert card_ids(second) == by_name[50:] and 'rel="prev"' in second and 'rel="next"' not in second
+    assert card_ids(client.get(f"/cohorts/{crowd.mine.id}/dashboard?sort=name&page=99").text) == by_name[50:]
+
+
+@pytest.mark.parametrize("sort, key", [
+    ("earnings", lambda r: (-r["earnings_fen"], r["name"])),
+    ("lessons", lambda r: (-r["lessons_done"], r["name"])),
+    ("last_active", lambda r: (r["last_active"] is not None, r["last_active"] or "")),
+    ("attention", lambda r: (-r["attention"], r["name"])),
+])
+def test_the_dashboard_sorts(app, crowd, sort, key):
+    client = as_user(app, crowd.mentor)
+    expected = [r["id"] for r in sorted(api_rows(client, crowd), key=key)][:50]
+    assert card_ids(client.get(f"/cohorts/{crowd.mine.id}/dashboard?sort={sort}").text) == expected
+
+
+def test_the_dashboard_filters_by_status_inactivity_lesson_and_search(app, crowd):
+    client = as_user(app, crowd.mentor)
+    rows = api_rows(client, crowd)
+    dashboard = f"/cohorts/{crowd.mine.id}/dashboard?sort=name&"
+
+    def shown(query: str) -> set[int]:
+        return set(card_ids(client.get(dashboard + query).text))
+
+    for status in ("behind", "on_track", "achieved", "missed"):
+        assert shown(f"status={status}") == {r["id"] for r in rows if r["status"] == status}, status
+    week_ago = (NOW - timedelta(days=7)).isoformat()
+    assert shown("inactive=7") == {r["id"] for r in rows if r["last_active"] is None or r["last_active"] <= week_ago}
+    some = next(r for r in rows if r["next_lesson"])
+    course_slug, lesson_slug = some["next_lesson"].split("/")
+    lesson = db.session.scalar(sa.select(Lesson).where(Lesson.slug == lesson_slug))
+    assert lesson.course.slug == course_slug
+    assert shown(f"stuck={lesson.id}") == {r["id"] for r in rows if r["next_lesson"] == some["next_lesson"]}
+    one = rows[7]
+    assert shown(f"q={one['name']}") == {one["id"]}
+    assert shown(f"q={one['mobile']}") == {one["id"]}
+    assert shown("q=美美") == {crowd.mei.id}
+    assert shown("q=nobody-is-called-this") == set()
+
+
+@pytest.mark.parametrize("query", [
+    "page=abc", "page=²", "page=-1", "page=0", "inactive=²", "inactive=abc", "sort=__class__", "status=evil",
+    "stuck=x", "q=" + "x" * 500, "cohort_id=999", "_external=1", "page=99999999999999999999"])
+def test_odd_query_arguments_do_not_break_the_dashboard(app, world, query):
+    client = as_user(app, world.mentor)
+    assert client.get(f"/cohorts/{world.mine.id}/dashboard?{query}").status_code == 200
+    assert client.get(f"/cohorts/{world.mine.id}/export.csv?{query}").status_code == 200
+
+
+# --- the CSV export -------------------------------------------------------------------------------------
+
+def test_the_csv_export_has_every_row_a_bom_and_no_formulas(app, world):
+    names = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "Zoë, \"the\" best"]
+    for n, name in enumerate(names):
+        trainee(f"csv{n}@example.com", world.mine, name)
+    trainee("intl@example.com", world.mine, "Intl", mobile="+447700900123")
+    client = as_user(app, world.mentor)
+    response = client.get(f"/cohorts/{world.mine.id}/export.csv?sort=name")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    text = response.data.decode("utf-8")
+    assert text.startswith("\ufeff")
+    table = list(csv.reader(io.StringIO(text[1:])))
+    header, rows = table[0], table[1:]
+    assert header[:4] == ["name", "mobile", "email", "programme_day"]
+    assert len(rows) == len(names) + 2  # and Mei, and Intl
+    cells = [cell for row in rows for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
+    by_name = {row[0]: row for row in rows}
+    assert {"'=HYPERLINK(\"http://evil\",\"x\")", "'+1+1", "'-2+3", "'@SUM(A1)", "Zoë, \"the\" best",
+            "美美"} <= set(by_name)
+    assert by_name["Intl"][1] == "'+447700900123"
+    mei = by_name["美美"]
+    assert mei[header.index("earnings")] == "12.50" and mei[header.index("last_checkin")] == "2026-05-19"
+    assert mei[header.index("needs_attention")] == "behind"
+
+
+def test_the_csv_export_follows_the_dashboard_filters(app, world, cases):
+    client = as_user(app, world.mentor)
+    rows = list(csv.DictReader(io.StringIO(
+        client.get(f"/cohorts/{world.mine.id}/export.csv?q=quiet").data.decode("utf-8-sig"))))
+    assert [r["name"] for r in rows] == ["Quiet"] and rows[0]["needs_attention"] == "quiet"
+
+
+# --- what people wrote is never run -------------------------------------------------------------------
+
+def assert_inert(html: str, shown_escaped: bool = True):
+    assert SCRIPT not in html
+    assert not re.search(r"<script", html, re.I)
+    assert not re.search(r"""(href|src)\s*=\s*["']?\s*javascript:""", html, re.I)
+    assert not re.search(r"<img[^>]*onerror", html, re.I)
+    if shown_escaped:
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_what_a_trainee_and_a_mentor_wrote_is_escaped_or_sanitised_on_every_page(app, world):
+    _, writing = load_test_quizzes()
+    evil = trainee("evil@example.com", world.mine, SCRIPT, active_hours_ago=None)
+    checkin = check_in(evil, 10, "1", note=EVIL)
+    essay = quiz_service.start_attempt(db.session, evil, writing, NOW)
+    quiz_service.submit_attempt(db.session, essay, {"welcome": EVIL}, NOW)
+    db.session.commit()
+    mentor = as_user(app, world.mentor)
+    base = f"/cohorts/{world.mine.id}"
+    for action, extra in (("notes", {}), ("notes", {"checkin_id": str(checkin.id)}), ("nudge", {})):
+        assert post(mentor, world.mine.id, evil.id, action, body=EVIL, **extra).status_code == 302
+    for path in (f"{base}/dashboard", f"{base}/attention", f"{base}/trainees/{evil.id}", "/review",
+                 f"/review/{essay.id}"):
+        response = mentor.get(path)
+        assert response.status_code == 200, path
+        assert_inert(response.text, shown_escaped=path != f"/review/{essay.id}")
+    assert post(mentor, world.mine.id, evil.id, "contacted", body=EVIL).status_code == 302
+    trainee_page = mentor.get(f"{base}/trainees/{evil.id}").text
+    assert_inert(trainee_page)
+    assert trainee_page.count("[x](javascript:alert(1))") >= 5  # her note, the note, comment, nudge, contacted
+    assert_inert(mentor.get(f"{base}/dashboard?q={SCRIPT}").text)
+    assert_inert(mentor.get(f'{base}/dashboard?q="><svg onload=alert(1)>').text, shown_escaped=False)
+    # Her own pages: the mentor's comment on her check-in, and the nudge in her inbox (Markdown, sanitised).
+    her = as_user(app, evil)
+    assert_inert(her.get("/inbox").text, shown_escaped=False)
+    assert_inert(her.get("/progress").text)
+
+
+def test_query_arguments_cannot_turn_the_dashboard_links_into_javascript(app, world):
+    """url_for(**request.args) would take _scheme/_external/_anchor from the address bar."""
+    client = as_user(app, world.mentor)
+    html = client.get(f"/cohorts/{world.mine.id}/dashboard?_external=1&_scheme=javascript&_anchor=%0Aalert(1)"
+                      "&sort=name").text
+    assert "javascript:" not in html
+    assert f'href="/cohorts/{world.mine.id}/export.csv?sort=name"' in html
+
+
+# --- nudges --------------------------------------------------------------------------------------------
+
+def badge(html: str) -> str | None:
+    found = re.search(r'id="inbox-link">[^<]*(?:<span class="badge[^"]*"[^>]*>(\d+)</span>)?', html)
+    assert found, "no inbox link"
+    return found.group(1)
+
+
+def test_a_nudge_lands_in_her_inbox_with_an_unread_badge_that_clears_once_read(app, world):
+    her = as_user(app, world.mei)
+    assert badge(her.get("/").text) is None
+    mentor = as_user(app, world.mentor)
+    response = post(mentor, world.mine.id, world.mei.id, "nudge", body="Check in **today**, please")
+    assert response.status_code == 302
+    assert "inbox" in mentor.get(response.location).text  # the flash: sent to her inbox
+    assert badge(her.get("/").text) == "1"
+    inbox = her.get("/inbox").text
+    assert "Check in <strong>today</strong>, please" in inbox and "王老师" in inbox
+    assert badge(her.get("/").text) is None
+    assert "Check in <strong>today</strong>, please" in her.get("/inbox").text  # still there, read
+    ana = as_user(app, world.ana)
+    assert badge(ana.get("/").text) is None and "today" not in ana.get("/inbox").text
+    assert "Nudge sent: Check in **today**, please" in mentor.get(
+        f"/cohorts/{world.mine.id}/trainees/{world.mei.id}").text  # on her timeline, as typed
+
+
+def test_an_empty_nudge_is_refused_and_nothing_is_sent(app, world):
+    mentor = as_user(app, world.mentor)
+    assert post(mentor, world.mine.id, world.mei.id, "nudge", body="   ").status_code == 302
+    assert stored(InboxMessage) == 0
