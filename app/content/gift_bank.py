@@ -5,10 +5,10 @@ from pathlib import Path
 
 import nh3
 
-from app.content.loader import SLUG, Problem, Report, _digest, _read, _rel
+from app.content.loader import SLUG, Problem, Report, _digest, _read, _rel, read_yaml_file
 from app.content.quizzes import LANGS, SETTINGS, TRUE_FALSE_TEXT, QuizReader, QuizSpec, _check_draw, _links, opaque_id
 from app.content.render import render_inline, render_markdown, render_plain
-from app.content.yamlnode import load_yaml
+
 from app.quizzes.gift import GiftQuestion, parse_gift
 
 GIFT_SETTINGS = SETTINGS | {"language"}
@@ -94,8 +94,8 @@ def load_gift_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
     node = None
     if not settings_path.exists():
         reader.problem(1, f"settings missing: add {settings_path.name} with course:, language: and title:")
-    elif (text := _read(settings_path, settings_report)) is not None:
-        node = load_yaml(text, 1, settings_report)
+    else:
+        node = read_yaml_file(settings_path, settings_report)
     if node is None:
         return None
     settings_reader.fields(node, GIFT_SETTINGS, {"course", "title", "language"})

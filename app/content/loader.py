@@ -224,6 +224,13 @@ def _read(path: Path, report: Report) -> str | None:
     return None
 
 
+def read_yaml_file(path: Path, report: Report):
+    """A whole YAML file as nodes with lines (see yamlnode), or None after reporting why not."""
+    from app.content.yamlnode import load_yaml
+    text = _read(path, report)
+    return load_yaml(text, 1, report) if text is not None else None
+
+
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps([RENDER_VERSION, *parts], ensure_ascii=False, sort_keys=True)
                           .encode()).hexdigest()

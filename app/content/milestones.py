@@ -3,9 +3,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _read, _rel
+from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _rel, read_yaml_file
 from app.content.quizzes import QuizReader
-from app.content.yamlnode import load_yaml
+
 
 # Cumulative metrics add up over her check-ins; the others take the latest number reported.
 CUMULATIVE = {"earnings", "orders", "posts"}
@@ -54,8 +54,7 @@ def _lessons(courses: list[CourseSpec]) -> set[str]:
 def load_programme(path: Path, root: Path, courses: list[CourseSpec], problems: list[Problem]) -> ProgrammeSpec | None:
     report = Report(problems, _rel(path, root))
     reader = QuizReader("programme", report)
-    text = _read(path, report)
-    node = load_yaml(text, 1, report) if text is not None else None
+    node = read_yaml_file(path, report)
     if node is None:
         return None
     fields = {"checkin_days", "asks", "behind_margin_percent", "correction_days", "diagnosis"}
@@ -101,8 +100,7 @@ def load_milestone(path: Path, root: Path, problems: list[Problem]) -> Milestone
     reader = QuizReader(key, report)
     if not SLUG.match(key):
         reader.problem(1, f'file name "{key}": use lowercase letters, digits and dashes')
-    text = _read(path, report)
-    node = load_yaml(text, 1, report) if text is not None else None
+    node = read_yaml_file(path, report)
     if node is None:
         return None
     fields = {"order", "title", "metric", "target", "by_day"}

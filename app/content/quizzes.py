@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _read, _rel
+from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _rel, read_yaml_file
 from app.content.render import render_inline, render_markdown
-from app.content.yamlnode import Node, load_yaml
+from app.content.yamlnode import Node
 
 LANGS = ("zh", "en")
 QUESTION_TYPES = {"single", "multiple", "truefalse", "short", "numerical", "matching", "essay", "description"}
@@ -340,8 +340,7 @@ def load_yaml_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
     reader = QuizReader(slug, report)
     if not SLUG.match(slug):
         reader.problem(1, f'file name "{slug}": use lowercase letters, digits and dashes')
-    text = _read(path, report)
-    node = load_yaml(text, 1, report) if text is not None else None
+    node = read_yaml_file(path, report)
     if node is None or not node.is_mapping:
         if node is not None:
             report(node.line, "expected the quiz's fields (course:, title:, questions: ...)")
