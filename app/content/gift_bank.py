@@ -8,7 +8,6 @@ import nh3
 from app.content.loader import SLUG, Problem, Report, _digest, _read, _rel, read_yaml_file
 from app.content.quizzes import LANGS, SETTINGS, TRUE_FALSE_TEXT, QuizReader, QuizSpec, _check_draw, _links, opaque_id
 from app.content.render import render_inline, render_markdown, render_plain
-
 from app.quizzes.gift import GiftQuestion, parse_gift
 
 GIFT_SETTINGS = SETTINGS | {"language"}
