@@ -35,7 +35,8 @@ def content_lang() -> str:
 
 def safe_next(target: str | None, fallback: str) -> str:
     """Only ever redirect within this site."""
-    if target:
+    if target and "\\" not in target and not any(ord(c) < 32 for c in target):
+        # Browsers read a backslash as a slash (/\evil.com is //evil.com): none may pass.
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target

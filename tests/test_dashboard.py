@@ -15,6 +15,7 @@ import time_machine
 
 from app.accounts.models import Role, User
 from app.api.models import create_token
+from app.checkins.models import Checkin
 from app.checkins.service import record_checkin
 from app.cohorts.models import InboxMessage, MentorNote
 from app.database import utcnow
@@ -559,3 +560,15 @@ def test_an_empty_nudge_is_refused_and_nothing_is_sent(app, world):
     mentor = as_user(app, world.mentor)
     assert post(mentor, world.mine.id, world.mei.id, "nudge", body="   ").status_code == 302
     assert stored(InboxMessage) == 0
+
+
+def test_every_comment_on_a_check_in_shows_under_it_on_her_page(app, world):
+    checkin = db.session.scalar(sa.select(Checkin).where(Checkin.user_id == world.mei.id))
+    client = as_user(app, world.mentor)
+    for body in ("First comment", "Second comment"):
+        response = post(client, world.mine.id, world.mei.id, "notes", body=body, checkin_id=str(checkin.id))
+        assert response.status_code == 302
+    page = client.get(f"/cohorts/{world.mine.id}/trainees/{world.mei.id}").text
+    under = page[page.index(f'id="checkin-{checkin.id}"'):page.index('id="timeline-heading"')]
+    assert re.findall(r'class="small text-success checkin-comment">💬 ([^<]+)</div>', under) == [
+        "First comment", "Second comment"]

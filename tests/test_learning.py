@@ -154,3 +154,10 @@ def test_pages_issue_a_bounded_number_of_queries(make_app, cohort, synced, url):
     with app.app_context(), count_queries() as after:
         assert client.get(url).status_code == 200
     assert after() == few <= 10  # constant: 30 classmates and 16 lessons done change nothing
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/\\evil.example", "/\\/evil.example",
+                                    "/\tevil", "javascript:alert(1)"])
+def test_redirects_never_leave_the_site(client, target):
+    response = client.post("/language", data={"lang": "en", "next": target})
+    assert response.location == "/"

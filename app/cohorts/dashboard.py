@@ -1,7 +1,8 @@
 """The mentor's view of a cohort: one row per trainee, and who needs attention today.
 
-Everything is computed from one fetch per table for the whole cohort (a constant number of
-queries whatever its size), then in Python; checks are in `tests/test_dashboard.py`.
+Everything is computed from one fetch per table for the whole cohort, plus each trainee's latest
+times grouped in SQL (a constant number of queries whatever its size), then in Python; checks are in
+`tests/test_dashboard.py`, timings in `bench/` (`python -m bench`).
 """
 from collections import namedtuple
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from functools import cached_property
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
@@ -94,8 +96,10 @@ _Try = namedtuple("_Try", "user_id quiz_id state percent is_passed")
 
 
 def cohort_trainees(session: Session, cohort: Cohort) -> list[User]:
+    # Her cohort is the one given, already in the session: no need to join it to every row.
     return list(session.scalars(sa.select(User).where(
-        User.cohort_id == cohort.id, User.role == Role.TRAINEE, User.is_active.is_(True)).order_by(User.name)))
+        User.cohort_id == cohort.id, User.role == Role.TRAINEE, User.is_active.is_(True)).order_by(User.name)
+        .options(so.lazyload(User.cohort))))
 
 
 def _latest(*values):
@@ -128,14 +132,15 @@ def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[Trainee
         if lesson_id in lesson_ids:
             done.setdefault(user_id, set()).add(lesson_id)
     lesson_activity = {user_id: _latest(started, completed) for user_id, started, completed in session.execute(
-        sa.select(LessonProgress.user_id, sa.func.max(LessonProgress.started_at), sa.func.max(LessonProgress.completed_at))
+        sa.select(LessonProgress.user_id, sa.func.max(LessonProgress.started_at),
+                  sa.func.max(LessonProgress.completed_at))
         .where(LessonProgress.user_id.in_(members)).group_by(LessonProgress.user_id))}
 
     attempts: dict[int, list] = {}
     for row in session.execute(sa.select(QuizAttempt.user_id, QuizAttempt.quiz_id, QuizAttempt.state,
                                          QuizAttempt.percent, QuizAttempt.is_passed)
                                .where(QuizAttempt.user_id.in_(members))):
-        attempts.setdefault(row[0], []).append(_Try(*row))
+        attempts.setdefault(row[0], []).append(_Try._make(row))
     attempt_times = {user_id: (active, submitted) for user_id, active, submitted in session.execute(
         sa.select(QuizAttempt.user_id, sa.func.max(sa.func.coalesce(QuizAttempt.submitted_at, QuizAttempt.started_at)),
                   sa.func.max(QuizAttempt.submitted_at))
@@ -145,7 +150,7 @@ def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[Trainee
     for row in session.execute(sa.select(Checkin.user_id, Checkin.day, Checkin.earnings_fen, Checkin.orders,
                                          Checkin.posts, Checkin.group_members, Checkin.active_members)
                                .where(Checkin.user_id.in_(members)).order_by(Checkin.day)):
-        days.setdefault(row[0], []).append(_Day(*row))
+        days.setdefault(row[0], []).append(_Day._make(row))
     checkin_times = dict(session.execute(sa.select(Checkin.user_id, sa.func.max(Checkin.updated_at))
                                          .where(Checkin.user_id.in_(members)).group_by(Checkin.user_id)).all())
 

@@ -17,6 +17,7 @@ from app.learning import service as learning
 from app.quizzes.models import QuizAttempt
 
 bp = Blueprint("mentor", __name__)
+ATTENTION_SHOWN = 100
 
 
 def coached_cohort_or_404(cohort_id: int) -> Cohort:
@@ -30,11 +31,21 @@ def coached_cohort_or_404(cohort_id: int) -> Cohort:
 def _query() -> dashboard.DashboardQuery:
     args = request.args
     inactive = args.get("inactive", "")
+    # isdecimal(), not isdigit(): "²" is a digit that int() refuses.
     return dashboard.DashboardQuery(
         status=args.get("status", "") if args.get("status") in dashboard.STATUS_ORDER else "",
-        inactive=int(inactive) if inactive.isdigit() else None, stuck=args.get("stuck", ""),
+        inactive=int(inactive) if inactive.isdecimal() else None, stuck=args.get("stuck", ""),
         q=args.get("q", "")[:80], sort=args.get("sort", "attention") if args.get("sort") in dashboard.SORTS else "attention",
-        page=max(1, int(args.get("page", "1"))) if args.get("page", "1").isdigit() else 1)
+        page=max(1, int(args.get("page", "1"))) if args.get("page", "1").isdecimal() else 1)
+
+
+FILTER_ARGS = ("q", "status", "inactive", "stuck", "sort")
+
+
+def _filter_args() -> dict:
+    """The dashboard's own arguments, for its links. Never **request.args: url_for() would obey an
+    _external, _scheme or _anchor in the address (a javascript: link), and a cohort_id would clash."""
+    return {name: request.args[name] for name in FILTER_ARGS if request.args.get(name)}
 
 
 @bp.get("/cohorts")
@@ -60,6 +71,7 @@ def cohort_dashboard(cohort_id: int):
     return render_template("cohorts/dashboard.html", cohort=cohort, rows=shown[(page - 1) * query.per_page:
                                                                               page * query.per_page],
                            total=len(shown), all_count=len(rows), query=query, page=page, pages=pages,
+                           filter_args=_filter_args(),
                            attention=dashboard.needs_attention(rows, now)[:5], lessons=lessons, now=now)
 
 
@@ -68,8 +80,10 @@ def cohort_dashboard(cohort_id: int):
 def attention(cohort_id: int):
     cohort = coached_cohort_or_404(cohort_id)
     now = utcnow()
-    return render_template("cohorts/attention.html", cohort=cohort, now=now,
-                           rows=dashboard.needs_attention(dashboard.cohort_rows(db.session, cohort, now), now))
+    flagged = dashboard.needs_attention(dashboard.cohort_rows(db.session, cohort, now), now)
+    # The most urgent first; a mentor works through a screenful, not 700 names at once.
+    return render_template("cohorts/attention.html", cohort=cohort, now=now, rows=flagged[:ATTENTION_SHOWN],
+                           more=max(0, len(flagged) - ATTENTION_SHOWN))
 
 
 @bp.get("/cohorts/<int:cohort_id>/export.csv")
@@ -85,8 +99,9 @@ def export(cohort_id: int):
                      "quizzes_total", "earnings", "status", *[f"{k}_status" for k in keys], "last_checkin",
                      "last_active", "weakest_factor", "needs_attention"])
     for r in rows:
-        writer.writerow([_cell(r.user.name), r.user.mobile or "", r.user.email or "", r.programme_day, r.lessons_done,
-                         r.lessons_total, r.quizzes_passed, r.quizzes_total, checkins.format_yuan(r.total_earnings_fen),
+        writer.writerow([_cell(r.user.name), _cell(r.user.mobile or ""), _cell(r.user.email or ""), r.programme_day,
+                         r.lessons_done, r.lessons_total, r.quizzes_passed, r.quizzes_total,
+                         checkins.format_yuan(r.total_earnings_fen),
                          r.status or "", *[m.status for m in r.milestones],
                          r.last_checkin.isoformat() if r.last_checkin else "",
                          r.last_active_at.isoformat() if r.last_active_at else "", r.weakest or "",
@@ -97,8 +112,8 @@ def export(cohort_id: int):
 
 
 def _cell(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    """A cell a spreadsheet will not run as a formula (a mobile number may start with +, too)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @bp.get("/cohorts/<int:cohort_id>/trainees/<int:trainee_id>")
@@ -117,9 +132,12 @@ def trainee(cohort_id: int, trainee_id: int):
     chart = earnings_chart(progress, content_lang(), {
         "day": _("Programme day"), "target": _("Target:"), "you": _("Her earnings so far"),
         "aria": _("Chart of her cumulative earnings against the target line; the table below has the numbers.")})
+    comments: dict[int, list] = {}  # every comment on each check-in, oldest first
+    for note in sorted(notes, key=lambda n: (n.created_at, n.id)):
+        if note.kind == MentorNote.CHECKIN_COMMENT:
+            comments.setdefault(note.checkin_id, []).append(note)
     return render_template("cohorts/trainee.html", cohort=cohort, person=person, progress=progress,
-                           catalogue=catalogue, timeline=timeline, chart=chart, notes=notes,
-                           comments={n.checkin_id: n for n in notes if n.kind == MentorNote.CHECKIN_COMMENT})
+                           catalogue=catalogue, timeline=timeline, chart=chart, notes=notes, comments=comments)
 
 
 def _timeline(person, progress, notes, attempts) -> list[tuple]:
