@@ -58,11 +58,11 @@ def team(synced):
 
 
 def test_the_openapi_document_validates_and_has_the_cohort_endpoints(spec):
-    assert set(spec["paths"]["/cohorts"]) == {"get"}
-    assert set(spec["paths"]["/cohorts/{cohort_id}/trainees"]) == {"get"}
-    assert {"403", "401"} <= set(spec["paths"]["/cohorts"]["get"]["responses"])
-    assert {"404", "422"} <= set(spec["paths"]["/cohorts/{cohort_id}/trainees"]["get"]["responses"])
-    assert {p["name"] for p in spec["paths"]["/cohorts/{cohort_id}/trainees"]["get"]["parameters"]} >= {
+    assert set(spec["paths"]["/api/v1/cohorts"]) == {"get"}
+    assert set(spec["paths"]["/api/v1/cohorts/{cohort_id}/trainees"]) == {"get"}
+    assert {"403", "401"} <= set(spec["paths"]["/api/v1/cohorts"]["get"]["responses"])
+    assert {"404", "422"} <= set(spec["paths"]["/api/v1/cohorts/{cohort_id}/trainees"]["get"]["responses"])
+    assert {p["name"] for p in spec["paths"]["/api/v1/cohorts/{cohort_id}/trainees"]["get"]["parameters"]} >= {
         "cohort_id", "page", "per_page"}
 
 

@@ -330,7 +330,7 @@ def test_api_refuses_a_forged_option_and_stores_nothing(quizzes, client, token):
 def test_openapi_documents_the_quiz_endpoints(client):
     spec = client.get("/api/v1/openapi.json").json
     assert spec["openapi"].startswith("3")
-    assert {"/courses", "/quizzes/{slug}", "/quizzes/{slug}/attempts"} <= set(spec["paths"])
+    assert {"/api/v1/courses", "/api/v1/quizzes/{slug}", "/api/v1/quizzes/{slug}/attempts"} <= set(spec["paths"])
 
 
 def test_tokens_create_prints_the_token_alone_on_the_last_line(app, trainee):

@@ -130,7 +130,17 @@ SCHEMAS = {
 }
 
 
+PREFIX = "/api/v1"  # the API blueprint's url_prefix
+
+
 def document() -> dict:
+    """The paths below are written relative to /api/v1 and published in full."""
+    spec = _document()
+    spec["paths"] = {PREFIX + path: item for path, item in spec["paths"].items()}
+    return spec
+
+
+def _document() -> dict:
     bearer = [{"bearer": []}]
     return {
         "openapi": "3.0.3",
@@ -138,7 +148,7 @@ def document() -> dict:
                  "description": "For the app's own clients (e.g. a WeChat mini-program). Authenticate with a "
                                 "personal access token: `Authorization: Bearer <token>`. Texts come in the "
                                 "caller's language (her setting, else Accept-Language)."},
-        "servers": [{"url": "/api/v1"}],
+        "servers": [{"url": "/"}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": SCHEMAS},
         "security": bearer,
         "paths": {
