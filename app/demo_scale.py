@@ -87,7 +87,7 @@ def _content(session: Session, seed: int) -> Content:
                               .where(Quiz.is_archived.is_(False), Course.is_archived.is_(False))
                               .order_by(Course.position, Course.id, Quiz.position, Quiz.id)).all()
     rng = random.Random(f"{seed}:quizzes")
-    plans = [QuizPlan(q, by_course.get(q.course_id, []), [quiz_service._draw(q, rng) for _ in range(3)],
+    plans = [QuizPlan(q, by_course.get(q.course_id, []), [quiz_service.draw_questions(q, rng) for _ in range(3)],
                       any(question["type"] == "essay" for question in q.questions)) for q in quizzes]
     for plan in plans:
         for q in plan.quiz.questions:

@@ -98,7 +98,7 @@ def attempts_of(session: Session, user_id: int, quiz: Quiz) -> list[QuizAttempt]
 
 # --- taking a quiz ---------------------------------------------------------------------------
 
-def _draw(quiz: Quiz, rng: random.Random, chosen_ids: list[str] | None = None) -> list[dict]:
+def draw_questions(quiz: Quiz, rng: random.Random, chosen_ids: list[str] | None = None) -> list[dict]:
     questions = [copy.deepcopy(q) for q in quiz.questions]
     if chosen_ids is not None:
         by_id = {q["id"]: q for q in questions}
@@ -132,7 +132,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, now: datetime,
         raise QuizError(_l("You have used all %(n)d attempts of this quiz.", n=quiz.max_attempts))
     attempt = QuizAttempt(
         quiz=quiz, user_id=user.id, number=status.attempts_used + 1, state=QuizAttempt.IN_PROGRESS,
-        questions=_draw(quiz, rng or random.SystemRandom(), chosen_ids), answers={}, results={},
+        questions=draw_questions(quiz, rng or random.SystemRandom(), chosen_ids), answers={}, results={},
         max_score=0.0, started_at=now,
         deadline_at=now + timedelta(minutes=quiz.time_limit_minutes) if quiz.time_limit_minutes else None)
     attempt.max_score = sum(q["points"] for q in attempt.questions)
