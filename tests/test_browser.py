@@ -94,6 +94,13 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def log_in(page, base: str, identifier: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=identifier]", identifier)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
 def register(page, base: str, name: str, mobile: str) -> None:
     page.goto(f"{base}/join")
     page.fill("input[name=code]", "DEMO2026")
@@ -246,10 +253,7 @@ def test_an_essay_goes_through_mentor_review_and_the_trainee_sees_the_comment(br
 
     mentor = browser.new_context(**PHONE)
     coach = mentor.new_page()
-    coach.goto(live_url + "/login")
-    coach.fill("input[name=identifier]", "mentor@demo.local")
-    coach.fill("input[name=password]", "xiaob-demo-2026")
-    coach.click("button[type=submit]")
+    log_in(coach, live_url, "mentor@demo.local", "xiaob-demo-2026")
     coach.click("text=批改")
     coach.click("text=孙燕")
     coach.fill("#score-welcome-0", "5")
@@ -271,10 +275,7 @@ def test_check_ins_over_several_days_move_the_status_from_behind_to_achieved(bro
     from datetime import date, timedelta
     context = browser.new_context(**PHONE)
     page = context.new_page()
-    page.goto(live_url + "/login")
-    page.fill("input[name=identifier]", WEEK_TRAINEE[0])
-    page.fill("input[name=password]", WEEK_TRAINEE[1])
-    page.click("button[type=submit]")
+    log_in(page, live_url, WEEK_TRAINEE[0], WEEK_TRAINEE[1])
     page.goto(live_url + "/progress")
     start = date.fromisoformat(page.locator("#programme-start").get_attribute("datetime"))
     for day, earnings in enumerate(["0", "5.50", "8", "6.30", "10", "4.20"]):  # days 1-6: ¥34.00
@@ -309,10 +310,7 @@ def test_check_ins_over_several_days_move_the_status_from_behind_to_achieved(bro
 def test_a_mentor_finds_the_behind_trainee_nudges_her_and_marks_her_contacted(browser, live_url):
     mentor = browser.new_context(**PHONE)
     page = mentor.new_page()
-    page.goto(live_url + "/login")
-    page.fill("input[name=identifier]", "mentor@demo.local")
-    page.fill("input[name=password]", "xiaob-demo-2026")
-    page.click("button[type=submit]")
+    log_in(page, live_url, "mentor@demo.local", "xiaob-demo-2026")
     page.click("text=Demo cohort")
     assert "李小美" in page.locator("#attention-top").inner_text()
     shot(page, "16-mentor-dashboard-phone")
@@ -333,19 +331,13 @@ def test_a_mentor_finds_the_behind_trainee_nudges_her_and_marks_her_contacted(br
 
     laptop = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     wide = laptop.new_page()
-    wide.goto(live_url + "/login")
-    wide.fill("input[name=identifier]", "mentor@demo.local")
-    wide.fill("input[name=password]", "xiaob-demo-2026")
-    wide.click("button[type=submit]")
+    log_in(wide, live_url, "mentor@demo.local", "xiaob-demo-2026")
     wide.click("text=Demo cohort")
     shot(wide, "19-mentor-dashboard-laptop")
 
     trainee = browser.new_context(**PHONE)
     her = trainee.new_page()
-    her.goto(live_url + "/login")
-    her.fill("input[name=identifier]", "trainee@demo.local")
-    her.fill("input[name=password]", "xiaob-demo-2026")
-    her.click("button[type=submit]")
+    log_in(her, live_url, "trainee@demo.local", "xiaob-demo-2026")
     assert her.locator("#inbox-link .badge").inner_text() == "1"
     her.click("#inbox-link")
     assert "今晚八点" in her.locator("#messages").inner_text()
