@@ -62,7 +62,7 @@ class MentorNote(db.Model):
 
 
 class InboxMessage(db.Model):
-    """A message in a user's in-app inbox (a mentor's nudge; later, reminders)."""
+    """A message in a user's in-app inbox: a reminder, a digest or a mentor's nudge."""
 
     __tablename__ = "inbox_messages"
 
@@ -70,7 +70,10 @@ class InboxMessage(db.Model):
     recipient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     sender_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     category: so.Mapped[str] = so.mapped_column(sa.String(30), default="nudge")
+    title: so.Mapped[str] = so.mapped_column(sa.String(200), default="", server_default="")
     body: so.Mapped[str] = so.mapped_column(sa.Text)
+    # The outbox message it was delivered from: a retried delivery finds it and writes nothing.
+    outbox_key: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200), unique=True)
     link: so.Mapped[Optional[str]] = so.mapped_column(sa.String(300))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     read_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)

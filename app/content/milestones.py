@@ -5,6 +5,7 @@ from pathlib import Path
 
 from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _rel, read_yaml_file
 from app.content.quizzes import QuizReader
+from app.content.reminders import load_reminders
 
 
 # Cumulative metrics add up over her check-ins; the others take the latest number reported.
@@ -35,6 +36,7 @@ class ProgrammeSpec:
     diagnosis: dict      # factor -> {"reference": float, "lesson": "course/lesson"}
     source_path: str
     content_hash: str = ""
+    reminders: dict | None = None   # milestones/reminders.yml, when there is one
 
 
 def _to_fen(value) -> int | None:
@@ -141,6 +143,8 @@ def load_milestones(root: Path, courses: list[CourseSpec]):
             Report(problems, _rel(path, root))(1, "unexpected file: milestones are <key>.yml")
         elif path.name == "programme.yml":
             programme = load_programme(path, root, courses, problems)
+        elif path.name == "reminders.yml":
+            continue  # read below, once the milestones' keys are known
         elif milestone := load_milestone(path, root, problems):
             if milestone.order in orders:
                 Report(problems, milestone.source_path)(1, f"order: {milestone.order} is also the order of "
@@ -148,4 +152,9 @@ def load_milestones(root: Path, courses: list[CourseSpec]):
                 continue
             orders[milestone.order] = milestone.key
             milestones.append(milestone)
+    if (folder / "reminders.yml").exists():
+        reminders = load_reminders(folder / "reminders.yml", root, {m.key for m in milestones}, problems)
+        if programme is not None and reminders is not None:
+            programme.reminders = reminders
+            programme.content_hash = _digest(programme.__dict__ | {"content_hash": ""})
     return programme, sorted(milestones, key=lambda m: m.order), problems

@@ -117,7 +117,8 @@ def sync_milestones(session: Session, programme, milestones, now: datetime, repo
     if programme is not None:
         fields = dict(checkin_days=programme.checkin_days, asks=programme.asks,
                       behind_margin_percent=programme.behind_margin_percent, correction_days=programme.correction_days,
-                      diagnosis=programme.diagnosis, source_path=programme.source_path,
+                      diagnosis=programme.diagnosis, reminders=programme.reminders or {},
+                      source_path=programme.source_path,
                       content_hash=programme.content_hash, is_archived=False)
         row = session.scalar(sa.select(Programme).where(Programme.key == "default"))
         _upsert(session, row, Programme, fields, "programme", now, report, key="default")
