@@ -30,7 +30,22 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
+        from app.reminders.models import SchedulerRun
         db.session.execute(db.text("SELECT 1"))
-        return jsonify(status="ok", database=db.engine.dialect.name)
+        jobs = {run.job: {"last_run": run.finished_at.isoformat() if run.finished_at else None, "ok": run.ok}
+                for run in db.session.scalars(db.select(SchedulerRun))}
+        return jsonify(status="ok", database=db.engine.dialect.name,
+                       scheduler={"running_here": "scheduler" in app.extensions, "jobs": jobs})
 
+    if app.config["SCHEDULER_ENABLED"] and not app.testing and _serving():
+        from app.reminders import scheduler
+        scheduler.start_in_background(app)
     return app
+
+
+def _serving() -> bool:
+    """A web server process: `academy run`, or a WSGI server (no command line of ours). CLI commands such
+    as `db upgrade` or `academy scheduler` (which runs the jobs itself) start no background jobs."""
+    import click
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"

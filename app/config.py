@@ -35,6 +35,17 @@ class Defaults:
     SMTP_USERNAME = None
     SMTP_PASSWORD = None
     SMTP_FROM = "Xiaob Academy <noreply@localhost>"
+    SMTP_STARTTLS = False
+    # Where users reach the site: links in emails and group messages are absolute.
+    BASE_URL = "http://127.0.0.1:5000"
+    # Reminders: a dispatcher's claim is released after this long (it must have died), failed
+    # deliveries wait REMINDER_BACKOFF_SECONDS x 2^(tries-1) (+-50%), and die after the last try.
+    REMINDER_CLAIM_TIMEOUT = 300
+    REMINDER_BACKOFF_SECONDS = 60
+    REMINDER_MAX_TRIES = 6
+    REMINDER_HTTP_TIMEOUT = 10
+    SCHEDULER_RULES_SECONDS = 300
+    SCHEDULER_DISPATCH_SECONDS = 30
 
 
 ENVIRONMENT = {
@@ -48,6 +59,8 @@ ENVIRONMENT = {
     "SMTP_PASSWORD": "SMTP_PASSWORD",
     "SMTP_FROM": "SMTP_FROM",
     "SCHEDULER_ENABLED": "SCHEDULER_ENABLED",
+    "SMTP_STARTTLS": "SMTP_STARTTLS",
+    "ACADEMY_BASE_URL": "BASE_URL",
 }
 
 
@@ -69,7 +82,7 @@ def load(app, overrides=None) -> None:
     if overrides:
         app.config.update(overrides)
 
-    for flag in ("SCHEDULER_ENABLED",):
+    for flag in ("SCHEDULER_ENABLED", "SMTP_STARTTLS"):
         if isinstance(app.config[flag], str):
             app.config[flag] = app.config[flag].lower() in ("1", "true", "yes", "on")
     app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])

@@ -141,12 +141,13 @@ def trainee(cohort_id: int, trainee_id: int):
 
 
 def _timeline(person, progress, notes, attempts) -> list[tuple]:
-    """(when, kind, object), newest first: lessons done, attempts, check-ins, notes, nudges."""
+    """(when, kind, object), newest first: lessons done, attempts, check-ins, notes, nudges, reminders."""
     events = [(c.updated_at, "checkin", c) for c in progress.checkins]
     events += [(a.submitted_at or a.started_at, "attempt", a) for a in attempts]
     events += [(n.created_at, n.kind, n) for n in notes]
     events += [(when, "lesson", lesson) for lesson, when in learning.completion_times(db.session, person.id)]
-    events += [(m.created_at, "nudge", m) for m in mentoring.inbox(db.session, person) if m.category == "nudge"]
+    events += [(m.created_at, "nudge" if m.category == "nudge" else "reminder", m)
+               for m in mentoring.inbox(db.session, person)]
     return sorted(events, key=lambda e: e[0], reverse=True)
 
 
@@ -188,8 +189,8 @@ def add_note(cohort_id: int, trainee_id: int):
 @login_required
 def nudge(cohort_id: int, trainee_id: int):
     def action(person, now):
-        message = mentoring.send_nudge(db.session, current_user, person, request.form.get("body", ""), now)
-        _audit("trainee.nudge", person, message=message.id)
+        ids = mentoring.send_nudge(db.session, current_user, person, request.form.get("body", ""), now)
+        _audit("trainee.nudge", person, outbox=ids)
         return _("Sent to %(name)s's inbox.", name=person.name)
     return _act(cohort_id, trainee_id, action)
 

@@ -2,6 +2,7 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -73,14 +74,28 @@ def mark_contacted(session: Session, mentor: User, trainee: User, body: str, now
     return note
 
 
-def send_nudge(session: Session, mentor: User, trainee: User, body: str, now: datetime,
-               link: str | None = None) -> InboxMessage:
-    """A personal message to her in-app inbox (the reminders' outbox will carry it further)."""
-    message = InboxMessage(recipient_id=trainee.id, sender_id=mentor.id, category="nudge", body=_text(body),
-                           link=link, created_at=now)
-    session.add(message)
-    session.flush()
-    return message
+def send_nudge(session: Session, mentor: User, trainee: User, body: str, now: datetime) -> list[int]:
+    """A personal message through the reminders' outbox: in her inbox at once, by email too when she
+    takes mentors' messages by email (quiet hours respected). Returns the outbox ids."""
+    from app.reminders import outbox
+    from app.reminders.models import OutboxMessage
+    from app.reminders.preferences import effective, get_preference
+    from app.checkins.service import get_programme
+    text = _text(body)
+    prefs = effective(get_programme(session).reminders or {}, get_preference(session, trainee))
+    channels = ["inapp"] + (["email"] if trainee.email and prefs.wants_email("nudge")
+                            and current_app.config.get("SMTP_HOST") else [])
+    occasion = f"{mentor.id}-{now.timestamp():.6f}"
+    params = {"sender_id": mentor.id, "mentor": mentor.name, "text": text}
+    outbox.write(session, [{"key": outbox.key_for(f"user:{trainee.id}", "nudge", occasion, channel),
+                            "rule": "nudge", "category": "nudge", "occasion": occasion, "channel": channel,
+                            "user_id": trainee.id, "params": params, "due_at": now} for channel in channels], now)
+    ids = list(session.scalars(sa.select(OutboxMessage.id).where(
+        OutboxMessage.rule == "nudge", OutboxMessage.occasion == occasion, OutboxMessage.user_id == trainee.id)))
+    inapp = session.scalars(sa.select(OutboxMessage.id).where(OutboxMessage.id.in_(ids),
+                                                              OutboxMessage.channel == "inapp")).all()
+    outbox.deliver_now(session, list(inapp), now)
+    return ids
 
 
 def inbox(session: Session, user: User) -> list[InboxMessage]:

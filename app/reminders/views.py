@@ -1,6 +1,185 @@
 """Reminder pages: a user's preferences, one-click unsubscribe, the admins' outbox."""
-from flask import Blueprint
+from functools import wraps
 
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session, selectinload
+from wtforms import BooleanField, SelectMultipleField, StringField
+from wtforms.widgets import CheckboxInput, ListWidget, TimeInput
+
+from app.accounts.forms import TIMEZONES
+from app.cohorts import audit
+from app.cohorts.admin import PER_PAGE, Page
+from app.cohorts.admin_views import admins_only
+from app.database import utcnow
+from app.extensions import csrf, db
 from app.reminders import models  # noqa: F401  (the tables, for migrations)
+from app.reminders import preferences as prefs
+from app.reminders.models import DeliveryTry, OutboxMessage
 
 bp = Blueprint("reminders", __name__)
+
+STATE_LABELS = {
+    OutboxMessage.PENDING: _l("Waiting"), OutboxMessage.CLAIMED: _l("Being sent"), OutboxMessage.SENT: _l("Sent"),
+    OutboxMessage.DEAD: _l("Failed"), OutboxMessage.SKIPPED: _l("Skipped"),
+}
+CHANNEL_LABELS = {
+    "inapp": _l("In-app inbox"), "email": _l("Email"), "wecom": _l("WeCom group robot"),
+    "dingtalk": _l("DingTalk group robot"), "feishu": _l("Feishu group robot"), "webhook": _l("Webhook"),
+}
+OUTCOME_LABELS = {"sent": _l("Sent"), "retry": _l("Failed, to be tried again"), "dead": _l("Failed, no more tries"),
+                  "skipped": _l("Skipped")}
+ZONE_LABELS = {choice.value: choice.label for choice in TIMEZONES}
+
+
+# --- her preferences ---------------------------------------------------------------------------
+
+class PreferencesForm(FlaskForm):
+    email_enabled = BooleanField(_l("Send me reminders by email"))
+    email_categories = SelectMultipleField(_l("By email"), choices=[], widget=ListWidget(prefix_label=False),
+                                           option_widget=CheckboxInput())
+    send_at = StringField(_l("Daily reminder time"), widget=TimeInput())
+    quiet_start = StringField(_l("Quiet from"), widget=TimeInput())
+    quiet_end = StringField(_l("Quiet until"), widget=TimeInput())
+    group_mention = BooleanField(_l("Mention me in my cohort's group"))
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@login_required
+def preferences():
+    from app.checkins.service import get_programme
+    programme_reminders = get_programme(db.session).reminders
+    current = prefs.effective(programme_reminders, prefs.get_preference(db.session, current_user))
+    shown = prefs.categories_for(current_user)
+    if request.method == "POST":
+        form = PreferencesForm()
+    else:
+        form = PreferencesForm(data={
+            "email_enabled": current.email_enabled, "group_mention": current.group_mention,
+            "email_categories": [c for c in shown if c not in current.email_muted],
+            "send_at": current.send_at, "quiet_start": current.quiet_start, "quiet_end": current.quiet_end})
+    form.email_categories.choices = [(c, prefs.CATEGORY_LABELS[c]) for c in shown]
+    if form.validate_on_submit():
+        choices = {"send_at": form.send_at.data, "quiet_start": form.quiet_start.data,
+                   "quiet_end": form.quiet_end.data}
+        if current_user.email:  # otherwise the email part was not on the page: keep what is stored
+            choices["email_enabled"] = form.email_enabled.data
+            choices["email_categories"] = {c: c in (form.email_categories.data or ()) for c in shown}
+        if current_user.is_trainee:
+            choices["group_mention"] = form.group_mention.data
+        try:
+            prefs.save_preference(db.session, current_user, now=utcnow(), **choices)
+        except prefs.PreferenceError as e:
+            db.session.rollback()
+            for field, message in e.errors.items():
+                getattr(form, field).errors.append(message)
+        else:
+            db.session.commit()
+            flash(_("Your reminder settings are saved."), "success")
+            held = prefs.effective_for(db.session, current_user).reminder_held_until()
+            if held:
+                flash(_("Your daily reminder time is inside your quiet hours: reminders will come at %(time)s.",
+                        time=held), "warning")
+            return redirect(url_for("reminders.preferences"))
+    defaults = prefs.effective(programme_reminders, None)
+    zone = ZONE_LABELS.get(current_user.timezone, current_user.timezone)
+    status = 422 if request.method == "POST" else 200
+    return render_template("reminders/preferences.html", form=form, defaults=defaults, zone=zone), status
+
+
+# --- one-click unsubscribe (no login: the signed token says who and what) ----------------------
+
+def _token_or_404(token: str) -> tuple[int, str]:
+    return prefs.read_unsubscribe_token(token) or abort(404)
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe(token: str):
+    """Shows the button only: link checkers and mail scanners open links, and must change nothing."""
+    _, category = _token_or_404(token)
+    return render_template("reminders/unsubscribe.html", token=token, category=category,
+                           label=prefs.CATEGORY_LABELS[category], done=False)
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt  # RFC 8058 one-click POSTs come from mail clients, without our token: the signed token is the proof
+def unsubscribe_confirm(token: str):
+    user_id, category = _token_or_404(token)
+    if not prefs.unsubscribe(db.session, user_id, category, utcnow()):
+        abort(404)  # her account is gone
+    db.session.commit()
+    return render_template("reminders/unsubscribe.html", token=token, category=category,
+                           label=prefs.CATEGORY_LABELS[category], done=True)
+
+
+# --- the outbox, for admins --------------------------------------------------------------------
+
+def admins_only_view(view):
+    """The same check as every /admin page: anonymous to the login page, anyone but an admin 404."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        return admins_only() or view(*args, **kwargs)
+    return wrapper
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """Messages per state, every state listed (0 when none)."""
+    counts = dict(session.execute(sa.select(OutboxMessage.state, sa.func.count(OutboxMessage.id))
+                                  .group_by(OutboxMessage.state)).all())
+    return {state: counts.get(state, 0) for state in STATE_LABELS}
+
+
+def dead_letters(session: Session, page, per_page: int = PER_PAGE) -> Page:
+    """Dead messages, the latest to die first, with recipient, cohort and tries loaded."""
+    total = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.state == OutboxMessage.DEAD))
+    try:
+        number = max(1, int(page))
+    except (TypeError, ValueError):
+        number = 1
+    number = min(number, max(1, -(-total // per_page)))
+    died = (sa.select(DeliveryTry.message_id, sa.func.max(DeliveryTry.finished_at).label("at"))
+            .group_by(DeliveryTry.message_id).subquery())
+    items = session.scalars(
+        sa.select(OutboxMessage).outerjoin(died, died.c.message_id == OutboxMessage.id)
+        .where(OutboxMessage.state == OutboxMessage.DEAD)
+        .options(selectinload(OutboxMessage.user), selectinload(OutboxMessage.cohort),
+                 selectinload(OutboxMessage.tries_log))
+        .order_by(sa.func.coalesce(died.c.at, OutboxMessage.next_try_at).desc(), OutboxMessage.id.desc())
+        .offset((number - 1) * per_page).limit(per_page)).all()
+    return Page(list(items), total, number, per_page)
+
+
+@bp.get("/admin/outbox")
+@admins_only_view
+def outbox():
+    return render_template("reminders/outbox.html", counts=outbox_counts(db.session),
+                           page=dead_letters(db.session, request.args.get("page", 1)),
+                           state_labels=STATE_LABELS, channel_labels=CHANNEL_LABELS,
+                           outcome_labels=OUTCOME_LABELS)
+
+
+@bp.post("/admin/outbox/retry")
+@admins_only_view
+def outbox_retry():
+    from app.reminders.outbox import retry_dead
+    if request.form.get("all"):
+        ids, target = None, "outbox"
+    elif (message_id := request.form.get("message_id", "")).isdigit():
+        ids, target = [int(message_id)], f"outbox:{message_id}"
+    else:
+        abort(400)
+    count = retry_dead(db.session, ids, utcnow())
+    audit.record(db.session, current_user, "outbox.retry", target, ids=ids if ids is not None else "all dead",
+                 requeued=count)
+    db.session.commit()
+    if count:
+        flash(ngettext("%(num)d message queued to be sent again.", "%(num)d messages queued to be sent again.",
+                       count), "success")
+    else:
+        flash(_("Nothing to send again: no such failed message."), "warning")
+    return redirect(url_for("reminders.outbox"))

@@ -1,0 +1,245 @@
+"""Writing to the outbox exactly once, and delivering from it.
+
+Write: INSERT ... ON CONFLICT (key) DO NOTHING, so running the rules twice adds nothing.
+Deliver: claim a batch (UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) on
+PostgreSQL, so several dispatchers never take the same row; SQLite has one writer at a time),
+commit the claim, then for each message: send, record the try, and mark it sent only once the
+channel accepted it. A dispatcher that dies after claiming leaves rows `claimed`; they go back
+to `pending` after the claim timeout. Failures wait longer after each try (exponential backoff
+with jitter) and, after the last try, become dead letters for an admin to see and retry.
+"""
+import os
+import random
+import socket
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.database import utcnow
+from app.reminders import preferences
+from app.reminders.channels import Dead, Retry, channel_for
+from app.reminders.models import ROBOT_CHANNELS, DeliveryTry, OutboxMessage, ReminderPreference
+
+ROBOT_PER_MINUTE = 20   # WeCom and DingTalk accept 20 messages a minute per robot
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def key_for(recipient: str, rule: str, occasion: str, channel: str) -> str:
+    """The idempotency key: who, what, which occasion, which way."""
+    return f"{recipient}/{rule}/{occasion}/{channel}"
+
+
+def write(session: Session, rows: list[dict], now: datetime) -> int:
+    """Add the messages whose key is not there yet; returns how many were new.
+
+    Each row: key, rule, category, occasion, channel, user_id or cohort_id, params, due_at and
+    optionally expires_at."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for row in rows:
+        row.setdefault("params", {})
+        row.setdefault("expires_at", None)
+        row.setdefault("user_id", None)
+        row.setdefault("cohort_id", None)
+        row.update(state=OutboxMessage.PENDING, next_try_at=row["due_at"], tries=0, created_at=now)
+    statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id)
+    created = 0
+    for start in range(0, len(rows), 5000):
+        created += len(session.execute(statement, rows[start:start + 5000]).all())
+    return created
+
+
+def claim(session: Session, now: datetime, worker: str, limit: int) -> list[int]:
+    """Take up to `limit` due messages for this worker; other dispatchers skip them."""
+    due = (sa.select(OutboxMessage.id)
+           .where(OutboxMessage.state == OutboxMessage.PENDING, OutboxMessage.next_try_at <= now)
+           .order_by(OutboxMessage.next_try_at, OutboxMessage.id).limit(limit)
+           .with_for_update(skip_locked=True))
+    claimed = session.scalars(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.state == OutboxMessage.PENDING)
+        .values(state=OutboxMessage.CLAIMED, claimed_at=now, claimed_by=worker)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)).all()
+    return sorted(claimed)
+
+
+def release_stuck(session: Session, now: datetime) -> int:
+    """Claims older than the timeout belong to a dispatcher that died: give them back."""
+    timeout = timedelta(seconds=current_app.config["REMINDER_CLAIM_TIMEOUT"])
+    result = session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.state == OutboxMessage.CLAIMED, OutboxMessage.claimed_at < now - timeout)
+        .values(state=OutboxMessage.PENDING, claimed_at=None, claimed_by=None)
+        .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+def expire(session: Session, now: datetime) -> int:
+    """A daily reminder whose day is over is not worth sending any more."""
+    result = session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.state == OutboxMessage.PENDING, OutboxMessage.expires_at < now)
+        .values(state=OutboxMessage.SKIPPED, last_error="expired")
+        .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+def backoff(tries: int) -> timedelta:
+    """After the n-th failed try: base x 2^(n-1), capped, with +-50% jitter so retries spread out."""
+    base = current_app.config["REMINDER_BACKOFF_SECONDS"]
+    delay = min(base * 2 ** (tries - 1), 6 * 3600)
+    return timedelta(seconds=delay * random.uniform(0.5, 1.5))
+
+
+def retry_dead(session: Session, ids: list[int] | None, now: datetime) -> int:
+    """Put dead letters back in the queue, with a fresh count of tries (an admin fixed the cause)."""
+    query = sa.update(OutboxMessage).where(OutboxMessage.state == OutboxMessage.DEAD)
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(ids))
+    result = session.execute(query.values(state=OutboxMessage.PENDING, tries=0, next_try_at=now, last_error=None)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+def dispatch(session: Session, now: datetime | None = None, *, worker: str | None = None, batch: int = 100,
+             max_messages: int | None = None) -> Counter:
+    """One pass: release stuck claims, then claim and deliver until nothing is due.
+
+    `now` fixes the clock for everything decided here (tests and `--now`); None follows the
+    real clock, batch by batch. Returns the outcomes counted: sent, retry, dead, skipped, later."""
+    from app.reminders.render import Renderer
+    worker = worker or worker_name()
+    fixed = now
+    outcomes: Counter = Counter()
+    clock = (lambda: fixed) if fixed is not None else utcnow
+    release_stuck(session, clock())
+    expire(session, clock())
+    session.commit()
+    renderer = Renderer(session)
+    while max_messages is None or sum(outcomes.values()) < max_messages:
+        ids = claim(session, clock(), worker, batch)
+        session.commit()
+        if not ids:
+            break
+        messages = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                                   .options(so.selectinload(OutboxMessage.user), so.selectinload(OutboxMessage.cohort))
+                                   .order_by(OutboxMessage.id)).all()
+        done_already = renderer.no_longer_due(messages, clock())
+        for message in messages:
+            outcomes[deliver(session, message, renderer, clock(), worker, skip=message.id in done_already)] += 1
+            session.commit()
+    return outcomes
+
+
+def deliver_now(session: Session, ids: list[int], now: datetime) -> None:
+    """Deliver these messages in this request (a mentor's nudge to the in-app inbox)."""
+    from app.reminders.render import Renderer
+    worker = worker_name()
+    claimed = session.scalars(
+        sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.state == OutboxMessage.PENDING)
+        .values(state=OutboxMessage.CLAIMED, claimed_at=now, claimed_by=worker).returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)).all()
+    renderer = Renderer(session)
+    for message_id in claimed:
+        deliver(session, session.get(OutboxMessage, message_id, populate_existing=True), renderer, now, worker)
+
+
+def _later(message: OutboxMessage, now: datetime, when: datetime, reason: str) -> str:
+    """Not now, and not a failure: no try is counted."""
+    message.state, message.next_try_at, message.claimed_at, message.claimed_by = (
+        OutboxMessage.PENDING, when, None, None)
+    message.last_error = reason
+    return "later"
+
+
+def quiet_until(message: OutboxMessage, pref: ReminderPreference | None, defaults: dict, now: datetime):
+    """When the recipient's quiet hours end, if they are on now; None otherwise. In-app messages
+    make no sound, so they are never held back."""
+    if message.channel == "inapp":
+        return None
+    if message.channel in ROBOT_CHANNELS:
+        zone, effective = message.cohort.timezone, preferences.effective(defaults, None)
+    else:
+        zone, effective = message.user.timezone, preferences.effective(defaults, pref)
+    local = now.astimezone(ZoneInfo(zone or "Asia/Shanghai"))
+    allowed = preferences.next_allowed(local, effective.quiet_start, effective.quiet_end)
+    return None if allowed <= local else allowed
+
+
+def deliver(session: Session, message: OutboxMessage, renderer, now: datetime, worker: str,
+            skip: bool = False) -> str:
+    """Send one claimed message and record the try; returns its outcome."""
+    started = now
+    if skip:
+        return _finish(session, message, started, now, worker, "skipped", "no longer due")
+    pref = renderer.preference(message.user_id) if message.user_id else None
+    if (until := quiet_until(message, pref, renderer.defaults, now)) is not None:
+        return _later(message, now, until, "quiet hours")
+    if message.channel in ROBOT_CHANNELS and _robot_busy(session, message, now):
+        return _later(message, now, now + timedelta(seconds=60), "robot rate limit")
+    try:
+        content = renderer.render(message)
+        if content is None:
+            return _finish(session, message, started, now, worker, "skipped", "nothing to say")
+        channel_for(message.channel, session).send(message, content)
+    except Retry as problem:
+        message.tries += 1
+        if message.tries >= current_app.config["REMINDER_MAX_TRIES"]:
+            return _finish(session, message, started, now, worker, "dead", str(problem))
+        wait = timedelta(seconds=problem.after_seconds) if problem.after_seconds else backoff(message.tries)
+        message.next_try_at = now + wait
+        return _finish(session, message, started, now, worker, "retry", str(problem))
+    except Dead as problem:
+        message.tries += 1
+        if problem.notify_admin:
+            _tell_admins(session, message, str(problem), now)
+        return _finish(session, message, started, now, worker, "dead", str(problem))
+    message.tries += 1
+    message.sent_at = now
+    return _finish(session, message, started, now, worker, "sent", None)
+
+
+_STATE = {"sent": OutboxMessage.SENT, "retry": OutboxMessage.PENDING, "dead": OutboxMessage.DEAD,
+          "skipped": OutboxMessage.SKIPPED}
+
+
+def _finish(session, message, started, now, worker, outcome: str, error: str | None) -> str:
+    message.state, message.last_error = _STATE[outcome], error
+    message.claimed_at = message.claimed_by = None
+    session.add(DeliveryTry(message_id=message.id, worker=worker, started_at=started, finished_at=now,
+                            outcome=outcome, error=error))
+    current_app.logger.info("delivery message=%s channel=%s rule=%s outcome=%s tries=%s error=%s",
+                            message.id, message.channel, message.rule, outcome, message.tries, error)
+    return outcome
+
+
+def _robot_busy(session: Session, message: OutboxMessage, now: datetime) -> bool:
+    sent = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(
+        OutboxMessage.cohort_id == message.cohort_id, OutboxMessage.channel == message.channel,
+        OutboxMessage.state == OutboxMessage.SENT, OutboxMessage.sent_at > now - timedelta(seconds=60)))
+    return sent >= ROBOT_PER_MINUTE
+
+
+def _tell_admins(session: Session, message: OutboxMessage, reason: str, now: datetime) -> None:
+    """A robot that can never work needs a person: every admin gets it in the app, once per cause."""
+    from app.accounts.models import Role, User
+    admins = session.scalars(sa.select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True))).all()
+    cohort = message.cohort.name if message.cohort else "-"
+    write(session, [{"key": key_for(f"user:{admin}", "robot_failed", f"{message.channel}:{message.cohort_id}:"
+                                    f"{now:%Y-%m-%d}", "inapp"),
+                     "rule": "robot_failed", "category": "digest", "occasion": f"{message.cohort_id}",
+                     "channel": "inapp", "user_id": admin, "due_at": now,
+                     "params": {"cohort": cohort, "channel": message.channel, "reason": reason[:300]}}
+                    for admin in admins], now)

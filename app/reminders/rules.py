@@ -1,0 +1,318 @@
+"""The reminder rules: what is due now, for every trainee at once.
+
+Each table is read once for all trainees (a grouped query per fact: her last check-in day, her
+last lesson, her recent check-ins for milestones), never once per trainee; the rules then run
+over plain tuples and every due message is written to the outbox in bulk. Timing and words are
+data (milestones/reminders.yml); docs/reminders.md describes each rule.
+"""
+from collections import Counter, namedtuple
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Role, User
+from app.checkins import service as checkins
+from app.checkins.models import Checkin, Milestone
+from app.cohorts.models import Cohort, cohort_mentors
+from app.learning.models import Course, Lesson, LessonProgress
+from app.quizzes.models import EssayReview, QuizAttempt
+from app.reminders import outbox, preferences
+from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreference
+
+RECENT = timedelta(days=3)          # events (a check-in that reached a milestone, a review) this recent count
+DIGEST_WINDOW = timedelta(hours=4)  # a morning digest later than this is stale: skip the day
+
+_Day = namedtuple("_Day", "user_id day earnings_fen orders posts group_members active_members")
+
+
+@dataclass(slots=True)
+class Trainee:
+    id: int
+    email: str | None
+    local: datetime          # her time now
+    today: date
+    day: int                 # programme day, 1 = her start
+    start: date
+    window_open: bool        # past her daily reminder time, outside her quiet hours
+    end_of_day: datetime     # UTC: her daily reminders expire then
+    email_ok: bool
+    email_muted: list
+
+
+def _clock(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+class Pass:
+    """One run of the rules at `now`: the trainees, the settings, and the rows to write."""
+
+    def __init__(self, session: Session, now: datetime):
+        self.session, self.now = session, now
+        self.programme = checkins.get_programme(session)
+        self.settings = self.programme.reminders or {}
+        self.rules = self.settings.get("rules", {})
+        self.email_configured = bool(current_app.config.get("SMTP_HOST"))
+        self.length = max(self.programme.checkin_days or [30])
+        self.milestones = list(session.scalars(sa.select(Milestone).where(Milestone.is_archived.is_(False))
+                                               .order_by(Milestone.position)))
+        self.reach = max([self.length] + [m.by_day for m in self.milestones]) + self.programme.correction_days
+        self.rows: dict[str, list[dict]] = {}
+        self._zones: dict[str, ZoneInfo] = {}
+        self._ends: dict[tuple, datetime] = {}
+
+    def zone(self, name: str | None) -> ZoneInfo:
+        name = name or "Asia/Shanghai"
+        if name not in self._zones:
+            self._zones[name] = ZoneInfo(name)
+        return self._zones[name]
+
+    def end_of_day(self, zone: ZoneInfo, day: date) -> datetime:
+        if (zone, day) not in self._ends:
+            self._ends[zone, day] = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(timezone.utc)
+        return self._ends[zone, day]
+
+    def open_window(self, local: datetime, send_at: str, quiet_start: str, quiet_end: str) -> bool:
+        now = local.time()
+        return now >= _clock(send_at) and not preferences.in_quiet_hours(now, quiet_start, quiet_end)
+
+    # --- who -----------------------------------------------------------------------------------
+
+    def trainees(self) -> dict[int, Trainee]:
+        """Active trainees of cohorts still in (or just past) the programme, with their preferences."""
+        defaults = self.settings
+        quiet = defaults.get("quiet_hours", {"start": "22:00", "end": "08:00"})
+        earliest = (self.now - timedelta(days=self.reach + 1)).date()
+        query = (sa.select(User.id, User.timezone, User.created_at, User.email, Cohort.start_date,
+                           ReminderPreference.email_enabled, ReminderPreference.email_muted,
+                           ReminderPreference.send_at, ReminderPreference.quiet_start, ReminderPreference.quiet_end)
+                 .join(Cohort, User.cohort_id == Cohort.id)
+                 .outerjoin(ReminderPreference, ReminderPreference.user_id == User.id)
+                 .where(User.role == Role.TRAINEE, User.is_active.is_(True), Cohort.is_archived.is_(False),
+                        Cohort.start_date >= earliest, Cohort.start_date <= (self.now + timedelta(days=1)).date()))
+        out, locals_ = {}, {}
+        for (user_id, zone_name, created, email, cohort_start, email_enabled, muted, send_at, quiet_start,
+             quiet_end) in self.session.execute(query):
+            zone = self.zone(zone_name)
+            local = locals_.get(zone) or locals_.setdefault(zone, self.now.astimezone(zone))
+            today = local.date()
+            start = max(cohort_start, created.astimezone(zone).date())
+            out[user_id] = Trainee(
+                id=user_id, email=email, local=local, today=today, day=(today - start).days + 1, start=start,
+                window_open=self.open_window(local, send_at or defaults.get("send_at", "20:00"),
+                                             quiet_start or quiet["start"], quiet_end or quiet["end"]),
+                end_of_day=self.end_of_day(zone, today),
+                email_ok=bool(email) and email_enabled is not False and self.email_configured,
+                email_muted=muted or [])
+        return out
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def add(self, trainee: Trainee, rule: str, occasion: str, params: dict, *, daily: bool) -> None:
+        """Her message on each of her channels: the inbox always, email when she takes this category."""
+        category = self.rules[rule]["category"]
+        channels = ["inapp"] + (["email"] if trainee.email_ok and category not in trainee.email_muted else [])
+        for channel in channels:
+            self.rows.setdefault(rule, []).append({
+                "key": outbox.key_for(f"user:{trainee.id}", rule, occasion, channel), "rule": rule,
+                "category": category, "occasion": occasion, "channel": channel, "user_id": trainee.id,
+                "params": params, "due_at": self.now, "expires_at": trainee.end_of_day if daily else None})
+
+
+def run_rules(session: Session, now: datetime) -> Counter:
+    """Write every message due at `now` to the outbox; returns the new ones per rule."""
+    run = Pass(session, now)
+    if not run.rules:
+        return Counter()  # no milestones/reminders.yml synced: nothing to remind of
+    trainees = run.trainees()
+    in_programme = {i: t for i, t in trainees.items() if 1 <= t.day <= run.reach}
+    checkin_rules(run, in_programme)
+    lesson_rule(run, in_programme)
+    milestone_rules(run, in_programme)
+    essay_rule(run, trainees)
+    group_digests(run)
+    mentor_digests(run)
+    created = Counter()
+    for rule, rows in run.rows.items():
+        created[rule] = outbox.write(session, rows, now)
+    return created
+
+
+def _last_checkin_days(session: Session, ids) -> dict[int, date]:
+    out = {}
+    for chunk in _chunks(list(ids)):
+        out.update(session.execute(sa.select(Checkin.user_id, sa.func.max(Checkin.day))
+                                   .where(Checkin.user_id.in_(chunk)).group_by(Checkin.user_id)).all())
+    return out
+
+
+def _chunks(ids: list, size: int = 900):
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def checkin_rules(run: Pass, trainees: dict[int, Trainee]) -> None:
+    """checkin_due on a check-in day not yet checked in; checkin_missed the day after an empty one."""
+    days = sorted(run.programme.checkin_days or [])
+    wanted = {i: t for i, t in trainees.items() if t.window_open and t.day <= run.length + 1}
+    last = _last_checkin_days(run.session, wanted)
+    for trainee in wanted.values():
+        last_day = last.get(trainee.id)
+        if trainee.day in days:
+            if last_day is None or last_day < trainee.today:
+                run.add(trainee, "checkin_due", trainee.today.isoformat(),
+                        {"day": trainee.day, "date": trainee.today.isoformat()}, daily=True)
+        elif (trainee.day - 1) in days:
+            missed = trainee.start + timedelta(days=trainee.day - 2)
+            if last_day is None or last_day < missed:
+                run.add(trainee, "checkin_missed", missed.isoformat(), {"date": missed.isoformat()}, daily=True)
+
+
+def lesson_rule(run: Pass, trainees: dict[int, Trainee]) -> None:
+    """no_lesson after N days without opening one (N from the data), while lessons are left."""
+    thresholds = sorted(run.rules.get("no_lesson", {}).get("after_days") or [])
+    wanted = {i: t for i, t in trainees.items() if t.window_open and t.day <= run.length}
+    if not thresholds or not wanted:
+        return
+    total = run.session.scalar(sa.select(sa.func.count(Lesson.id)).join(Lesson.course).where(
+        Lesson.is_archived.is_(False), Course.is_archived.is_(False)))
+    activity = {}
+    for chunk in _chunks(list(wanted)):
+        for user_id, started, completed, done in run.session.execute(
+                sa.select(LessonProgress.user_id, sa.func.max(LessonProgress.started_at),
+                          sa.func.max(LessonProgress.completed_at), sa.func.count(LessonProgress.completed_at))
+                .where(LessonProgress.user_id.in_(chunk)).group_by(LessonProgress.user_id)):
+            activity[user_id] = (max(filter(None, (started, completed))), done)
+    for trainee in wanted.values():
+        seen, done = activity.get(trainee.id, (None, 0))
+        if done >= total:
+            continue
+        since = seen.astimezone(trainee.local.tzinfo).date() if seen else trainee.start
+        idle = (trainee.today - since).days
+        reached = [n for n in thresholds if idle >= n]
+        if reached:
+            run.add(trainee, "no_lesson", f"{since.isoformat()}+{reached[-1]}", {"days": reached[-1]}, daily=True)
+
+
+def milestone_rules(run: Pass, trainees: dict[int, Trainee]) -> None:
+    """behind on the escalation days of each milestone; milestone_achieved once, soon after."""
+    on_days = run.rules.get("behind", {}).get("on_days", {})
+    recent = set()
+    for chunk in _chunks(list(trainees)):
+        recent.update(run.session.scalars(sa.select(Checkin.user_id).distinct().where(
+            Checkin.user_id.in_(chunk), Checkin.updated_at >= run.now - RECENT)))
+    behind_days = {day for days in on_days.values() for day in days}
+    wanted = {i: t for i, t in trainees.items()
+              if i in recent or (t.window_open and t.day in behind_days)}
+    history: dict[int, list] = {}
+    for chunk in _chunks(list(wanted)):
+        for row in run.session.execute(
+                sa.select(Checkin.user_id, Checkin.day, Checkin.earnings_fen, Checkin.orders, Checkin.posts,
+                          Checkin.group_members, Checkin.active_members)
+                .where(Checkin.user_id.in_(chunk)).order_by(Checkin.user_id, Checkin.day)):
+            history.setdefault(row[0], []).append(_Day._make(row))
+    margin, correction = run.programme.behind_margin_percent, run.programme.correction_days
+    for trainee in wanted.values():
+        mine = history.get(trainee.id, [])
+        for milestone in run.milestones:
+            status = checkins.milestone_status(milestone, mine, trainee.start, trainee.today, margin)
+            if status.status == checkins.ACHIEVED and trainee.id in recent \
+                    and trainee.today <= status.due + timedelta(days=correction):
+                run.add(trainee, "milestone_achieved", milestone.key, {"milestone": milestone.key}, daily=False)
+            elif status.status == checkins.BEHIND and trainee.window_open \
+                    and trainee.day in on_days.get(milestone.key, ()):
+                diagnosis = checkins.diagnose(mine, trainee.today, run.programme)
+                lesson = diagnosis.weakest.lesson if diagnosis.weakest else None
+                run.add(trainee, "behind", f"{milestone.key}:day{trainee.day}",
+                        {"milestone": milestone.key, "current": status.current, "days_left": status.days_left,
+                         "lesson": lesson}, daily=True)
+
+
+def essay_rule(run: Pass, trainees: dict[int, Trainee]) -> None:
+    """essay_reviewed when the last essay of an attempt has been scored (the attempt is graded)."""
+    rows = run.session.execute(
+        sa.select(QuizAttempt.id, QuizAttempt.user_id, QuizAttempt.quiz_id)
+        .join(EssayReview, EssayReview.attempt_id == QuizAttempt.id)
+        .where(QuizAttempt.state == QuizAttempt.GRADED, EssayReview.reviewed_at >= run.now - RECENT)
+        .group_by(QuizAttempt.id, QuizAttempt.user_id, QuizAttempt.quiz_id))
+    for attempt_id, user_id, quiz_id in rows:
+        if user_id in trainees:
+            run.add(trainees[user_id], "essay_reviewed", f"attempt{attempt_id}",
+                    {"attempt_id": attempt_id, "quiz_id": quiz_id}, daily=False)
+
+
+def group_digests(run: Pass) -> None:
+    """One message per cohort group on a check-in day: how many have not checked in, @-mentioning
+    them. One digest, not one message each: group robots take 20 messages a minute."""
+    if "group_digest" not in run.rules:
+        return
+    quiet = run.settings.get("quiet_hours", {"start": "22:00", "end": "08:00"})
+    cohorts = run.session.scalars(sa.select(Cohort).where(
+        Cohort.is_archived.is_(False), Cohort.robot_kind.in_(ROBOT_CHANNELS), Cohort.robot_webhook.is_not(None)))
+    for cohort in cohorts:
+        zone = run.zone(cohort.timezone)
+        local = run.now.astimezone(zone)
+        day = (local.date() - cohort.start_date).days + 1
+        if day not in (run.programme.checkin_days or []) or not run.open_window(
+                local, run.settings.get("send_at", "20:00"), quiet["start"], quiet["end"]):
+            continue
+        today = local.date().isoformat()
+        run.rows.setdefault("group_digest", []).append({
+            "key": outbox.key_for(f"cohort:{cohort.id}", "group_digest", today, cohort.robot_kind),
+            "rule": "group_digest", "category": run.rules["group_digest"]["category"], "occasion": today,
+            "channel": cohort.robot_kind, "cohort_id": cohort.id, "params": {"day": day, "date": today},
+            "due_at": run.now, "expires_at": run.end_of_day(zone, local.date())})
+
+
+def mentor_digests(run: Pass) -> None:
+    """Each morning, each mentor: who in her cohorts needs attention (the dashboard's own list)."""
+    from app.cohorts import dashboard
+    if "mentor_digest" not in run.rules:
+        return
+    quiet = run.settings.get("quiet_hours", {"start": "22:00", "end": "08:00"})
+    digest_at = _clock(run.settings.get("digest_at", "09:00"))
+    mentors = run.session.execute(
+        sa.select(User, ReminderPreference).outerjoin(ReminderPreference, ReminderPreference.user_id == User.id)
+        .where(User.role == Role.MENTOR, User.is_active.is_(True))).all()
+    due = []
+    for mentor, pref in mentors:
+        local = run.now.astimezone(run.zone(mentor.timezone))
+        opening = datetime.combine(local.date(), digest_at, local.tzinfo)
+        effective = preferences.effective(run.settings, pref)
+        if opening <= local < opening + DIGEST_WINDOW and not preferences.in_quiet_hours(
+                local.time(), effective.quiet_start, effective.quiet_end):
+            due.append((mentor, effective, local))
+    if not due:
+        return
+    sent = set(run.session.scalars(sa.select(OutboxMessage.user_id).where(
+        OutboxMessage.rule == "mentor_digest", OutboxMessage.user_id.in_([m.id for m, _, _ in due]),
+        OutboxMessage.created_at >= run.now - DIGEST_WINDOW)))
+    attention: dict[int, list[str]] = {}
+    for mentor, effective, local in due:
+        if mentor.id in sent:
+            continue
+        cohort_ids = run.session.scalars(sa.select(cohort_mentors.c.cohort_id).where(
+            cohort_mentors.c.user_id == mentor.id)).all()
+        names = []
+        for cohort in run.session.scalars(sa.select(Cohort).where(Cohort.id.in_(cohort_ids),
+                                                                  Cohort.is_archived.is_(False))):
+            if cohort.id not in attention:
+                rows = dashboard.cohort_rows(run.session, cohort, run.now)
+                attention[cohort.id] = [row.user.name for row in dashboard.needs_attention(rows, run.now)]
+            names += attention[cohort.id]
+        if not names:
+            continue
+        category = run.rules["mentor_digest"]["category"]
+        today = local.date()
+        channels = ["inapp"] + (["email"] if mentor.email and effective.email_enabled and run.email_configured
+                                and category not in effective.email_muted else [])
+        for channel in channels:
+            run.rows.setdefault("mentor_digest", []).append({
+                "key": outbox.key_for(f"user:{mentor.id}", "mentor_digest", today.isoformat(), channel),
+                "rule": "mentor_digest", "category": category, "occasion": today.isoformat(), "channel": channel,
+                "user_id": mentor.id, "params": {"count": len(names), "names": names[:20]}, "due_at": run.now,
+                "expires_at": run.end_of_day(run.zone(mentor.timezone), today)})

@@ -1,0 +1,213 @@
+"""Real local servers for tests: an SMTP sink and an HTTP sink, each on 127.0.0.1 in a thread.
+
+Use the fixtures in a test file with `from tests.servers import smtp_sink, http_sink  # noqa: F401`,
+or the classes directly (`with SmtpSink() as sink: ...`).
+"""
+import email
+import email.policy
+import json
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+class _Controller(Controller):
+    """aiosmtpd's Controller on a port the OS chose: read it back before the start-up probe."""
+
+    def _trigger_server(self) -> None:
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class SmtpSink:
+    """An SMTP server that keeps what it receives (`messages`, parsed with email.policy.default).
+
+    `refuse_recipients = True` answers RCPT with 550; `fail_next(n)` answers DATA with 451
+    (or the given reply) for the next n messages, which are then not kept.
+    """
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) of each kept message
+        self.refuse_recipients = False
+        self._failures: deque[str] = deque()
+        self._controller = _Controller(self, hostname=self.host, port=0)
+
+    def fail_next(self, count: int = 1, reply: str = "451 4.3.0 Try again later") -> None:
+        self._failures.extend([reply] * count)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The app settings that send email here."""
+        return {"SMTP_HOST": self.host, "SMTP_PORT": self.port}
+
+    # aiosmtpd handler hooks (the sink is its own handler)
+    async def handle_RCPT(self, server, session, envelope, address: str, rcpt_options) -> str:
+        if self.refuse_recipients:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self._failures:
+            return self._failures.popleft()
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 Message accepted for delivery"
+
+    def start(self) -> "SmtpSink":
+        self._controller.start()
+        self.port = self._controller.port
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> "SmtpSink":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]       # the last value of each parameter
+    headers: dict[str, str]     # names lower-cased
+    body: bytes
+    json: Any                   # the body parsed, or None when it is not JSON
+    status: int                 # what the sink answered
+    answer: Any
+
+    @property
+    def accepted(self) -> bool:
+        """Answered 2xx with errcode/code/StatusCode 0 (or none of them: a plain webhook)."""
+        if not 200 <= self.status < 300:
+            return False
+        if not isinstance(self.answer, dict):
+            return True
+        for name in ("errcode", "code", "StatusCode"):
+            if name in self.answer:
+                return self.answer[name] == 0
+        return True
+
+
+class HttpSink:
+    """An HTTP server that records every request and answers as told.
+
+    Answers come from the queue filled by `answer(status, json, times=1, delay=0)`, then from
+    `default` (status, json) after `delay` seconds. A delayed request is recorded (and counted
+    as accepted, as a real platform would post it) before the delay, even if the client gave up.
+    """
+
+    def __init__(self, default: tuple[int, Any] = (200, {"errcode": 0, "errmsg": "ok"}), delay: float = 0.0):
+        self.default = default
+        self.delay = delay
+        self.requests: list[Request] = []
+        self._answers: deque[tuple[int, Any, float | None]] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()  # cuts delays short at stop()
+        self._server = _HttpServer(("127.0.0.1", 0), _make_handler(self))
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="HttpSink", daemon=True)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def answer(self, status: int, json_body: Any, times: int = 1, delay: float | None = None) -> None:
+        self._answers.extend([(status, json_body, delay)] * times)
+
+    @property
+    def accepted(self) -> list[Request]:
+        return [r for r in self.requests if r.accepted]
+
+    def _next_answer(self) -> tuple[int, Any, float]:
+        with self._lock:
+            if self._answers:
+                status, body, delay = self._answers.popleft()
+                return status, body, self.delay if delay is None else delay
+        return self.default[0], self.default[1], self.delay
+
+    def start(self) -> "HttpSink":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()  # joins the request threads
+        self._thread.join()
+
+    def __enter__(self) -> "HttpSink":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = False  # so server_close() waits for every handler: nothing outlives a test
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that timed out and left
+            super().handle_error(request, client_address)
+
+
+def _make_handler(sink: HttpSink) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self._record_and_answer()
+
+        def do_GET(self) -> None:
+            self._record_and_answer()
+
+        def _record_and_answer(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+            status, answer, delay = sink._next_answer()
+            parts = urlsplit(self.path)
+            with sink._lock:
+                sink.requests.append(Request(
+                    method=self.command, path=parts.path, query=dict(parse_qsl(parts.query)),
+                    headers={k.lower(): v for k, v in self.headers.items()}, body=body, json=parsed,
+                    status=status, answer=answer))
+            if delay:
+                sink._stopping.wait(delay)
+            data = json.dumps(answer).encode() if answer is not None else b""
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args) -> None:
+            pass  # quiet test output
+
+    return Handler
+
+
+@pytest.fixture
+def smtp_sink():
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def http_sink():
+    with HttpSink() as sink:
+        yield sink
