@@ -61,7 +61,9 @@ class SmtpSink:
     async def handle_DATA(self, server, session, envelope) -> str:
         if self._failures:
             return self._failures.popleft()
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        # Lines as Python writes them ("\n", not the wire's "\r\n"), for simple assertions.
+        raw = envelope.content.replace(b"\r\n", b"\n")
+        self.messages.append(email.message_from_bytes(raw, policy=email.policy.default))
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 
@@ -84,7 +86,8 @@ class SmtpSink:
 class Request:
     method: str
     path: str
-    query: dict[str, str]       # the last value of each parameter
+    query: dict[str, str]       # the last value of each parameter, unquoted
+    raw_query: str              # as sent, still %-quoted
     headers: dict[str, str]     # names lower-cased
     body: bytes
     json: Any                   # the body parsed, or None when it is not JSON
@@ -121,7 +124,7 @@ class HttpSink:
         self._stopping = threading.Event()  # cuts delays short at stop()
         self._server = _HttpServer(("127.0.0.1", 0), _make_handler(self))
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="HttpSink", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="HttpSink", daemon=True)
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -183,7 +186,7 @@ def _make_handler(sink: HttpSink) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             with sink._lock:
                 sink.requests.append(Request(
-                    method=self.command, path=parts.path, query=dict(parse_qsl(parts.query)),
+                    method=self.command, path=parts.path, query=dict(parse_qsl(parts.query)), raw_query=parts.query,
                     headers={k.lower(): v for k, v in self.headers.items()}, body=body, json=parsed,
                     status=status, answer=answer))
             if delay:

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import force_locale, gettext
 
 from app.reminders.channels import Channel, Dead, Rendered, Retry
@@ -32,8 +32,9 @@ def build_email(message: OutboxMessage, content: Rendered, sender: str) -> Email
         open_label, why = gettext("Open"), gettext("You get this because you are in Xiaob Academy.")
         unsubscribe_label = gettext("Unsubscribe from these emails")
         paragraphs = [p.splitlines() for p in re.split(r"\n\s*\n", content.body.strip()) if p.strip()]
-        html = render_template("reminders/email.html", content=content, paragraphs=paragraphs, link=link,
-                               unsubscribe_url=unsubscribe, lang=content.lang)
+        # Not render_template(): the site's context processors expect a request and a user.
+        html = current_app.jinja_env.get_template("reminders/email.html").render(
+            content=content, paragraphs=paragraphs, link=link, unsubscribe_url=unsubscribe, lang=content.lang)
     text = [content.title, "", content.body.strip()]
     if link:
         text += ["", f"{open_label}: {link}"]
