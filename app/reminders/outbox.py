@@ -184,6 +184,8 @@ def deliver(session: Session, message: OutboxMessage, renderer, now: datetime, w
     started = now
     if skip:
         return _finish(session, message, started, now, worker, "skipped", "no longer due")
+    if message.user is not None and not message.user.is_active:
+        return _finish(session, message, started, now, worker, "skipped", "account deactivated")
     pref = renderer.preference(message.user_id) if message.user_id else None
     if (until := quiet_until(message, pref, renderer.defaults, now)) is not None:
         return _later(message, now, until, "quiet hours")

@@ -182,8 +182,8 @@ class DingTalkRobot(Robot):
             return {"msgtype": "text", "text": {"content": fit(f"{content.title}\n", content.body, tail, 20000)},
                     "at": {"atMobiles": list(content.mentions), "isAtAll": False}}
         tail = f"\n\n[{open_label(content.lang)}]({content.link})" if content.link else ""
-        return {"msgtype": "markdown",
-                "markdown": {"title": content.title, "text": fit(f"#### {content.title}\n\n", content.body, tail, 20000)}}
+        text = fit(f"#### {content.title}\n\n", content.body, tail, 20000)
+        return {"msgtype": "markdown", "markdown": {"title": content.title, "text": text}}
 
 
 class FeishuRobot(Robot):

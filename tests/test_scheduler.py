@@ -1,0 +1,57 @@
+"""The scheduler: one process per machine runs the jobs; each run is recorded for /healthz."""
+import subprocess
+import sys
+import time
+
+from app.extensions import db
+from app.reminders import scheduler
+from app.reminders.models import SchedulerRun
+
+
+def test_jobs_coalesce_and_never_overlap(app):
+    jobs = scheduler.build(app)
+    jobs.start(paused=True)  # jobs get their settings when the scheduler starts
+    try:
+        assert {job.id for job in jobs.get_jobs()} == {"rules", "dispatch"}
+        for job in jobs.get_jobs():
+            assert job.coalesce is True and job.max_instances == 1
+    finally:
+        jobs.shutdown(wait=False)
+
+
+def test_a_second_process_does_not_take_the_lock(app, tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
+         "fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('locked', flush=True); time.sleep(30)",
+         f"{app.instance_path}/scheduler.lock"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert scheduler._lock_file is None
+        assert scheduler.start_in_background(app) is False
+        assert "scheduler" not in app.extensions
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+def test_each_run_is_recorded_and_reported_by_healthz(app, synced, client):
+    assert scheduler.run_job(app, "rules") == {}
+    assert scheduler.run_job(app, "dispatch") == {}
+    db.session.expire_all()
+    runs = {run.job: run for run in db.session.query(SchedulerRun)}
+    assert set(runs) == {"rules", "dispatch"} and all(run.ok for run in runs.values())
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "ok"
+    assert set(health["scheduler"]["jobs"]) == {"rules", "dispatch"}
+    assert health["scheduler"]["jobs"]["rules"]["ok"] is True
+
+
+def test_a_failing_job_is_recorded_not_raised(app, monkeypatch):
+    def broken(session, now):
+        raise RuntimeError("database went away")
+    monkeypatch.setattr("app.reminders.rules.run_rules", broken)
+    detail = scheduler.run_job(app, "rules")
+    assert detail == {"error": "database went away"}
+    db.session.expire_all()
+    assert db.session.get(SchedulerRun, "rules").ok is False
