@@ -36,6 +36,8 @@ class Defaults:
     SMTP_PASSWORD = None
     SMTP_FROM = "Xiaob Academy <noreply@localhost>"
     SMTP_STARTTLS = False
+    SMTP_SSL = False        # implicit TLS (port 465)
+    SMTP_TIMEOUT = 30
     # Where users reach the site: links in emails and group messages are absolute.
     BASE_URL = "http://127.0.0.1:5000"
     # Reminders: a dispatcher's claim is released after this long (it must have died), failed
@@ -60,6 +62,7 @@ ENVIRONMENT = {
     "SMTP_FROM": "SMTP_FROM",
     "SCHEDULER_ENABLED": "SCHEDULER_ENABLED",
     "SMTP_STARTTLS": "SMTP_STARTTLS",
+    "SMTP_SSL": "SMTP_SSL",
     "ACADEMY_BASE_URL": "BASE_URL",
 }
 
@@ -82,7 +85,7 @@ def load(app, overrides=None) -> None:
     if overrides:
         app.config.update(overrides)
 
-    for flag in ("SCHEDULER_ENABLED", "SMTP_STARTTLS"):
+    for flag in ("SCHEDULER_ENABLED", "SMTP_STARTTLS", "SMTP_SSL"):
         if isinstance(app.config[flag], str):
             app.config[flag] = app.config[flag].lower() in ("1", "true", "yes", "on")
     app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])

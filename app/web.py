@@ -38,7 +38,7 @@ def init_app(app) -> None:
     @app.context_processor
     def inbox_badge():
         """Unread messages for the header: one small query, for trainees only."""
-        if current_user.is_authenticated and current_user.role == "trainee":
+        if current_user and current_user.is_authenticated and current_user.role == "trainee":
             from app.cohorts.mentoring import unread_count
             return {"unread_count": unread_count(db.session, current_user)}
         return {"unread_count": 0}

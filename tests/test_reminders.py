@@ -30,10 +30,15 @@ def camp(app, synced):
     cohort = Cohort(name="三月营", invite_code="MARCH1", start_date=START, timezone="Asia/Shanghai")
     db.session.add(cohort)
     db.session.commit()
-    mei = make_user("mei@example.com", cohort=cohort, name="美美", mobile="13800000001")
-    mei.created_at = at(-2, "10:00")
+    return cohort, joined("mei@example.com", cohort, "美美", "13800000001")
+
+
+def joined(email, cohort, name, mobile):
+    """A trainee who registered before the cohort started."""
+    user = make_user(email, cohort=cohort, name=name, mobile=mobile)
+    user.created_at = at(-2, "10:00")
     db.session.commit()
-    return cohort, mei
+    return user
 
 
 def tick(now: datetime):
@@ -154,3 +159,157 @@ def test_thirty_days_of_reminders_in_order_and_in_her_language(camp):
     states = dict(db.session.execute(sa.select(OutboxMessage.state, sa.func.count()).group_by(OutboxMessage.state)).all())
     assert states.get(OutboxMessage.PENDING, 0) == 0 and states.get(OutboxMessage.DEAD, 0) == 0
     assert db.session.scalar(sa.select(sa.func.count(DeliveryTry.id)).where(DeliveryTry.outcome == "sent")) == len(received)
+
+
+# --- through the real channels: an SMTP server and robot webhooks on loopback ---------------------
+
+from tests.servers import http_sink, smtp_sink  # noqa: E402,F401
+
+
+@pytest.fixture
+def mail(app, smtp_sink):
+    app.config.update(smtp_sink.config, SMTP_FROM="小B学院 <academy@example.com>", BASE_URL="https://xb.example.com")
+    return smtp_sink
+
+
+def test_email_in_her_language_once_with_an_unsubscribe_link(camp, mail):
+    cohort, mei = camp
+    tick(at(1, "20:30"))
+    tick(at(1, "20:35"))
+    assert len(mail.messages) == 1
+    email = mail.messages[0]
+    assert email["To"] == "美美 <mei@example.com>" and email["Subject"] == "今天记得打卡"
+    text = email.get_body(("plain",)).get_content()
+    html = email.get_body(("html",)).get_content()
+    assert "今天是你的第 1 天" in text and "https://xb.example.com/checkin" in text
+    assert "今天是你的第 1 天" in html
+    unsubscribe = email["List-Unsubscribe"].strip("<>")
+    assert unsubscribe.startswith("https://xb.example.com/unsubscribe/")
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert [m.title for m in inbox_of(mei)] == ["今天记得打卡"]
+
+
+def test_an_email_due_in_quiet_hours_waits_for_the_morning(camp, mail):
+    cohort, mei = camp
+    check_in(mei, 1, "22:40", "120")                   # ¥100 reached at 22:40: celebrate, but quietly
+    assert tick(at(1, "22:45"))[1] == {"sent": 1, "later": 1}   # the inbox now; the email is held
+    assert mail.messages == [] and len(inbox_of(mei)) == 1
+    assert tick(at(2, "07:59"))[1] == {}
+    assert tick(at(2, "08:00"))[1] == {"sent": 1}
+    assert [m["Subject"] for m in mail.messages] == ["🎉 你完成了「第一周赚到 ¥100」"]
+
+
+def test_she_can_mute_a_category_for_email(camp, mail):
+    cohort, mei = camp
+    db.session.add(ReminderPreference(user_id=mei.id, email_muted=["checkin"]))
+    db.session.commit()
+    tick(at(1, "20:30"))
+    assert mail.messages == [] and len(inbox_of(mei)) == 1
+
+
+def robot(cohort, kind: str, url: str, secret: str | None = None):
+    cohort.robot_kind, cohort.robot_webhook, cohort.robot_secret = kind, url, secret
+    db.session.commit()
+
+
+def test_the_cohort_group_gets_one_digest_mentioning_who_has_not_checked_in(camp, http_sink):
+    cohort, mei = camp
+    lan = joined("lan@example.com", cohort, "兰兰", "13800000002")
+    quiet = joined("yu@example.com", cohort, "雨", "13800000003")
+    db.session.add(ReminderPreference(user_id=quiet.id, group_mention=False))
+    db.session.commit()
+    robot(cohort, "wecom", http_sink.url("/cgi-bin/webhook/send?key=k1"))
+    check_in(lan, 3, "19:00", "20")
+    tick(at(3, "20:30"))
+    tick(at(3, "21:00"))
+    assert len(http_sink.accepted) == 1
+    request = http_sink.accepted[0]
+    assert request.path == "/cgi-bin/webhook/send" and request.query == {"key": "k1"}
+    assert request.json == {"msgtype": "text", "text": {
+        "content": "第 3 天打卡提醒\n今天还有 2 位同学没打卡，记一下今天的收入和群人数吧。\nhttp://127.0.0.1:5000/checkin",
+        "mentioned_mobile_list": ["13800000001"]}}
+
+
+def test_no_digest_when_everyone_checked_in(camp, http_sink):
+    cohort, mei = camp
+    robot(cohort, "dingtalk", http_sink.url("/robot/send?access_token=t"), "SEC123")
+    check_in(mei, 1, "19:00", "5")
+    assert tick(at(1, "20:30"))[1] == {"skipped": 1}
+    assert http_sink.requests == []
+
+
+def test_dingtalk_digest_is_signed(camp, http_sink):
+    import base64
+    import hashlib
+    import hmac
+    cohort, mei = camp
+    robot(cohort, "dingtalk", http_sink.url("/robot/send?access_token=t"), "SEC123")
+    tick(at(1, "20:30"))
+    request = http_sink.accepted[0]
+    stamp = request.query["timestamp"]
+    expected = base64.b64encode(hmac.new(b"SEC123", f"{stamp}\nSEC123".encode(), hashlib.sha256).digest()).decode()
+    assert request.query["sign"] == expected and request.query["access_token"] == "t"
+    assert request.json["at"] == {"atMobiles": ["13800000001"], "isAtAll": False}
+
+
+def test_a_failing_robot_is_retried_with_growing_waits_then_dead_lettered(camp, http_sink, app):
+    cohort, mei = camp
+    app.config.update(REMINDER_MAX_TRIES=4, REMINDER_BACKOFF_SECONDS=60)
+    robot(cohort, "wecom", http_sink.url("/send?key=k"))
+    http_sink.default = (500, {"errcode": -1})
+    moment = at(1, "20:30")
+    run_rules(db.session, moment)
+    db.session.commit()
+    waits = []
+    for _ in range(10):
+        outbox.dispatch(db.session, moment)
+        message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.channel == "wecom"))
+        if message.state == OutboxMessage.DEAD:
+            break
+        waits.append((message.next_try_at - moment).total_seconds())
+        moment = message.next_try_at
+    assert message.state == OutboxMessage.DEAD and message.tries == 4 and len(http_sink.requests) == 4
+    assert [30 <= waits[0] <= 90, 60 <= waits[1] <= 180, 120 <= waits[2] <= 360] == [True] * 3
+    assert [t.outcome for t in message.tries_log] == ["retry", "retry", "retry", "dead"]
+    # An admin fixes the robot and retries: it goes out once.
+    http_sink.default = (200, {"errcode": 0, "errmsg": "ok"})
+    assert outbox.retry_dead(db.session, None, moment) == 1
+    db.session.commit()
+    assert outbox.dispatch(db.session, moment) == {"sent": 1}
+    assert len(http_sink.accepted) == 1
+
+
+def test_a_robot_that_times_out_is_retried(camp, http_sink, app):
+    cohort, mei = camp
+    app.config.update(REMINDER_HTTP_TIMEOUT=0.3)
+    robot(cohort, "webhook", http_sink.url("/hook"), "s3cret")
+    http_sink.answer(200, {}, delay=1.0)
+    moment = at(1, "20:30")
+    assert tick(moment)[1] == {"sent": 1, "retry": 1}          # the inbox; the robot timed out
+    message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.channel == "webhook"))
+    assert message.state == OutboxMessage.PENDING and "time" in message.last_error.lower()
+    assert outbox.dispatch(db.session, message.next_try_at) == {"sent": 1}
+
+
+def test_an_invalid_webhook_is_dead_at_once_and_admins_are_told(camp, http_sink):
+    cohort, mei = camp
+    admin = make_user("boss@example.com", role=Role.ADMIN, name="Boss")
+    robot(cohort, "wecom", http_sink.url("/send?key=gone"))
+    http_sink.default = (200, {"errcode": 93000, "errmsg": "invalid webhook url"})
+    tick(at(1, "20:30"))
+    message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.channel == "wecom"))
+    assert message.state == OutboxMessage.DEAD and message.tries == 1
+    tick(at(1, "20:31"))
+    assert [m.title for m in inbox_of(admin)] == ["三月营 的群机器人无法使用"]
+
+
+def test_a_mentor_nudge_reaches_her_inbox_now_and_her_email_through_the_outbox(camp, mail):
+    from app.cohorts import mentoring
+    cohort, mei = camp
+    mentor = make_user("coach@example.com", role=Role.MENTOR, cohort=cohort, name="王老师")
+    ids = mentoring.send_nudge(db.session, mentor, mei, "今天发一条朋友圈试试", at(2, "10:00"))
+    db.session.commit()
+    assert len(ids) == 2
+    assert [(m.title, m.body) for m in inbox_of(mei)] == [("王老师 给你留言", "今天发一条朋友圈试试")]
+    assert outbox.dispatch(db.session, at(2, "10:01")) == {"sent": 1}
+    assert mail.messages[0]["Subject"] == "王老师 给你留言"
