@@ -37,6 +37,8 @@ class User(UserMixin, db.Model):
         sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(32))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     last_login_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    # She lets her cohort see her earnings (wins feed, rankings): off unless she turns it on.
+    shares_earnings: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
 
     cohort: so.Mapped[Optional[Cohort]] = so.relationship(lazy="joined")
 

@@ -21,6 +21,7 @@ class Programme(db.Model):
     correction_days: so.Mapped[int] = so.mapped_column(default=7)
     diagnosis: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
     reminders: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)  # milestones/reminders.yml
+    camp: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)  # milestones/camp.yml: unlock time, make-up rule
     source_path: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
     content_hash: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
     is_archived: so.Mapped[bool] = so.mapped_column(default=False)

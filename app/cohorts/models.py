@@ -35,6 +35,8 @@ class Cohort(db.Model):
     robot_webhook: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
     robot_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200))
     is_archived: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    # Rankings may show earnings (of members who opted in) only when the cohort allows it.
+    rank_by_earnings: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     mentors: so.Mapped[list["User"]] = so.relationship(secondary=cohort_mentors, lazy="selectin")

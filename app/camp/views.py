@@ -1,0 +1,4 @@
+"""Camp pages."""
+from flask import Blueprint
+
+bp = Blueprint("camp", __name__)
