@@ -3,5 +3,6 @@
 
 def init_app(app) -> None:
     from app.camp import models  # noqa: F401  (the tables, for migrations)
-    from app.camp import views
-    app.register_blueprint(views.bp)
+    from app.camp import feed_views, poster_views, views
+    for module in (views, feed_views, poster_views):
+        app.register_blueprint(module.bp)
