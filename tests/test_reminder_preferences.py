@@ -182,7 +182,7 @@ def test_a_reminder_time_inside_quiet_hours_is_pointed_out(app, trainee):
     client = english(app.test_client())
     login(client, trainee.email)
     response = client.post("/preferences", data=form(send_at="23:30"), follow_redirects=True)
-    assert "reminders will come at 07:30" in response.text
+    assert "will wait until 07:30" in response.text
 
 
 def test_bad_input_keeps_what_she_typed_and_says_what_is_wrong(app, trainee):

@@ -12,6 +12,7 @@ CATEGORIES = ("checkin", "learning", "progress", "celebration", "review", "nudge
 RULES = {
     "checkin_due": {"day"},
     "checkin_missed": {"date"},
+    "task_unlocked": {"day", "task"},
     "no_lesson": {"days", "lesson"},
     "behind": {"milestone", "current", "target", "days_left", "lesson"},
     "milestone_achieved": {"milestone"},

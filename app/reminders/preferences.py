@@ -100,9 +100,9 @@ def _programme_clock(value, fallback: str) -> str:
 def programme_defaults(programme_reminders: dict | None) -> tuple[str, str, str]:
     """(send_at, quiet_start, quiet_end) of the programme, "HH:MM" each."""
     reminders = programme_reminders or {}
-    quiet = reminders.get("quiet_hours") or {}
     if not reminders:
         return FALLBACK_SEND_AT, *FALLBACK_QUIET
+    quiet = reminders.get("quiet_hours") or {}
     return (_programme_clock(reminders.get("send_at"), FALLBACK_SEND_AT),
             _programme_clock(quiet.get("start"), FALLBACK_QUIET[0]),
             _programme_clock(quiet.get("end"), FALLBACK_QUIET[1]))
@@ -146,6 +146,8 @@ def save_preference(session: Session, user, *, now: datetime, email_enabled=_UNS
     Quiet hours go in pairs: both times or neither. Raises PreferenceError with every problem.
     """
     from app.checkins.service import get_programme
+    if (quiet_start is _UNSET) != (quiet_end is _UNSET):
+        raise TypeError("quiet_start and quiet_end go together")
     default_send_at, default_start, default_end = programme_defaults(get_programme(session).reminders)
     errors, times = {}, {}
     for field, value in (("send_at", send_at), ("quiet_start", quiet_start), ("quiet_end", quiet_end)):
@@ -155,9 +157,8 @@ def save_preference(session: Session, user, *, now: datetime, email_enabled=_UNS
             times[field] = clock(value)
         except ValueError:
             errors[field] = _l("Enter a time like 20:00.")
-    if (quiet_start is _UNSET) != (quiet_end is _UNSET):
-        raise TypeError("quiet_start and quiet_end go together")
-    if "quiet_start" in times and "quiet_end" in times and (times["quiet_start"] is None) != (times["quiet_end"] is None):
+    if "quiet_start" in times and "quiet_end" in times and (times["quiet_start"] is None) != (
+            times["quiet_end"] is None):
         missing = "quiet_start" if times["quiet_start"] is None else "quiet_end"
         errors[missing] = _l("Give both times, or leave both empty for the programme's quiet hours.")
     if email_categories is not _UNSET:
@@ -184,7 +185,8 @@ def save_preference(session: Session, user, *, now: datetime, email_enabled=_UNS
         pref.send_at = None if times["send_at"] in (None, default_send_at) else times["send_at"]
     if "quiet_start" in times:
         pair = (times["quiet_start"], times["quiet_end"])
-        pref.quiet_start, pref.quiet_end = (None, None) if pair in ((None, None), (default_start, default_end)) else pair
+        following = pair in ((None, None), (default_start, default_end))
+        pref.quiet_start, pref.quiet_end = (None, None) if following else pair
     pref.updated_at = now
     session.flush()
     return pref

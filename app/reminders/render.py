@@ -11,6 +11,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
+from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
 from app.checkins.models import Checkin, Milestone
 from app.learning.models import Course, Lesson, LessonProgress
@@ -19,7 +20,7 @@ from app.reminders import preferences
 from app.reminders.channels import Rendered
 from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreference
 
-LINKS = {"checkin_due": "/checkin", "checkin_missed": "/checkin", "behind": "/progress",
+LINKS = {"task_unlocked": "/today", "checkin_due": "/checkin", "checkin_missed": "/checkin", "behind": "/progress",
          "milestone_achieved": "/progress", "nudge": "/inbox", "mentor_digest": "/cohorts",
          "group_digest": "/checkin", "robot_failed": "/admin/outbox"}
 
@@ -68,7 +69,8 @@ class Renderer:
     def no_longer_due(self, messages: list[OutboxMessage], now: datetime) -> set[int]:
         """Ids of messages about something she has done since the rule wrote them."""
         self.prime(m.user_id for m in messages)
-        users = {m.user_id for m in messages if m.rule in ("checkin_due", "checkin_missed", "behind", "no_lesson")}
+        users = {m.user_id for m in messages
+                 if m.rule in ("checkin_due", "checkin_missed", "behind", "no_lesson", "task_unlocked")}
         if not users:
             return set()
         last_day = dict(self.session.execute(sa.select(Checkin.user_id, sa.func.max(Checkin.day))
@@ -78,8 +80,13 @@ class Renderer:
                            sa.select(LessonProgress.user_id, sa.func.max(LessonProgress.started_at),
                                      sa.func.max(LessonProgress.completed_at))
                            .where(LessonProgress.user_id.in_(users)).group_by(LessonProgress.user_id))}
+        tasks_done = set(map(tuple, self.session.execute(
+            sa.select(TaskCheckin.user_id, CampTask.key).join(CampTask, CampTask.id == TaskCheckin.task_id)
+            .where(TaskCheckin.user_id.in_(users)))))
         done = set()
         for message in messages:
+            if message.rule == "task_unlocked" and (message.user_id, message.params["task"]) in tasks_done:
+                done.add(message.id)
             if message.rule in ("checkin_due", "checkin_missed"):
                 day = last_day.get(message.user_id)
                 if day is not None and day >= date.fromisoformat(message.params["date"]):
@@ -125,6 +132,11 @@ class Renderer:
                 money = milestone.metric == "earnings"
                 values["current"] = yuan(values["current"]) if money else values["current"]
                 values["target"] = yuan(milestone.target) if money else milestone.target
+        if rule == "task_unlocked":
+            task = self.session.scalar(sa.select(CampTask).where(CampTask.key == values["task"]))
+            if task is None:
+                return None
+            values["task"] = task.text("title", lang)
         if rule == "essay_reviewed":
             quiz = self.session.get(Quiz, values["quiz_id"])
             if quiz is None:

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
+from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
 from app.checkins.models import Checkin, Milestone
 from app.cohorts.models import Cohort, cohort_mentors
@@ -38,6 +39,7 @@ class Trainee:
     day: int                 # programme day, 1 = her start
     start: date
     window_open: bool        # past her daily reminder time, outside her quiet hours
+    quiet_now: bool          # inside her quiet hours
     end_of_day: datetime     # UTC: her daily reminders expire then
     email_ok: bool
     email_muted: list
@@ -101,10 +103,11 @@ class Pass:
             local = locals_.get(zone) or locals_.setdefault(zone, self.now.astimezone(zone))
             today = local.date()
             start = max(cohort_start, created.astimezone(zone).date())
+            quiet_from, quiet_to = quiet_start or quiet["start"], quiet_end or quiet["end"]
             out[user_id] = Trainee(
                 id=user_id, email=email, local=local, today=today, day=(today - start).days + 1, start=start,
-                window_open=self.open_window(local, send_at or defaults.get("send_at", "20:00"),
-                                             quiet_start or quiet["start"], quiet_end or quiet["end"]),
+                window_open=self.open_window(local, send_at or defaults.get("send_at", "20:00"), quiet_from, quiet_to),
+                quiet_now=preferences.in_quiet_hours(local.time(), quiet_from, quiet_to),
                 end_of_day=self.end_of_day(zone, today),
                 email_ok=bool(email) and email_enabled is not False and self.email_configured,
                 email_muted=muted or [])
@@ -130,6 +133,7 @@ def run_rules(session: Session, now: datetime) -> Counter:
         return Counter()  # no milestones/reminders.yml synced: nothing to remind of
     trainees = run.trainees()
     in_programme = {i: t for i, t in trainees.items() if 1 <= t.day <= run.reach}
+    task_rule(run, in_programme)
     checkin_rules(run, in_programme)
     lesson_rule(run, in_programme)
     milestone_rules(run, in_programme)
@@ -153,6 +157,26 @@ def _last_checkin_days(session: Session, ids) -> dict[int, date]:
 def _chunks(ids: list, size: int = 900):
     for start in range(0, len(ids), size):
         yield ids[start:start + size]
+
+
+def task_rule(run: Pass, trainees: dict[int, Trainee]) -> None:
+    """task_unlocked: the camp's task of her day, from its unlock time (08:00) until done."""
+    if "task_unlocked" not in run.rules:
+        return
+    tasks = dict(run.session.execute(sa.select(CampTask.day, CampTask.key).where(CampTask.is_archived.is_(False))).all())
+    unlock = _clock((run.programme.camp or {}).get("unlock_at", "08:00"))
+    wanted = [t for t in trainees.values() if t.day in tasks and t.local.time() >= unlock and not t.quiet_now]
+    if not wanted:
+        return
+    done = set()
+    for chunk in _chunks([t.id for t in wanted]):
+        done.update(map(tuple, run.session.execute(sa.select(TaskCheckin.user_id, CampTask.key)
+                                        .join(CampTask, CampTask.id == TaskCheckin.task_id)
+                                        .where(TaskCheckin.user_id.in_(chunk)))))
+    for trainee in wanted:
+        key = tasks[trainee.day]
+        if (trainee.id, key) not in done:
+            run.add(trainee, "task_unlocked", key, {"day": trainee.day, "task": key}, daily=True)
 
 
 def checkin_rules(run: Pass, trainees: dict[int, Trainee]) -> None:

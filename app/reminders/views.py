@@ -13,6 +13,7 @@ from wtforms import BooleanField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget, TimeInput
 
 from app.accounts.forms import TIMEZONES
+from app.checkins.service import get_programme
 from app.cohorts import audit
 from app.cohorts.admin import PER_PAGE, Page
 from app.cohorts.admin_views import admins_only
@@ -52,7 +53,6 @@ class PreferencesForm(FlaskForm):
 @bp.route("/preferences", methods=["GET", "POST"])
 @login_required
 def preferences():
-    from app.checkins.service import get_programme
     programme_reminders = get_programme(db.session).reminders
     current = prefs.effective(programme_reminders, prefs.get_preference(db.session, current_user))
     shown = prefs.categories_for(current_user)
@@ -83,8 +83,8 @@ def preferences():
             flash(_("Your reminder settings are saved."), "success")
             held = prefs.effective_for(db.session, current_user).reminder_held_until()
             if held:
-                flash(_("Your daily reminder time is inside your quiet hours: reminders will come at %(time)s.",
-                        time=held), "warning")
+                flash(_("Your daily reminder time is inside your quiet hours: emails and group mentions "
+                        "will wait until %(time)s.", time=held), "warning")
             return redirect(url_for("reminders.preferences"))
     defaults = prefs.effective(programme_reminders, None)
     zone = ZONE_LABELS.get(current_user.timezone, current_user.timezone)
