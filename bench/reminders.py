@@ -95,14 +95,14 @@ def seed_cohorts(session, trainees: int, cohorts: int, now: datetime, *, seed: i
                      "timezone": zone_name, "is_archived": False, "robot_kind": "wecom" if robot else None,
                      "robot_webhook": f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=bench{c}" if robot
                      else None, "robot_secret": None})
-    cohort_ids = list(session.scalars(sa.insert(Cohort).returning(Cohort.id, sort_by_parameter_order=True), rows))
+    cohort_ids = insert(session, Cohort, rows, returning=True)
     cohort_rows = dict(zip(cohort_ids, rows))
 
     mentors = [{"name": f"导师{c:02d}", "mobile": None, "email": f"mentor{seed}-{c}@bench.local",
                 "password_hash": password_hash, "role": Role.MENTOR.value, "timezone": "Asia/Shanghai",
                 "locale": None, "cohort_id": None, "is_active": True, "session_token": secrets.token_urlsafe(16),
                 "created_at": now - timedelta(days=60), "last_login_at": None} for c in range(cohorts)]
-    mentor_ids = list(session.scalars(sa.insert(User).returning(User.id, sort_by_parameter_order=True), mentors))
+    mentor_ids = insert(session, User, mentors, returning=True)
     session.execute(sa.insert(cohort_mentors), [{"cohort_id": c, "user_id": m}
                                                   for c, m in zip(cohort_ids, mentor_ids)])
 
@@ -119,10 +119,7 @@ def seed_cohorts(session, trainees: int, cohorts: int, now: datetime, *, seed: i
                       "session_token": secrets.token_urlsafe(16), "created_at": joined.astimezone(timezone.utc),
                       "last_login_at": None})
         homes.append(cohort)
-    ids = []
-    for start in range(0, len(users), 20_000):
-        ids += session.scalars(sa.insert(User).returning(User.id, sort_by_parameter_order=True),
-                               users[start:start + 20_000]).all()
+    ids = insert(session, User, users, returning=True)
 
     checkins, progress, preferences = [], [], []
     for user_id, cohort in zip(ids, homes):
@@ -157,11 +154,23 @@ def seed_cohorts(session, trainees: int, cohorts: int, now: datetime, *, seed: i
                                 "send_at": rng.choice([None, "19:00", "21:00"]), "quiet_start": None,
                                 "quiet_end": None, "updated_at": now})
     for model, batch in ((Checkin, checkins), (LessonProgress, progress), (ReminderPreference, preferences)):
-        for start in range(0, len(batch), 20_000):
-            session.execute(sa.insert(model), batch[start:start + 20_000])
-    session.flush()
+        insert(session, model, batch)
     return {"cohorts": cohorts, "trainees": len(ids), "check-ins": len(checkins), "lesson progress": len(progress),
             "own reminder settings": len(preferences)}
+
+
+def insert(session, model, rows: list[dict], *, returning: bool = False, chunk: int = 20_000) -> list[int]:
+    """Core INSERTs of rows that all have the same keys (the ORM's bulk insert splits rows by which
+    values are None and re-splices RETURNING results after each group: quadratic at this size)."""
+    statement = sa.insert(model.__table__)
+    if returning:
+        statement = statement.returning(model.__table__.c.id, sort_by_parameter_order=True)
+    ids = []
+    for start in range(0, len(rows), chunk):
+        result = session.execute(statement, rows[start:start + chunk])
+        if returning:
+            ids += result.scalars().all()
+    return ids
 
 
 def local_now(now: datetime, zone: ZoneInfo) -> clock:
@@ -278,7 +287,7 @@ def bench_dispatch(app, args, now: datetime) -> dict:
                     "start_date": now.astimezone(SHANGHAI).date() - timedelta(days=2), "timezone": "Asia/Shanghai",
                     "is_archived": False, "robot_kind": "webhook", "robot_webhook": f"{sink.url}/hook/{g}",
                     "robot_secret": "bench-secret"} for g in range(groups)]
-        ids = db.session.scalars(sa.insert(Cohort).returning(Cohort.id, sort_by_parameter_order=True), cohorts).all()
+        ids = insert(db.session, Cohort, cohorts, returning=True)
         rows = [{"key": outbox.key_for(f"cohort:{ids[i % groups]}", "nudge", f"bench-{i}", "webhook"),
                  "rule": "nudge", "category": "nudge", "occasion": f"bench-{i}", "channel": "webhook",
                  "cohort_id": ids[i % groups], "due_at": now,

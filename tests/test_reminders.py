@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import Role
+from app.camp.models import CampTask
 from app.checkins.service import record_checkin
 from app.cohorts.models import Cohort, InboxMessage
 from app.extensions import db
@@ -27,6 +28,8 @@ def at(day: int, clock: str, zone=SHANGHAI) -> datetime:
 
 @pytest.fixture
 def camp(app, synced):
+    """A cohort on the programme, without the camp's daily tasks (see test_camp_reminders for those)."""
+    db.session.execute(sa.update(CampTask).values(is_archived=True))
     cohort = Cohort(name="三月营", invite_code="MARCH1", start_date=START, timezone="Asia/Shanghai")
     db.session.add(cohort)
     db.session.commit()

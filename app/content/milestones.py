@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from app.content.camp import CampSpec, load_camp
 from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _rel, read_yaml_file
 from app.content.quizzes import QuizReader
 from app.content.reminders import load_reminders
@@ -37,6 +38,7 @@ class ProgrammeSpec:
     source_path: str
     content_hash: str = ""
     reminders: dict | None = None   # milestones/reminders.yml, when there is one
+    camp: CampSpec | None = None    # milestones/camp.yml, when there is one
 
 
 def _to_fen(value) -> int | None:
@@ -145,6 +147,8 @@ def load_milestones(root: Path, courses: list[CourseSpec]):
             programme = load_programme(path, root, courses, problems)
         elif path.name == "reminders.yml":
             continue  # read below, once the milestones' keys are known
+        elif path.name == "camp.yml":
+            continue  # read below: not a milestone
         elif milestone := load_milestone(path, root, problems):
             if milestone.order in orders:
                 Report(problems, milestone.source_path)(1, f"order: {milestone.order} is also the order of "
@@ -157,4 +161,10 @@ def load_milestones(root: Path, courses: list[CourseSpec]):
         if programme is not None and reminders is not None:
             programme.reminders = reminders
             programme.content_hash = _digest(programme.__dict__ | {"content_hash": ""})
+    if (folder / "camp.yml").exists():
+        camp = load_camp(folder / "camp.yml", root, courses, problems)
+        if programme is not None and camp is not None:
+            programme.camp = camp
+            # The tasks have their own rows and hashes: the programme's hash covers its settings only.
+            programme.content_hash = _digest(programme.__dict__ | {"content_hash": "", "camp": camp.settings})
     return programme, sorted(milestones, key=lambda m: m.order), problems

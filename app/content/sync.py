@@ -5,6 +5,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.camp.models import CampTask
+from app.content.camp import CampTaskSpec
 from app.content.loader import CourseSpec, LessonSpec
 from app.content.quizzes import QuizSpec
 from app.learning.models import Course, Lesson
@@ -118,6 +120,7 @@ def sync_milestones(session: Session, programme, milestones, now: datetime, repo
         fields = dict(checkin_days=programme.checkin_days, asks=programme.asks,
                       behind_margin_percent=programme.behind_margin_percent, correction_days=programme.correction_days,
                       diagnosis=programme.diagnosis, reminders=programme.reminders or {},
+                      camp=programme.camp.settings if programme.camp else {},
                       source_path=programme.source_path,
                       content_hash=programme.content_hash, is_archived=False)
         row = session.scalar(sa.select(Programme).where(Programme.key == "default"))
@@ -132,6 +135,29 @@ def sync_milestones(session: Session, programme, milestones, now: datetime, repo
         if row.key not in {m.key for m in milestones} and not row.is_archived:
             row.is_archived, row.updated_at = True, now
             report.archived.append(row.source_path or row.key)
+    sync_camp_tasks(session, programme.camp.tasks if programme and programme.camp else [], now, report)
+    session.flush()
+
+
+def _camp_task_fields(spec: CampTaskSpec) -> dict:
+    label = spec.number_label or {"zh": "", "en": ""}
+    return dict(day=spec.day, title_zh=spec.title["zh"], title_en=spec.title["en"],
+                body_html_zh=spec.body_html["zh"], body_html_en=spec.body_html["en"], lesson_key=spec.lesson,
+                proof=spec.proof, number_label_zh=label["zh"], number_label_en=label["en"],
+                source_path=spec.source_path, content_hash=spec.content_hash, is_archived=False)
+
+
+def sync_camp_tasks(session: Session, specs: list[CampTaskSpec], now: datetime, report: SyncReport) -> None:
+    """Upsert the camp's tasks by key; a task gone from camp.yml is archived, her 打卡 on it kept."""
+    rows = {t.key: t for t in session.scalars(sa.select(CampTask))}
+    seen = {spec.key for spec in specs}
+    for row in rows.values():
+        if row.key not in seen and not row.is_archived:
+            row.is_archived, row.updated_at = True, now
+            report.archived.append(f"camp task {row.key}")
+    for spec in specs:
+        _upsert(session, rows.get(spec.key), CampTask, _camp_task_fields(spec), f"camp task {spec.key}", now,
+                report, key=spec.key)
     session.flush()
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.reminders.models import CATEGORIES, ReminderPreference
@@ -170,8 +171,13 @@ def save_preference(session: Session, user, *, now: datetime, email_enabled=_UNS
 
     pref = get_preference(session, user)
     if pref is None:
-        pref = ReminderPreference(user_id=user.id, email_enabled=True, group_mention=True, email_muted=[])
-        session.add(pref)
+        try:  # a mail client may send the one-click POST twice at once: the second finds the first's row
+            with session.begin_nested():
+                session.add(ReminderPreference(user_id=user.id, email_enabled=True, group_mention=True,
+                                               email_muted=[]))
+        except IntegrityError:
+            pass
+        pref = get_preference(session, user)
     if email_enabled is not _UNSET:
         pref.email_enabled = bool(email_enabled)
     if group_mention is not _UNSET:
