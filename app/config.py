@@ -46,6 +46,12 @@ class Defaults:
     REMINDER_BACKOFF_SECONDS = 60
     REMINDER_MAX_TRIES = 6
     REMINDER_HTTP_TIMEOUT = 10
+    # Camp photos: checked, re-encoded without metadata, stored under UPLOAD_DIR (None: instance/uploads).
+    UPLOAD_STORAGE = "local"            # an S3-compatible bucket would be another Storage: camp/photos.py
+    UPLOAD_DIR = None
+    UPLOAD_MAX_BYTES = 8 * 1024 * 1024
+    UPLOAD_MAX_PIXELS = 40_000_000
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024   # a whole request: three photos and the form
     SCHEDULER_RULES_SECONDS = 300
     SCHEDULER_DISPATCH_SECONDS = 30
 

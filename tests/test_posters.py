@@ -289,3 +289,12 @@ def test_the_share_page_without_a_milestone_or_an_open_invite(client, spring):
     assert "poster.png" not in page and "No posters yet." in page
     client.post("/logout")
     assert client.get("/share").status_code == 302  # logged out: log in first
+
+
+def test_a_mentor_finds_the_invite_posters_of_the_cohorts_she_coaches(client, spring):
+    other = make_cohort("Autumn cohort", "AUTUMN1", START)
+    make_user("wang@example.com", role="mentor", cohort=spring, name="Teacher Wang", locale="en")
+    login(client, "wang@example.com")
+    page = client.get("/share").text
+    assert 'src="/invite/SPRING1/poster.png"' in page and other.invite_code not in page
+    assert "/posters/milestone/" not in page

@@ -20,12 +20,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
 from app.cohorts.models import Cohort, InboxMessage
 from app.extensions import db
 from app.reminders import outbox
 from app.reminders.models import DeliveryTry, OutboxMessage
+from app.reminders.email import message_id
 from app.reminders.robots import sign_webhook
 from tests.servers import http_sink, smtp_sink  # noqa: F401  (fixtures)
 
@@ -39,6 +41,7 @@ ACADEMY = REPO / ".venv" / "bin" / "academy"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = date(2026, 3, 2)  # day 1 of the cohort, a check-in day
 TRAINEES = 300
+WITH_EMAIL = range(0, TRAINEES, 3)  # a third of them also get email (SMTP is the slow part)
 SECRET = "hook-secret"
 
 
@@ -98,10 +101,12 @@ def make_cohort(sink_url: str, name: str = "三月营", code: str = "MARCH1") ->
 
 
 def seed_trainees(cohort: Cohort, n: int) -> list[int]:
-    """n trainees with an email address, none checked in yet: each is due today's check-in reminder."""
+    """n trainees (every third with an email address), none checked in yet: each is due today's check-in
+    reminder."""
     joined = at(-2, "10:00")
     return db.session.scalars(sa.insert(User.__table__).returning(User.id, sort_by_parameter_order=True), [
-        {"name": f"学员{i:03d}", "email": f"t{i:03d}@example.com", "mobile": f"1380000{i:04d}",
+        {"name": f"学员{i:03d}", "email": f"t{i:03d}@example.com" if i in WITH_EMAIL else None,
+         "mobile": f"1380000{i:04d}",
          "password_hash": "-", "role": Role.TRAINEE.value, "timezone": "Asia/Shanghai", "locale": None,
          "cohort_id": cohort.id, "is_active": True, "session_token": f"token-{i}", "created_at": joined,
          "last_login_at": None} for i in range(n)]).all()
@@ -118,37 +123,39 @@ def test_two_ticks_at_the_same_moment_send_each_message_once(pg_url, app, synced
     processes = [academy(pg_url, "reminders", "tick", "--now", moment, out=out, **smtp) for out in outs]
     texts = [finish(process, out) for process, out in zip(processes, outs)]
 
-    expected = 2 * TRAINEES + 1  # in-app and email to each, and one digest to the group's webhook
-    # Each message was written by one process only, and sent by one only.
-    assert sum((counts("rules", t) for t in texts), Counter()) == {"new": expected}, texts
-    assert sum((counts("dispatch", t) for t in texts), Counter()) == {"sent": expected}, texts
-
     db.session.commit()  # a fresh transaction: see what the processes wrote
-    rows = db.session.execute(sa.select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.state,
-                                        OutboxMessage.tries, OutboxMessage.key)).all()
-    assert len(rows) == expected
-    assert Counter(r.channel for r in rows) == {"inapp": TRAINEES, "email": TRAINEES, "webhook": 1}
+    rows = db.session.execute(sa.select(OutboxMessage.id, OutboxMessage.rule, OutboxMessage.channel,
+                                        OutboxMessage.state, OutboxMessage.tries, OutboxMessage.key)).all()
+    # Today's check-in reminder to each (in-app, and email when she has an address) and one digest to
+    # the group's webhook;
+    # other rules may add their own messages: they too must go out once each.
+    assert Counter((r.rule, r.channel) for r in rows if r.rule in ("checkin_due", "group_digest")) == {
+        ("checkin_due", "inapp"): TRAINEES, ("checkin_due", "email"): len(WITH_EMAIL),
+        ("group_digest", "webhook"): 1}
+    # Each message was written by one process only, and sent by one only...
+    assert sum((counts("rules", t) for t in texts), Counter()) == {"new": len(rows)}, texts
+    assert sum((counts("dispatch", t) for t in texts), Counter()) == {"sent": len(rows)}, texts
     assert {(r.state, r.tries) for r in rows} == {(OutboxMessage.SENT, 1)}
-    tries = db.session.execute(sa.select(DeliveryTry.message_id, DeliveryTry.outcome, DeliveryTry.worker)).all()
+    tries = db.session.execute(sa.select(DeliveryTry.message_id, DeliveryTry.outcome)).all()
     assert sorted(t.message_id for t in tries) == sorted(r.id for r in rows)  # one try per message
     assert {t.outcome for t in tries} == {"sent"}
-    workers = Counter(t.worker for t in tries)
-    assert len(workers) <= 2, workers
 
-    inbox = db.session.scalars(sa.select(InboxMessage.recipient_id)).all()
-    assert sorted(inbox) == sorted(ids)  # one in-app message each
-
-    assert len(smtp_sink.messages) == TRAINEES
-    assert sorted(rcpt for _, tos in smtp_sink.envelopes for rcpt in tos) == \
-        sorted(f"t{i:03d}@example.com" for i in range(TRAINEES))
-    assert len({m["Message-ID"] for m in smtp_sink.messages}) == TRAINEES
-
-    [digest] = [r for r in rows if r.channel == "webhook"]
-    assert [r.headers["idempotency-key"] for r in http_sink.requests] == [digest.key]
-    [request] = http_sink.accepted
-    assert request.json["rule"] == "group_digest" and request.json["recipient"]["cohort_id"] == cohort.id
-    assert request.headers["x-academy-signature"] == sign_webhook(
-        SECRET, int(request.headers["x-academy-timestamp"]), request.body)
+    # ...and arrived once: one inbox message per in-app row, one email per email row, one POST per webhook row.
+    keys = {channel: sorted(r.key for r in rows if r.channel == channel) for channel in ("inapp", "email", "webhook")}
+    assert sorted(db.session.scalars(sa.select(InboxMessage.outbox_key))) == keys["inapp"]
+    assert sorted(db.session.scalars(sa.select(InboxMessage.recipient_id).join(
+        OutboxMessage, OutboxMessage.key == InboxMessage.outbox_key).where(OutboxMessage.rule == "checkin_due"))) \
+        == sorted(ids)
+    sender = app.config["SMTP_FROM"]
+    assert sorted(m["Message-ID"] for m in smtp_sink.messages) == sorted(message_id(k, sender) for k in keys["email"])
+    assert Counter(rcpt for _, tos in smtp_sink.envelopes for rcpt in tos) == Counter(
+        db.session.scalars(sa.select(User.email).join(OutboxMessage, OutboxMessage.user_id == User.id)
+                           .where(OutboxMessage.channel == "email")))
+    assert sorted(r.headers["idempotency-key"] for r in http_sink.requests) == keys["webhook"]
+    digest = next(r for r in http_sink.accepted if r.json["rule"] == "group_digest")
+    assert digest.json["recipient"]["cohort_id"] == cohort.id
+    assert digest.headers["x-academy-signature"] == sign_webhook(
+        SECRET, int(digest.headers["x-academy-timestamp"]), digest.body)
 
 
 def test_a_dispatcher_killed_mid_send_leaves_a_claim_that_is_sent_once_after_the_timeout(
@@ -208,3 +215,32 @@ def test_a_dispatcher_killed_mid_send_leaves_a_claim_that_is_sent_once_after_the
     assert [r.headers["idempotency-key"] for r in http_sink.requests] == [key, key]
     assert [r.headers["idempotency-key"] for r in http_sink.accepted] == [key]
     assert http_sink.accepted[0].json["title"] == "王老师 给你留言"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "app/reminders/outbox.py claim(): `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` "
+    "is planned as a nested-loop semi join when the statistics say few rows are pending (yesterday's "
+    "outbox, all sent and analysed): the subquery is rescanned per row and one claim takes EVERY due "
+    "message. Remove this mark once claim() selects the ids first (or uses a MATERIALIZED CTE)."))
+def test_a_claim_takes_at_most_its_batch_so_dispatchers_share_the_work(pg_url, app):
+    noon = at(1, "12:00")
+
+    def rows(prefix: str, n: int) -> list[dict]:
+        return [{"key": f"{prefix}/{i}", "rule": "nudge", "category": "nudge", "occasion": str(i), "channel": "inapp",
+                 "due_at": noon, "params": {"mentor": "-", "text": "-"}} for i in range(n)]
+
+    outbox.write(db.session, rows("yesterday", 2000), noon)
+    db.session.execute(sa.update(OutboxMessage).values(state=OutboxMessage.SENT, sent_at=noon))
+    db.session.commit()
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("ANALYZE outbox"))  # as autovacuum would have overnight
+    outbox.write(db.session, rows("tonight", 500), noon)  # tonight's rules, dispatched at once
+    db.session.commit()
+
+    with Session(db.engine) as first, Session(db.engine) as second:
+        mine = outbox.claim(first, noon, "first", 20)
+        first.commit()
+        theirs = outbox.claim(second, noon, "second", 20)
+        second.commit()
+    assert (len(mine), len(theirs)) == (20, 20)
+    assert not set(mine) & set(theirs)

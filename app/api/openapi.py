@@ -83,6 +83,27 @@ SCHEMAS = {
             "weakest": {"type": "string", "nullable": True, "enum": ["traffic", "circulation", "monetization", None]},
             "lesson": {"type": "string", "nullable": True, "description": "course/lesson to take next"},
             "factors": {"type": "array", "items": {"type": "object"}}}}}},
+    "Today": {"type": "object", "required": ["program_day", "task", "unlocked", "done", "checked_in", "streak"],
+              "properties": {
+        "program_day": {"type": "integer", "description": "day 1 is her start, in her time zone"},
+        "task": {"type": "object", "nullable": True, "description": "null on a day without a camp task",
+                 "required": ["key", "title", "lesson", "proof"], "properties": {
+            "key": {"type": "string"}, "title": {"type": "string", "description": "plain text"},
+            "lesson": {"type": "string", "nullable": True, "description": "course/lesson that teaches it"},
+            "proof": {"type": "array", "description": "what her 打卡 must include",
+                      "items": {"type": "string", "enum": ["text", "photo", "number"]}}}},
+        "unlocked": {"type": "boolean", "description": "today's task is open (it opens at the camp's unlock "
+                                                       "time, her local time); false when there is no task"},
+        "unlocks_at": {"type": "string", "format": "date-time", "nullable": True},
+        "done": {"type": "boolean", "description": "she has done today's task (打卡)"},
+        "checked_in": {"type": "boolean", "description": "she has done today's earnings check-in"},
+        "streak": {"type": "object", "required": ["current", "longest"], "properties": {
+            "current": {"type": "integer", "description": "task days done in a row (made-up days count)"},
+            "longest": {"type": "integer"}}}},
+        "example": {"program_day": 5, "task": {"key": "first-group-order", "title": "Run your first group order (接龙)",
+                                               "lesson": "group-building/first-group-order", "proof": ["number"]},
+                    "unlocked": True, "unlocks_at": "2026-05-08T00:00:00+00:00", "done": False, "checked_in": False,
+                    "streak": {"current": 4, "longest": 4}}},
     "CohortSummary": {"type": "object", "required": ["id", "name", "start_date", "trainee_count"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "start_date": {"type": "string", "format": "date"},
         "timezone": {"type": "string", "example": "Asia/Shanghai"},
@@ -166,6 +187,10 @@ def _document() -> dict:
             "/progress": {"get": {
                 "summary": "Programme day, milestones with status, course progress and the diagnosis",
                 "responses": {"200": _json({"$ref": "#/components/schemas/Progress"}, "ok"), **_errors(401)}}},
+            "/today": {"get": {
+                "summary": "The caller's camp today: programme day, the day's task, whether it is open and done, "
+                           "her earnings check-in and her streak",
+                "responses": {"200": _json({"$ref": "#/components/schemas/Today"}, "ok"), **_errors(401)}}},
             "/courses": {"get": {
                 "summary": "Courses with their lessons and quizzes, and the caller's progress",
                 "responses": {"200": _json({"type": "array", "items": {"$ref": "#/components/schemas/Course"}}, "ok"),

@@ -11,6 +11,7 @@ from app.api.models import user_for_token
 from app.api.openapi import document
 from app.database import utcnow
 from app.extensions import csrf, db
+from app.camp import service as camp
 from app.checkins import service as checkins
 from app.cohorts import dashboard, mentoring
 from app.cohorts.models import Cohort
@@ -223,6 +224,24 @@ def progress():
             "lesson": diagnosis.weakest.lesson if diagnosis.weakest else None,
             "factors": [{"name": f.name, "value": f.value, "reference": f.reference, "ratio": f.ratio,
                          "lesson": f.lesson} for f in diagnosis.factors]},
+    })
+
+
+@bp.get("/today")
+@token_required
+def today():
+    """Her camp today: the day's task (null on a day without one), whether it is open and done, her streak."""
+    user, now = g.api_user, utcnow()
+    state = camp.today(db.session, user, now)
+    task = state.task
+    current, longest = state.streak
+    return jsonify({
+        "program_day": state.programme_day,
+        "task": {"key": task.key, "title": task.text("title", api_lang()), "lesson": task.lesson_key,
+                 "proof": list(task.proof)} if task else None,
+        "unlocked": state.is_unlocked, "unlocks_at": state.unlocks_at.isoformat() if state.unlocks_at else None,
+        "done": state.is_done, "checked_in": camp.has_earnings_checkin(db.session, user, now),
+        "streak": {"current": current, "longest": longest},
     })
 
 

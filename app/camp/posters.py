@@ -11,6 +11,7 @@ import functools
 import io
 import math
 import re
+import threading
 import unicodedata
 
 import segno
@@ -38,6 +39,8 @@ CARD_EDGE = (242, 224, 210)
 # Never at the start of a line (closing punctuation) / never at its end (opening punctuation).
 NO_LINE_START = set("，。、；：！？）」』》〉】〕”’…·,.;:!?)]}%")
 NO_LINE_END = set("（「『《〈【〔“‘([{¥$")
+# FreeType faces are not safe to share between threads without one (fine under the GIL, not without).
+_drawing = threading.RLock()
 
 
 @functools.cache
@@ -186,11 +189,17 @@ class _Canvas:
              leading: float = 1.4, width: int = TEXT_WIDTH) -> int:
         """Centred, wrapped (and balanced) lines from `y` down; returns the y under the last one."""
         face = font(size)
+        stroke = max(1, size // 36) if bold else 0
         for line in wrap(text, face, width, max_lines, balance=True):
-            self.draw.text((WIDTH // 2, y), line, font=face, fill=fill, anchor="ma",
-                           stroke_width=max(1, size // 36) if bold else 0, stroke_fill=fill)
+            self.centred(y, line, face, fill, stroke)
             y += round(size * leading)
         return y
+
+    def centred(self, y: int, line: str, face: ImageFont.FreeTypeFont, fill, stroke: int = 0) -> None:
+        """Centred on its ink, not its advance: a closing "！" or "。" has blank space on its right."""
+        left, _, right, _ = face.getbbox(line, anchor="la", stroke_width=stroke)
+        x = WIDTH // 2 - (left + right) // 2
+        self.draw.text((x, y), line, font=face, fill=fill, anchor="la", stroke_width=stroke, stroke_fill=fill)
 
     def height(self, text: str, size: int, *, max_lines: int = 3, leading: float = 1.4,
                width: int = TEXT_WIDTH) -> int:
@@ -219,7 +228,7 @@ class _Canvas:
         self.draw.rounded_rectangle((left, top, left + card_w, bottom), radius=36, outline=CARD_EDGE, width=3)
         y = top + qr.height - 8
         for line in caption_lines:
-            self.draw.text((WIDTH // 2, y), line, font=font(38), fill=MUTED, anchor="ma")
+            self.centred(y, line, font(38), MUTED)
             y += 52
         return top
 
@@ -267,11 +276,16 @@ def _fit(canvas: "_Canvas", text: str, sizes: tuple[int, ...], lines: int, width
 
 def invite_poster(cohort_name: str, mentor_name: str | None, url: str, lang: str) -> bytes:
     """A cohort's invite: its name, its mentor, a line of invitation and the QR code of `url`."""
+    with _drawing:
+        return _invite_poster(cohort_name, mentor_name, url, lang)
+
+
+def _invite_poster(cohort_name: str, mentor_name: str | None, url: str, lang: str) -> bytes:
     lines = dict(invite_lines(cohort_name, mentor_name, lang))
     canvas = _Canvas()
     size = _fit(canvas, lines["title"], (96, 76), 2)
     title_height = canvas.height(lines["title"], size, max_lines=3, leading=1.3)
-    band_bottom = max(600, 300 + title_height + 130)
+    band_bottom = max(560, 300 + title_height + 120)
     canvas.header(band_bottom)
     canvas.text(100, lines["brand"], 40, CORAL_PALE, max_lines=1)
     canvas.text(190, lines["kicker"], 54, WHITE, max_lines=1)
@@ -293,6 +307,12 @@ def milestone_poster(name: str | None, milestone_title: str, detail: str | None,
                      url: str, lang: str) -> bytes:
     """Her milestone: her name (None: anonymous), "I did it!", the milestone, `detail` (the day she
     reached it, her earnings if she shares them; one line each), her cohort, the QR code of `url`."""
+    with _drawing:
+        return _milestone_poster(name, milestone_title, detail, cohort_name, url, lang)
+
+
+def _milestone_poster(name: str | None, milestone_title: str, detail: str | None, cohort_name: str | None,
+                      url: str, lang: str) -> bytes:
     lines = milestone_lines(name, milestone_title, detail, cohort_name, lang)
     first = dict(lines)
     canvas = _Canvas()

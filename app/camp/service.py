@@ -14,13 +14,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, object_session
 
 from app.accounts.models import Role, User
+from app.camp import feed
 from app.camp.models import CampTask, Photo, TaskCheckin
+from app.camp.photos import MAX_PHOTOS
 from app.checkins.models import Checkin, Programme
 from app.cohorts.models import Cohort
 from app.learning.service import programme_start
 
 PROOFS = ("text", "photo", "number")
-MAX_PHOTOS = 3
 MAX_TEXT = 2000
 MAX_NUMBER = 1_000_000
 DONE, MADE_UP, MISSED, TODAY, LOCKED, NONE = "done", "made_up", "missed", "today", "locked", "none"
@@ -202,7 +203,8 @@ def record_task_checkin(session: Session, user: User, task: CampTask, *, text: s
     """Her 打卡 for a task: refused (CampError) when locked, done, missing its proof or past the 补卡 rule.
 
     A past day is a make-up (is_makeup). `photos` are rows already saved by app.camp.photos; they are
-    attached here. Nothing is committed: on CampError the caller rolls back.
+    attached here. `share` shows it on her cohort's wins feed. Nothing is committed: on CampError the
+    caller rolls back.
     """
     is_makeup = check_can_record(session, user, task, now)
     text, number = check_proof(task, text, number, len(photos))
@@ -218,6 +220,8 @@ def record_task_checkin(session: Session, user: User, task: CampTask, *, text: s
     for photo in photos:
         photo.checkin_id = checkin.id
     session.flush()
+    if share:
+        feed.share_checkin(session, checkin, now)
     return checkin
 
 
@@ -240,7 +244,8 @@ class Today:
     """Her camp today: the day's task and its state, what is next, what she may still make up."""
 
     programme_day: int
-    date: date
+    date: date              # her local today
+    start: date             # her day 1
     task: CampTask | None
     is_unlocked: bool
     unlocks_at: datetime | None
@@ -264,7 +269,7 @@ def today(session: Session, user: User, now: datetime) -> Today:
     left = max(0, rules.makeup_per_week - _makeups_used(checkins.values(), user, now))
     later = [t for t in tasks if t.day > day]
     return Today(
-        programme_day=day, date=local, task=task,
+        programme_day=day, date=local, start=programme_start(user), task=task,
         is_unlocked=task is not None and unlocked(task, user, now, rules),
         unlocks_at=unlocks_at(task, user, rules) if task else None,
         checkin=checkins.get(task.id) if task else None,

@@ -2,10 +2,11 @@
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from babel.dates import format_skeleton
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
-from app.camp import service
+from app.camp import photos, service
 from app.cohorts import mentoring
 from app.cohorts.models import Cohort
 from app.database import utcnow
@@ -52,16 +53,18 @@ def checkin_task(task_key: str):
     now = utcnow()
     typed = {"task_key": task.key, "text": request.form.get("text", ""), "number": request.form.get("number", ""),
              "share": bool(request.form.get("share"))}
-    files = [f for f in request.files.getlist("photos") if f and f.filename]
+    files = photos.chosen_files(request.files.getlist("photos"))
+    saved = []
     try:
         # Everything that can be refused is checked before any photo is stored.
         is_makeup = service.check_can_record(db.session, current_user, task, now)
         service.check_proof(task, typed["text"], typed["number"], len(files))
-        photos = save_photos(files, now)
+        saved = save_photos(files, now)
         service.record_task_checkin(db.session, current_user, task, text=typed["text"], number=typed["number"],
-                                    photos=photos, share=typed["share"], now=now)
+                                    photos=saved, share=typed["share"], now=now)
     except service.CampError as e:
         db.session.rollback()
+        photos.discard(saved)  # their rows are gone: so go their files
         return render_today(typed, e.errors, str(e.message)), 422
     db.session.commit()
     flash(_("Day %(day)d made up. Your streak counts it.", day=task.day) if is_makeup
@@ -70,19 +73,11 @@ def checkin_task(task_key: str):
 
 
 def save_photos(files, now) -> list:
-    """Store her uploads through app.camp.photos; its refusals become the form's photo error."""
-    if not files:
-        return []
+    """Store her uploads (all checked before any is stored); a refusal becomes the form's photo error."""
     try:
-        from app.camp import photos
-    except ImportError:
-        message = _("Photos cannot be uploaded yet: check in with a few lines for now.")
-        raise service.CampError(message, {"photos": message}) from None
-    try:
-        return [photos.save_upload(db.session, current_user, file, now) for file in files]
+        return photos.save_uploads(db.session, current_user, files, now, limit=service.MAX_PHOTOS)
     except photos.UploadError as e:
-        message = str(getattr(e, "message", None) or e)
-        raise service.CampError(message, {"photos": message}) from None
+        raise service.CampError(e.message, {"photos": e.message}) from None
 
 
 @bp.get("/calendar")
@@ -93,6 +88,7 @@ def calendar_page():
     month = _month(request.args.get("month", ""))
     grid = service.calendar(db.session, current_user, utcnow(), month)
     return render_template("camp/calendar.html", grid=grid,
+                           month_title=format_skeleton("yMMMM", grid.month, locale=get_locale()),
                            weekdays=[_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")])
 
 

@@ -99,7 +99,8 @@ def _tasks(reader: QuizReader, node: Node | None, lessons: set[str], source_path
         if task is None:
             continue
         if task.key in keys:
-            reader.problem(item.get("key").line, f"task {task.key}: key: also used by the task on line {keys[task.key]}")
+            reader.problem(item.get("key").line,
+                           f"task {task.key}: key: also used by the task on line {keys[task.key]}")
         elif task.day in days:
             reader.problem(item.get("day").line, f"task {task.key}: day: {task.day} already has the task "
                                                  f"{days[task.day]} (one task a day)")
