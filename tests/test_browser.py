@@ -345,3 +345,133 @@ def test_a_mentor_finds_the_behind_trainee_nudges_her_and_marks_her_contacted(br
     shot(her, "20-trainee-inbox")
     for context in (mentor, laptop, trainee):
         context.close()
+
+
+# --- the first-week camp, walked day by day with the server's clock moved forward -----------------
+
+CAMPER = ("camp@example.com", "camp-pass-2026")
+
+
+def _jpeg(color=(230, 120, 90)) -> bytes:
+    import io
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _check_in_task(page, form, text: str, photo: bool = False, share: bool = False) -> None:
+    """Fill the 打卡 form in `form` (a locator) with what the task asks for, and send it."""
+    form.locator("textarea[name=text]").fill(text)
+    if form.locator("input[name=number]").count():
+        form.locator("input[name=number]").fill("12")
+    if photo:
+        form.locator("input[name=photos]").set_input_files(
+            [{"name": "proof.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()}])
+    if share:
+        form.locator("input[name=share]").check()
+    form.locator("button[type=submit]").click()
+
+
+def test_a_trainee_walks_her_first_camp_week(browser, live_server, live_url):
+    """Days 1-7 at 390x844: tasks unlock on their day at 08:00, she checks in with a photo, misses
+    day 3 and makes it up on day 4, her streak and calendar are right, her shared win reaches the
+    feed, and the invite poster's QR code holds the invite link."""
+    import io
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+    import zxingcpp
+    from PIL import Image
+
+    from app.accounts.models import Role
+    from app.accounts.service import create_user
+    from app.cohorts.models import Cohort
+
+    app = live_server.app
+    app.config["BASE_URL"] = live_url
+    zone = ZoneInfo("Asia/Shanghai")
+    start = datetime.now(zone).date() + timedelta(days=1)   # forward in time only: sessions stay valid
+    with app.app_context():
+        cohort = Cohort(name="七日营 · 春", invite_code="CAMP7", start_date=start, timezone="Asia/Shanghai")
+        db.session.add(cohort)
+        cohort.mentors.append(create_user(db.session, name="王老师", email="camp-mentor@example.com",
+                                          password=CAMPER[1], role=Role.MENTOR))
+        create_user(db.session, name="林小满", email=CAMPER[0], password=CAMPER[1], cohort=cohort)
+        create_user(db.session, name="周周", email="friend@example.com", password=CAMPER[1], cohort=cohort)
+        db.session.commit()
+
+    def moment(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(start + timedelta(days=day - 1), time(hour, minute), zone)
+
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    today_task = page.locator("#today-task")
+    with time_machine.travel(moment(1, 7, 30), tick=True):
+        log_in(page, live_url, *CAMPER)
+        page.goto(live_url + "/today")
+        assert today_task.locator("[data-state=locked]").count() == 1          # opens at 08:00
+        assert page.locator("#upcoming [data-state=locked]").count() >= 1      # day 2 and on: locked
+        shot(page, "40-camp-day1-locked")
+
+    for day in (1, 2, 4, 5, 6, 7):                                             # day 3 is missed
+        with time_machine.travel(moment(day, 9, 0), tick=True):
+            page.goto(live_url + "/today")
+            assert today_task.locator("[data-state=locked]").count() == 0
+            _check_in_task(page, today_task.locator("form.proof-form"), f"第 {day} 天：做完了", photo=day in (1, 4),
+                           share=day == 6)
+            assert page.url == live_url + "/today"
+            assert today_task.locator("[data-state=done]").count() == 1, page.locator("#camp-error").all_inner_texts()
+            if day == 1:
+                assert today_task.locator("img").count() == 1                  # her photo, served back to her
+                page.fill("#today-earnings", "12.50")
+                page.fill("#today-members", "31")
+                page.click("#save-earnings")
+                assert page.url == live_url + "/today"
+                shot(page, "41-camp-day1-done")
+            if day == 4:                                                       # 补卡 for day 3, within 48 h
+                makeup = page.locator("#makeups details").first
+                makeup.locator("summary").click()
+                _check_in_task(page, makeup.locator("form.proof-form"), "补上第 3 天")
+                assert page.locator("#makeups details").count() == 0
+                shot(page, "42-camp-day4-made-up")
+
+    with time_machine.travel(moment(7, 21, 0), tick=True):
+        days = [start + timedelta(days=d) for d in range(7)]
+        states = {}
+        for month in sorted({d.strftime("%Y-%m") for d in days}):   # the week may span two months
+            page.goto(f"{live_url}/calendar?month={month}")
+            states.update((d, page.get_attribute(f'[data-date="{d.isoformat()}"]', "data-state"))
+                          for d in days if d.strftime("%Y-%m") == month)
+        assert [states[d] for d in days] == ["done", "done", "made_up", "done", "done", "done", "done"]
+        page.goto(live_url + "/calendar")
+        assert page.inner_text("#current-streak") == "7" and page.inner_text("#longest-streak") == "7"
+        shot(page, "43-camp-calendar-zh")
+
+        friend = browser.new_context(**PHONE).new_page()
+        log_in(friend, live_url, "friend@example.com", CAMPER[1])
+        friend.goto(live_url + "/feed")
+        posts = friend.locator("#posts .feed-post")
+        assert posts.count() == 1 and "第 6 天：做完了" in posts.first.inner_text() and "林小满" in posts.first.inner_text()
+        shot(friend, "44-camp-feed-zh")
+        friend.context.close()
+
+        poster = page.request.get(f"{live_url}/invite/CAMP7/poster.png")
+        assert poster.status == 200 and poster.headers["content-type"] == "image/png"
+        image = Image.open(io.BytesIO(poster.body()))
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        image.save(SHOTS / "45-invite-poster-zh.png")
+        codes = zxingcpp.read_barcodes(image)
+        assert [c.text for c in codes] == [f"{live_url}/invite/CAMP7"]
+
+        # The same pages in English.
+        page.goto(live_url + "/calendar")
+        page.click("button[value=en]")
+        for path, name in (("/today", "46-camp-today-en"), ("/calendar", "47-camp-calendar-en"),
+                           ("/feed", "48-camp-feed-en"), ("/share", "49-camp-share-en")):
+            page.goto(live_url + path)
+            shot(page, name)
+        Image.open(io.BytesIO(page.request.get(f"{live_url}/invite/CAMP7/poster.png").body())).save(
+            SHOTS / "50-invite-poster-en.png")
+    context.close()

@@ -131,7 +131,8 @@ SCHEMAS = {
         "reasons": {"type": "array", "description": "why she needs attention today, strongest first; empty "
                                                     "when none or when a mentor marked her contacted",
                     "items": {"type": "string",
-                              "enum": ["behind", "quiet", "inactive", "failed_quiz", "essay_waiting"]}},
+                              "enum": ["behind", "quiet", "inactive", "failed_quiz", "essay_waiting",
+                                       "task_missing"]}},
         "attention": {"type": "integer", "description": "the reasons' weight: higher is more urgent"},
         "contacted_at": {"type": "string", "format": "date-time", "nullable": True}}},
     "TraineePage": {"type": "object", "properties": {

@@ -10,6 +10,7 @@ from app.checkins.forms import CheckinForm
 from app.cohorts.mentoring import comments_on_checkins
 from app.database import utcnow
 from app.extensions import db
+from app.i18n import safe_next
 from app.i18n import content_lang
 from app.learning import service as learning
 
@@ -55,7 +56,9 @@ def checkin():
             flash(_("Check-in saved for %(day)s.", day=checkin.day.isoformat()) if created
                   else _("Check-in for %(day)s updated; the earlier numbers are kept in its history.",
                          day=checkin.day.isoformat()), "success")
-            return redirect(url_for("checkins.progress_page", saved=checkin.day.isoformat()))
+            # The Today page's short form comes back to Today; the full form goes on to her progress.
+            return redirect(safe_next(request.form.get("next"),
+                                      url_for("checkins.progress_page", saved=checkin.day.isoformat())))
     return render_template("checkins/checkin.html", form=form, existing=None, today=today), 422
 
 

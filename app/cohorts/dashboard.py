@@ -7,13 +7,15 @@ times grouped in SQL (a constant number of queries whatever its size), then in P
 from collections import namedtuple
 from dataclasses import dataclass, field
 from functools import cached_property
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
+from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
 from app.checkins.models import Checkin, Milestone
 from app.cohorts.models import Cohort, MentorNote
@@ -24,12 +26,13 @@ from app.quizzes.models import Quiz, QuizAttempt
 INACTIVE_DAYS = 3          # no activity for this long: "inactive"
 QUIET_CHECKIN_DAYS = 3     # no check-in for this long (from day 3 on): "missed check-ins"
 CONTACT_CLEARS_DAYS = 7    # "contacted" hides her for this long, unless she does something new
+TASK_DUE_AT = time(18, 0)  # her local time: today's camp task not done by then is "task missing"
 STATUS_ORDER = {"missed": 0, "behind": 1, "on_track": 2, "achieved": 3, None: 4}
 
 
 @dataclass
 class Reason:
-    code: str        # behind, quiet, inactive, failed_quiz, essay_waiting
+    code: str        # behind, quiet, inactive, failed_quiz, essay_waiting, task_missing
     weight: int
     detail: dict = field(default_factory=dict)
 
@@ -53,6 +56,7 @@ class TraineeRow:
     last_active_at: datetime | None
     contacted_at: datetime | None
     last_event_at: datetime | None = None   # her latest check-in or quiz submission
+    task_done: bool | None = None           # today's camp task done; None when her day has no task
     reasons: list[Reason] = field(default_factory=list)
     checkins: list = field(default_factory=list, repr=False)   # hers, by day
     programme: object = field(default=None, repr=False)
@@ -191,9 +195,36 @@ def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[Trainee
             last_active_at=_latest(user.last_login_at, lesson_activity.get(user_id), tried_at, checked_in_at),
             last_event_at=_latest(checked_in_at, submitted_at),
             contacted_at=contacted.get(user_id), checkins=mine, programme=programme)
-        row.reasons = reasons_for(row, now)
         rows.append(row)
+
+    _camp_tasks_done(session, rows, members)
+    for row in rows:
+        row.reasons = reasons_for(row, now)
     return rows
+
+
+def _camp_tasks_done(session: Session, rows: list[TraineeRow], members) -> None:
+    """Set each row's `task_done` for her programme day: one grouped query for the whole cohort, the
+    camp tasks of the days the cohort is on, each with who of the cohort has done it (NULL: nobody)."""
+    days = {row.programme_day for row in rows if row.programme_day >= 1}
+    if not days:
+        return
+    done: dict[int, set] = {}
+    for task_day, user_id in session.execute(
+            sa.select(CampTask.day, TaskCheckin.user_id).select_from(CampTask)
+            .outerjoin(TaskCheckin, sa.and_(TaskCheckin.task_id == CampTask.id, TaskCheckin.user_id.in_(members)))
+            .where(CampTask.day.in_(days), CampTask.is_archived.is_(False))
+            .group_by(CampTask.day, TaskCheckin.user_id)):
+        users = done.setdefault(task_day, set())
+        if user_id is not None:
+            users.add(user_id)
+    for row in rows:
+        if row.programme_day in done:
+            row.task_done = row.user.id in done[row.programme_day]
+
+
+def _local_time(user: User, now: datetime) -> time:
+    return now.astimezone(ZoneInfo(user.timezone)).time()
 
 
 def reasons_for(row: TraineeRow, now: datetime) -> list[Reason]:
@@ -214,6 +245,8 @@ def reasons_for(row: TraineeRow, now: datetime) -> list[Reason]:
         reasons.append(Reason("failed_quiz", 2, {"quiz": quiz}))
     if row.essays_waiting:
         reasons.append(Reason("essay_waiting", 1, {"count": row.essays_waiting}))
+    if row.task_done is False and _local_time(row.user, now) >= TASK_DUE_AT:
+        reasons.append(Reason("task_missing", 1, {"day": row.programme_day}))
     if reasons and row.contacted_at is not None:
         fresh = row.contacted_at > now - timedelta(days=CONTACT_CLEARS_DAYS)
         if fresh and (row.last_event_at is None or row.last_event_at <= row.contacted_at):

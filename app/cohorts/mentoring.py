@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
+from app.camp.models import TaskCheckin
 from app.checkins.models import Checkin
 from app.cohorts.models import Cohort, InboxMessage, MentorNote, cohort_mentors
 
@@ -51,16 +52,23 @@ def _text(body: str, required: bool = True) -> str:
 
 
 def add_note(session: Session, mentor: User, trainee: User, body: str, now: datetime,
-             checkin_id: int | None = None) -> MentorNote:
-    """A note on her page, or a comment on one of her check-ins (she sees comments)."""
+             checkin_id: int | None = None, task_checkin_id: int | None = None) -> MentorNote:
+    """A note on her page, or a comment on one of her check-ins or of her camp 打卡 (she sees comments)."""
     kind = MentorNote.NOTE
+    if checkin_id is not None and task_checkin_id is not None:
+        raise MentoringError(_l("No such check-in."), 404)
     if checkin_id is not None:
         owner = session.scalar(sa.select(Checkin.user_id).where(Checkin.id == checkin_id))
         if owner != trainee.id:
             raise MentoringError(_l("No such check-in."), 404)
         kind = MentorNote.CHECKIN_COMMENT
+    if task_checkin_id is not None:
+        owner = session.scalar(sa.select(TaskCheckin.user_id).where(TaskCheckin.id == task_checkin_id))
+        if owner != trainee.id:
+            raise MentoringError(_l("No such check-in."), 404)
+        kind = MentorNote.TASK_COMMENT
     note = MentorNote(trainee_id=trainee.id, author_id=mentor.id, kind=kind, checkin_id=checkin_id,
-                      body=_text(body), created_at=now)
+                      task_checkin_id=task_checkin_id, body=_text(body), created_at=now)
     session.add(note)
     session.flush()
     return note

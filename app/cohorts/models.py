@@ -46,17 +46,20 @@ class Cohort(db.Model):
 
 
 class MentorNote(db.Model):
-    """What a mentor wrote about a trainee: a note, a comment on one check-in, or "contacted"."""
+    """What a mentor wrote about a trainee: a note, a comment on one check-in (earnings) or on one of
+    her camp task check-ins (打卡), or "contacted". She sees the comments; notes are for mentors."""
 
     __tablename__ = "mentor_notes"
 
-    NOTE, CHECKIN_COMMENT, CONTACTED = "note", "checkin_comment", "contacted"
+    NOTE, CHECKIN_COMMENT, TASK_COMMENT, CONTACTED = "note", "checkin_comment", "task_comment", "contacted"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     trainee_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     author_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     kind: so.Mapped[str] = so.mapped_column(sa.String(20), default=NOTE)
     checkin_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("checkins.id", ondelete="CASCADE"))
+    task_checkin_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("task_checkins.id", ondelete="CASCADE"), index=True)
     body: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
 
