@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from app.accounts.models import Role, User
 from app.camp import service
@@ -18,6 +19,13 @@ UTC = timezone.utc
 SHANGHAI, LA = "Asia/Shanghai", "America/Los_Angeles"
 START = date(2026, 5, 4)  # a Monday: day 1 of the cohort (no daylight-saving change in May)
 _numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def english(app):
+    """Refusals are read in English here (the Chinese ones are checked by test_translations)."""
+    with force_locale("en"):
+        yield
 
 
 def at(local: str, tz: str = SHANGHAI) -> datetime:

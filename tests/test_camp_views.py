@@ -218,7 +218,8 @@ def test_the_pages_need_a_login(client, synced):
 def test_home_and_navigation_point_to_today(web):
     html = web.get("/").text
     assert 'id="camp-today"' in html and 'href="/today"' in html
-    assert 'href="/calendar"' in html and 'href="/rankings"' in html
+    today = web.get("/today").text                      # calendar and rankings: from Today
+    assert 'href="/calendar"' in today and 'href="/rankings"' in today
 
 
 # --- calendar and rankings -------------------------------------------------------------------------------------

@@ -316,3 +316,40 @@ def test_a_mentor_nudge_reaches_her_inbox_now_and_her_email_through_the_outbox(c
     assert [(m.title, m.body) for m in inbox_of(mei)] == [("王老师 给你留言", "今天发一条朋友圈试试")]
     assert outbox.dispatch(db.session, at(2, "10:01")) == {"sent": 1}
     assert mail.messages[0]["Subject"] == "王老师 给你留言"
+
+
+# --- the camp's daily task ---------------------------------------------------------------------
+
+@pytest.fixture
+def camper(app, synced):
+    cohort = Cohort(name="七日营", invite_code="CAMP1", start_date=START, timezone="Asia/Shanghai")
+    db.session.add(cohort)
+    db.session.commit()
+    return cohort, joined("xiaoman@example.com", cohort, "小满", "13900000001")
+
+
+def do_task(user, day: int, clock: str):
+    from app.camp import service as camp
+    task = db.session.scalar(sa.select(CampTask).where(CampTask.day == day))
+    number = 12 if "number" in task.proof else None
+    camp.record_task_checkin(db.session, user, task, text="做完了", number=number, now=at(day, clock))
+    db.session.commit()
+
+
+def test_the_days_task_is_announced_when_it_unlocks_and_not_once_done(camper):
+    cohort, xiaoman = camper
+    assert run_rules(db.session, at(1, "07:59")) == {}
+    assert run_rules(db.session, at(1, "08:00")) == {"task_unlocked": 1}
+    db.session.commit()
+    tick(at(1, "08:01"))
+    assert [m.title for m in inbox_of(xiaoman)] == ["第 1 天任务已解锁：列出30位熟人，建好你的群"]
+    # Day 2: the rules write it at 08:00; she does the task at 08:01, before the dispatcher's pass.
+    run_rules(db.session, at(2, "08:00"))
+    db.session.commit()
+    do_task(xiaoman, 2, "08:01")
+    assert outbox.dispatch(db.session, at(2, "08:02")) == {"skipped": 1}
+    # Day 3: done before 08:00? It cannot be: locked until then. Done at 09:00, nothing more is written.
+    tick(at(3, "08:30"))
+    do_task(xiaoman, 3, "09:00")
+    assert sum(run_rules(db.session, at(3, "09:30")).values()) == 0
+    assert [m.title.split("：")[0] for m in inbox_of(xiaoman)] == ["第 1 天任务已解锁", "第 3 天任务已解锁"]

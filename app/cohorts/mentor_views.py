@@ -2,10 +2,13 @@
 import csv
 import io
 
+from babel.dates import format_skeleton
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
+from app.camp import coaching
+from app.camp import service as camp
 from app.checkins import service as checkins
 from app.checkins.chart import earnings_chart
 from app.cohorts import dashboard, mentoring
@@ -136,8 +139,12 @@ def trainee(cohort_id: int, trainee_id: int):
     for note in sorted(notes, key=lambda n: (n.created_at, n.id)):
         if note.kind == MentorNote.CHECKIN_COMMENT:
             comments.setdefault(note.checkin_id, []).append(note)
+    grid = camp.calendar(db.session, person, now)   # her current month, in her time zone
     return render_template("cohorts/trainee.html", cohort=cohort, person=person, progress=progress,
-                           catalogue=catalogue, timeline=timeline, chart=chart, notes=notes, comments=comments)
+                           catalogue=catalogue, timeline=timeline, chart=chart, notes=notes, comments=comments,
+                           grid=grid, month_title=format_skeleton("yMMMM", grid.month, locale=get_locale()),
+                           task_checkins=coaching.task_checkins_of(db.session, person),
+                           task_comments=coaching.task_comments(notes))
 
 
 def _timeline(person, progress, notes, attempts) -> list[tuple]:
@@ -151,7 +158,9 @@ def _timeline(person, progress, notes, attempts) -> list[tuple]:
     return sorted(events, key=lambda e: e[0], reverse=True)
 
 
-def _act(cohort_id: int, trainee_id: int, action):
+def _act(cohort_id: int, trainee_id: int, action, anchor: str = ""):
+    """Run a mentor's action on her trainee; another cohort's trainee, or one that does not exist, is 404.
+    Back to `next` (a page of this site), else to her page (at `anchor`)."""
     cohort = coached_cohort_or_404(cohort_id)
     person = mentoring.trainee_in(db.session, cohort, trainee_id) or abort(404)
     try:
@@ -161,11 +170,14 @@ def _act(cohort_id: int, trainee_id: int, action):
         if e.status == 404:
             abort(404)
         flash(str(e.message), "warning")
+    except coaching.NotFound:
+        db.session.rollback()
+        abort(404)
     else:
         db.session.commit()
         flash(result, "success")
     return redirect(safe_next(request.form.get("next"), url_for("mentor.trainee", cohort_id=cohort.id,
-                                                                 trainee_id=person.id)))
+                                                                 trainee_id=person.id) + anchor))
 
 
 def _audit(action: str, person, **details) -> None:
@@ -176,13 +188,34 @@ def _audit(action: str, person, **details) -> None:
 @bp.post("/cohorts/<int:cohort_id>/trainees/<int:trainee_id>/notes")
 @login_required
 def add_note(cohort_id: int, trainee_id: int):
+    checkin_id, task_checkin_id = request.form.get("checkin_id", ""), request.form.get("task_checkin_id", "")
+
     def action(person, now):
-        checkin_id = request.form.get("checkin_id", "")
         note = mentoring.add_note(db.session, current_user, person, request.form.get("body", ""), now,
-                                  int(checkin_id) if checkin_id.isdigit() else None)
-        _audit("trainee.note" if note.checkin_id is None else "checkin.comment", person, note=note.id)
+                                  int(checkin_id) if checkin_id.isdecimal() else None,
+                                  int(task_checkin_id) if task_checkin_id.isdecimal() else None)
+        if note.task_checkin_id is not None:
+            _audit("task_checkin.comment", person, note=note.id, task_checkin=note.task_checkin_id)
+        else:
+            _audit("trainee.note" if note.checkin_id is None else "checkin.comment", person, note=note.id)
         return _("Saved.")
-    return _act(cohort_id, trainee_id, action)
+    return _act(cohort_id, trainee_id, action,
+                f"#task-checkin-{task_checkin_id}" if task_checkin_id.isdecimal() else "")
+
+
+@bp.post("/cohorts/<int:cohort_id>/trainees/<int:trainee_id>/task-checkins/<int:task_checkin_id>/pin")
+@login_required
+def pin_task_checkin(cohort_id: int, trainee_id: int, task_checkin_id: int):
+    """Pin (on=1) or unpin (on=0) her 打卡; without `on`, the other way round. Her shared post goes with it."""
+    wanted = request.form.get("on")
+
+    def action(person, now):
+        checkin = coaching.pin(db.session, current_user, person, task_checkin_id,
+                               None if wanted not in ("0", "1") else wanted == "1")
+        _audit("task_checkin.pin" if checkin.is_pinned else "task_checkin.unpin", person,
+               task_checkin=checkin.id, day=checkin.day)
+        return _("Pinned.") if checkin.is_pinned else _("Unpinned.")
+    return _act(cohort_id, trainee_id, action, f"#task-checkin-{task_checkin_id}")
 
 
 @bp.post("/cohorts/<int:cohort_id>/trainees/<int:trainee_id>/nudge")

@@ -2,6 +2,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.camp import coaching
 from app.cohorts import audit
 from app.database import utcnow
 from app.extensions import db
@@ -135,7 +136,9 @@ def _mentor_only():
 @login_required
 def review_queue():
     _mentor_only()
-    return render_template("quizzes/review_queue.html", attempts=service.review_queue(db.session, current_user))
+    return render_template("quizzes/review_queue.html", attempts=service.review_queue(db.session, current_user),
+                           proofs=coaching.proof_photos(db.session, current_user, utcnow()),
+                           proof_days=coaching.PROOF_DAYS)
 
 
 @bp.route("/review/<int:attempt_id>", methods=["GET", "POST"])
