@@ -52,6 +52,7 @@ class Defaults:
     UPLOAD_MAX_BYTES = 8 * 1024 * 1024
     UPLOAD_MAX_PIXELS = 40_000_000
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024   # a whole request: three photos and the form
+    SCHEDULER_LOCK_FILE = None          # None: instance/scheduler.lock (one scheduler per machine)
     SCHEDULER_RULES_SECONDS = 300
     SCHEDULER_DISPATCH_SECONDS = 30
 

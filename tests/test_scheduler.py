@@ -20,10 +20,11 @@ def test_jobs_coalesce_and_never_overlap(app):
 
 
 def test_a_second_process_does_not_take_the_lock(app, tmp_path):
+    app.config["SCHEDULER_LOCK_FILE"] = str(tmp_path / "scheduler.lock")
     holder = subprocess.Popen(
         [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
          "fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('locked', flush=True); time.sleep(30)",
-         f"{app.instance_path}/scheduler.lock"], stdout=subprocess.PIPE, text=True)
+         app.config["SCHEDULER_LOCK_FILE"]], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         assert scheduler._lock_file is None

@@ -49,7 +49,7 @@ def take_lock(app) -> bool:
     global _lock_file
     if _lock_file is not None:
         return True
-    handle = open(Path(app.instance_path) / "scheduler.lock", "w")
+    handle = open(app.config.get("SCHEDULER_LOCK_FILE") or Path(app.instance_path) / "scheduler.lock", "w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
