@@ -154,6 +154,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def test_serve_defaults():
+    from app.ops.commands import MAX_WORKERS, cores, default_workers, gunicorn_options
+    assert default_workers() == min(2 * cores() + 1, MAX_WORKERS)
+    options = gunicorn_options("::1", 8000, 3, 30, 25)
+    assert options["bind"] == "[::1]:8000" and options["workers"] == 3
+    assert options["accesslog"] is None and options["graceful_timeout"] == 25
+    assert gunicorn_options("127.0.0.1", 8000, 3, 30, 25)["bind"] == "127.0.0.1:8000"
+
+
 def test_serve_runs_gunicorn_without_the_scheduler(database_url, tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SMTP_"))}
@@ -171,7 +180,7 @@ def test_serve_runs_gunicorn_without_the_scheduler(database_url, tmp_path):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
                     status, body = response.status, json.loads(response.read())
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 assert server.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.1)

@@ -6,6 +6,7 @@ second process starts none. Several machines on PostgreSQL may each run dispatch
 """
 import fcntl
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -84,4 +85,10 @@ def run_forever(app) -> None:
     """`academy scheduler`: the jobs in the foreground until stopped."""
     if not take_lock(app):
         raise SystemExit("another scheduler is running on this machine (instance/scheduler.lock)")
-    build(app, BlockingScheduler).start()
+    scheduler = build(app, BlockingScheduler)
+
+    def stop(signum, frame):  # a service manager's stop: let the running job finish, then exit 0
+        scheduler.shutdown(wait=True)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    scheduler.start()
