@@ -13,8 +13,8 @@ the same number of bare HTTP POSTs to the sink (`robots.post_json`, no database)
 import argparse
 import contextlib
 import json
-import os
 import math
+import os
 import random
 import secrets
 import sys
@@ -133,7 +133,7 @@ def seed_cohorts(session, trainees: int, cohorts: int, now: datetime, *, seed: i
         keep = 0.0 if profile < 0.15 else 0.4 if profile < 0.45 else 0.85
         members = rng.randint(5, 40)
         for d in past:
-            if d == day_now and local_now(now, zone) < clock(20, 0) or rng.random() >= keep:
+            if (d == day_now and local_now(now, zone) < clock(20, 0)) or rng.random() >= keep:
                 continue  # abroad it is not evening yet; or she skipped that day
             day = cohort["start_date"] + timedelta(days=d - 1)
             at = datetime.combine(day, clock(rng.randint(8, 19), rng.randint(0, 59)), zone).astimezone(timezone.utc)

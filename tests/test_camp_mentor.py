@@ -348,7 +348,8 @@ def test_she_sees_the_comment_on_today_s_task_under_it_on_today(app, world):
 
 def test_an_empty_comment_is_refused(app, world):
     mentor = as_user(app, world.mentor)
-    response = mentor.post(notes_url(world.mine.id, world.mei.id), data={"body": "  ", "task_checkin_id": world.first.id})
+    response = mentor.post(notes_url(world.mine.id, world.mei.id),
+                           data={"body": "  ", "task_checkin_id": world.first.id})
     assert response.status_code == 302 and count(MentorNote) == 0 and actions() == []
     assert mentor.post(notes_url(world.mine.id, world.mei.id),
                        data={"body": "x" * 2001, "task_checkin_id": world.first.id}).status_code == 302

@@ -3,7 +3,9 @@ production scheduler would run them, against real local SMTP and HTTP servers.
 
 - two `tick` processes at the same moment send every message exactly once;
 - a dispatcher killed (SIGKILL) while a send is in flight leaves its message `claimed`; another
-  process leaves it alone until the claim timeout, then sends it, once.
+  process leaves it alone until the claim timeout, then sends it, once;
+- a claim takes at most its batch, so that several dispatchers share the work (a claim that took
+  every due row once, when PostgreSQL planned its subquery's LIMIT away, is why this test exists).
 
 PostgreSQL only (SQLite has one writer at a time, and its dispatchers never overlap): skipped
 without TEST_DATABASE_URL, an error with REQUIRE_POSTGRES=1.
@@ -26,8 +28,8 @@ from app.accounts.models import Role, User
 from app.cohorts.models import Cohort, InboxMessage
 from app.extensions import db
 from app.reminders import outbox
-from app.reminders.models import DeliveryTry, OutboxMessage
 from app.reminders.email import message_id
+from app.reminders.models import DeliveryTry, OutboxMessage
 from app.reminders.robots import sign_webhook
 from tests.servers import http_sink, smtp_sink  # noqa: F401  (fixtures)
 
@@ -217,11 +219,6 @@ def test_a_dispatcher_killed_mid_send_leaves_a_claim_that_is_sent_once_after_the
     assert http_sink.accepted[0].json["title"] == "王老师 给你留言"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app/reminders/outbox.py claim(): `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` "
-    "is planned as a nested-loop semi join when the statistics say few rows are pending (yesterday's "
-    "outbox, all sent and analysed): the subquery is rescanned per row and one claim takes EVERY due "
-    "message. Remove this mark once claim() selects the ids first (or uses a MATERIALIZED CTE)."))
 def test_a_claim_takes_at_most_its_batch_so_dispatchers_share_the_work(pg_url, app):
     noon = at(1, "12:00")
 

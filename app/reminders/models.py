@@ -21,7 +21,10 @@ class OutboxMessage(db.Model):
     or to dead after the last try; skipped when it was no longer due at sending time."""
 
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_state_next_try_at", "state", "next_try_at"),)
+    __table_args__ = (sa.Index("ix_outbox_state_next_try_at", "state", "next_try_at"),
+                      # a robot's messages sent in the last minute (its rate limit)
+                      sa.Index("ix_outbox_cohort_channel_sent_at", "cohort_id", "channel", "sent_at"),
+                      sa.Index("ix_outbox_created_at", "created_at"))
 
     PENDING, CLAIMED, SENT, DEAD, SKIPPED = "pending", "claimed", "sent", "dead", "skipped"
 

@@ -27,6 +27,7 @@ from app.reminders.channels import Dead, Retry, channel_for
 from app.reminders.models import ROBOT_CHANNELS, DeliveryTry, OutboxMessage, ReminderPreference
 
 ROBOT_PER_MINUTE = 20   # WeCom and DingTalk accept 20 messages a minute per robot
+RATE_LIMITED = ("wecom", "dingtalk", "feishu")   # group robots; an integrator's webhook is not limited
 
 
 def worker_name() -> str:
@@ -42,33 +43,49 @@ def write(session: Session, rows: list[dict], now: datetime) -> int:
     """Add the messages whose key is not there yet; returns how many were new.
 
     Each row: key, rule, category, occasion, channel, user_id or cohort_id, params, due_at and
-    optionally expires_at."""
+    optionally expires_at. Keys written in the last two days are skipped before inserting (a rule
+    run repeats every few minutes: most of its rows exist); ON CONFLICT DO NOTHING catches the rest,
+    e.g. two processes writing at once. Rows go in key order, so two writers never deadlock."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for row in rows:
+    recent = set(session.scalars(sa.select(OutboxMessage.key).where(
+        OutboxMessage.created_at >= now - timedelta(days=2), OutboxMessage.rule.in_({r["rule"] for r in rows}))))
+    fresh = sorted((row for row in rows if row["key"] not in recent), key=lambda row: row["key"])
+    if not fresh:
+        return 0
+    for row in fresh:
         row.setdefault("params", {})
         row.setdefault("expires_at", None)
         row.setdefault("user_id", None)
         row.setdefault("cohort_id", None)
         row.update(state=OutboxMessage.PENDING, next_try_at=row["due_at"], tries=0, created_at=now)
-    statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"])
+    if dialect == "postgresql":  # psycopg reports no row count for a batch: count what RETURNING gives back
+        statement = statement.returning(OutboxMessage.id)
     created = 0
-    for start in range(0, len(rows), 5000):
-        created += len(session.execute(statement, rows[start:start + 5000]).all())
+    for start in range(0, len(fresh), 5000):
+        result = session.connection().execute(statement, fresh[start:start + 5000])
+        created += len(result.all()) if dialect == "postgresql" else result.rowcount
     return created
 
 
 def claim(session: Session, now: datetime, worker: str, limit: int) -> list[int]:
-    """Take up to `limit` due messages for this worker; other dispatchers skip them."""
-    due = (sa.select(OutboxMessage.id)
-           .where(OutboxMessage.state == OutboxMessage.PENDING, OutboxMessage.next_try_at <= now)
-           .order_by(OutboxMessage.next_try_at, OutboxMessage.id).limit(limit)
-           .with_for_update(skip_locked=True))
+    """Take up to `limit` due messages for this worker; other dispatchers skip them.
+
+    Two statements in one transaction: the locking SELECT first, then the UPDATE of exactly those
+    ids (inside one UPDATE ... IN (subquery), PostgreSQL may plan the subquery's LIMIT away)."""
+    due = session.scalars(
+        sa.select(OutboxMessage.id)
+        .where(OutboxMessage.state == OutboxMessage.PENDING, OutboxMessage.next_try_at <= now)
+        .order_by(OutboxMessage.next_try_at, OutboxMessage.id).limit(limit)
+        .with_for_update(skip_locked=True)).all()
+    if not due:
+        return []
     claimed = session.scalars(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.state == OutboxMessage.PENDING)
+        .where(OutboxMessage.id.in_(due), OutboxMessage.state == OutboxMessage.PENDING)
         .values(state=OutboxMessage.CLAIMED, claimed_at=now, claimed_by=worker)
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)).all()
@@ -128,6 +145,18 @@ def dispatch(session: Session, now: datetime | None = None, *, worker: str | Non
     expire(session, clock())
     session.commit()
     renderer = Renderer(session)
+    # Each message is committed on its own; keep the batch's other rows loaded across those commits
+    # (this pass holds their claims, no one else changes them).
+    real = session() if isinstance(session, so.scoped_session) else session
+    expiring, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        _dispatch_batches(session, renderer, clock, worker, batch, max_messages, outcomes)
+    finally:
+        real.expire_on_commit = expiring
+    return outcomes
+
+
+def _dispatch_batches(session, renderer, clock, worker, batch, max_messages, outcomes) -> None:
     while max_messages is None or sum(outcomes.values()) < max_messages:
         ids = claim(session, clock(), worker, batch)
         session.commit()
@@ -140,7 +169,6 @@ def dispatch(session: Session, now: datetime | None = None, *, worker: str | Non
         for message in messages:
             outcomes[deliver(session, message, renderer, clock(), worker, skip=message.id in done_already)] += 1
             session.commit()
-    return outcomes
 
 
 def deliver_now(session: Session, ids: list[int], now: datetime) -> None:
@@ -189,7 +217,7 @@ def deliver(session: Session, message: OutboxMessage, renderer, now: datetime, w
     pref = renderer.preference(message.user_id) if message.user_id else None
     if (until := quiet_until(message, pref, renderer.defaults, now)) is not None:
         return _later(message, now, until, "quiet hours")
-    if message.channel in ROBOT_CHANNELS and _robot_busy(session, message, now):
+    if message.channel in RATE_LIMITED and _robot_busy(session, message, now):
         return _later(message, now, now + timedelta(seconds=60), "robot rate limit")
     try:
         content = renderer.render(message)

@@ -5,6 +5,7 @@ last lesson, her recent check-ins for milestones), never once per trainee; the r
 over plain tuples and every due message is written to the outbox in bulk. Timing and words are
 data (milestones/reminders.yml); docs/reminders.md describes each rule.
 """
+import functools
 from collections import Counter, namedtuple
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -45,6 +46,7 @@ class Trainee:
     email_muted: list
 
 
+@functools.lru_cache(maxsize=256)
 def _clock(value: str) -> time:
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes))
@@ -102,7 +104,9 @@ class Pass:
             zone = self.zone(zone_name)
             local = locals_.get(zone) or locals_.setdefault(zone, self.now.astimezone(zone))
             today = local.date()
-            start = max(cohort_start, created.astimezone(zone).date())
+            # Her start: the cohort's, or her registration day when later (converting only when it could be).
+            start = cohort_start if created.date() < cohort_start - timedelta(days=1) else max(
+                cohort_start, created.astimezone(zone).date())
             quiet_from, quiet_to = quiet_start or quiet["start"], quiet_end or quiet["end"]
             out[user_id] = Trainee(
                 id=user_id, email=email, local=local, today=today, day=(today - start).days + 1, start=start,
@@ -225,13 +229,23 @@ def lesson_rule(run: Pass, trainees: dict[int, Trainee]) -> None:
 def milestone_rules(run: Pass, trainees: dict[int, Trainee]) -> None:
     """behind on the escalation days of each milestone; milestone_achieved once, soon after."""
     on_days = run.rules.get("behind", {}).get("on_days", {})
+    correction = run.programme.correction_days
     recent = set()
     for chunk in _chunks(list(trainees)):
         recent.update(run.session.scalars(sa.select(Checkin.user_id).distinct().where(
             Checkin.user_id.in_(chunk), Checkin.updated_at >= run.now - RECENT)))
-    behind_days = {day for days in on_days.values() for day in days}
-    wanted = {i: t for i, t in trainees.items()
-              if i in recent or (t.window_open and t.day in behind_days)}
+
+    def to_check(trainee: Trainee) -> list[tuple[Milestone, str]]:
+        """The milestones whose status could send her something today, and which rule."""
+        out = []
+        for milestone in run.milestones:
+            if trainee.id in recent and trainee.day <= milestone.by_day + correction:
+                out.append((milestone, "milestone_achieved"))
+            elif trainee.window_open and trainee.day in on_days.get(milestone.key, ()):
+                out.append((milestone, "behind"))
+        return out
+
+    wanted = {i: checks for i, t in trainees.items() if (checks := to_check(t))}
     history: dict[int, list] = {}
     for chunk in _chunks(list(wanted)):
         for row in run.session.execute(
@@ -239,13 +253,12 @@ def milestone_rules(run: Pass, trainees: dict[int, Trainee]) -> None:
                           Checkin.group_members, Checkin.active_members)
                 .where(Checkin.user_id.in_(chunk)).order_by(Checkin.user_id, Checkin.day)):
             history.setdefault(row[0], []).append(_Day._make(row))
-    margin, correction = run.programme.behind_margin_percent, run.programme.correction_days
-    for trainee in wanted.values():
-        mine = history.get(trainee.id, [])
-        for milestone in run.milestones:
+    margin = run.programme.behind_margin_percent
+    for user_id, checks in wanted.items():
+        trainee, mine = trainees[user_id], history.get(user_id, [])
+        for milestone, rule in checks:
             status = checkins.milestone_status(milestone, mine, trainee.start, trainee.today, margin)
-            if status.status == checkins.ACHIEVED and trainee.id in recent \
-                    and trainee.today <= status.due + timedelta(days=correction):
+            if rule == "milestone_achieved" and status.status == checkins.ACHIEVED:
                 run.add(trainee, "milestone_achieved", milestone.key, {"milestone": milestone.key}, daily=False)
             elif status.status == checkins.BEHIND and trainee.window_open \
                     and trainee.day in on_days.get(milestone.key, ()):

@@ -56,6 +56,8 @@ def upgrade():
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_state_next_try_at', ['state', 'next_try_at'], unique=False)
+        batch_op.create_index('ix_outbox_cohort_channel_sent_at', ['cohort_id', 'channel', 'sent_at'], unique=False)
+        batch_op.create_index('ix_outbox_created_at', ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_user_id'), ['user_id'], unique=False)
 
     op.create_table('reminder_preferences',
@@ -113,6 +115,8 @@ def downgrade():
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_user_id'))
         batch_op.drop_index('ix_outbox_state_next_try_at')
+        batch_op.drop_index('ix_outbox_cohort_channel_sent_at')
+        batch_op.drop_index('ix_outbox_created_at')
 
     op.drop_table('outbox')
     op.drop_table('scheduler_runs')
