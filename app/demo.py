@@ -31,6 +31,13 @@ DEMO_CHECKINS = [  # (day of programme, earnings, orders, members, active, posts
 ]
 
 
+DEMO_TASK_TEXT = {
+    1: "列了32个人，A档9个。群建好了，先拉了6个姐妹。",
+    2: "群公告发了，欢迎语结尾问了一句“你家最近最快用完的是什么”，有4个人回了。",
+    3: "选了三件：纸巾、苹果、儿童袜。纸巾打分最高。",
+}
+
+
 def seed_demo(session, now: datetime) -> Cohort:
     today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
     cohort = session.scalar(sa.select(Cohort).where(Cohort.invite_code == DEMO_CODE))
@@ -51,10 +58,22 @@ def seed_demo(session, now: datetime) -> Cohort:
                         "date": (cohort.start_date + timedelta(days=day - 1)).isoformat(), "earnings": earnings,
                         "orders": orders, "group_members": members, "active_members": active, "posts": posts},
                         now, source="import")
+                _demo_camp(session, user, now)
         if role == Role.MENTOR and user not in cohort.mentors:
             cohort.mentors.append(user)
     session.flush()
     return cohort
+
+
+def _demo_camp(session, trainee: User, now: datetime) -> None:
+    """Her camp tasks of the days before today, done; the last one shared with the cohort's feed."""
+    from app.camp import service as camp
+    done_days = [task for task in camp.plan(session) if task.day < DEMO_DAYS_AGO + 1]
+    for task in done_days:
+        moment = camp.unlocks_at(task, trainee, camp.camp_rules(session)) + timedelta(hours=2)
+        number = 24 if "number" in task.proof else None
+        camp.record_task_checkin(session, trainee, task, text=DEMO_TASK_TEXT.get(task.day, "做完了。"), number=number,
+                                 share=task is done_days[-1], now=moment)
 
 
 @click.command("demo")
