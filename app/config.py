@@ -20,6 +20,9 @@ class Defaults:
     LANGUAGES = ("zh_CN", "en")
     BOOTSTRAP_SERVE_LOCAL = True  # our users are in China: no CDN, ever
     SESSION_COOKIE_HTTPONLY = True
+    # Secure session and remember-me cookies (app/security.py): on in production behind HTTPS, off so
+    # the development server works over http.
+    SECURE_COOKIES = False
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_DURATION = timedelta(days=30)
     REMEMBER_COOKIE_HTTPONLY = True
@@ -73,6 +76,7 @@ ENVIRONMENT = {
     "ACADEMY_BASE_URL": "BASE_URL",
     "LOG_LEVEL": "LOG_LEVEL",
     "PROXY_FIX": "PROXY_FIX",
+    "SECURE_COOKIES": "SECURE_COOKIES",
 }
 
 
@@ -94,7 +98,7 @@ def load(app, overrides=None) -> None:
     if overrides:
         app.config.update(overrides)
 
-    for flag in ("SCHEDULER_ENABLED", "SMTP_STARTTLS", "SMTP_SSL"):
+    for flag in ("SCHEDULER_ENABLED", "SMTP_STARTTLS", "SMTP_SSL", "SECURE_COOKIES"):
         if isinstance(app.config[flag], str):
             app.config[flag] = app.config[flag].lower() in ("1", "true", "yes", "on")
     app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])

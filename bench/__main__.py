@@ -1,11 +1,19 @@
-"""`python -m bench`: every benchmark in turn; `python -m bench dashboard|reminders [options]`: one.
+"""`python -m bench`: every benchmark in turn, and bench/report.md; `python -m bench <name> [options]`: one.
 
-    python -m bench                          # the dashboard, then the reminders, with their defaults
+    python -m bench                          # dashboard, reminders, production (defaults), then bench/report.md
     python -m bench dashboard --trainees 3000
     python -m bench reminders --only rules
+    python -m bench production --clients 8 --duration 5
     python -m bench --trainees 3000          # options without a name: the dashboard (as before)
 """
+import contextlib
+import io
 import sys
+import time
+import traceback
+from pathlib import Path
+
+REPORT = Path(__file__).resolve().parent / "report.md"
 
 
 def _dashboard(argv):
@@ -18,7 +26,39 @@ def _reminders(argv):
     return main(argv)
 
 
-BENCHMARKS = {"dashboard": _dashboard, "reminders": _reminders}
+def _production(argv):
+    from bench.production import main
+    return main(argv)
+
+
+BENCHMARKS = {"dashboard": _dashboard, "reminders": _reminders, "production": _production}
+
+
+class _Tee(io.TextIOBase):
+    """Writes through to the terminal and keeps a copy for the report."""
+
+    def __init__(self, stream):
+        self.stream, self.copy = stream, io.StringIO()
+
+    def write(self, text):
+        self.stream.write(text)
+        self.copy.write(text)
+        return len(text)
+
+    def flush(self):
+        self.stream.flush()
+
+
+def write_report(outputs: list[tuple[str, int, float, str]], machine: dict) -> None:
+    from bench.production import describe
+    lines = ["# Benchmark report", "",
+             f"Written by `python -m bench` on {machine['date']}.", "",
+             f"Machine: {describe(machine)} (load average at the start of the run).", "",
+             "Timings depend on the machine and on what else it runs (the load average above): compare the "
+             "ratios within a run. See bench/README.md for what each benchmark measures.", ""]
+    for name, status, seconds, text in outputs:
+        lines += [f"## {name}", "", f"Exit status {status}, {seconds:.0f} s.", "", "```text", text.rstrip(), "```", ""]
+    REPORT.write_text("\n".join(lines))
 
 
 def main(argv: list[str]) -> int:
@@ -33,11 +73,25 @@ def main(argv: list[str]) -> int:
         return 2
     if argv:
         return _dashboard(argv)
-    status = 0
+    from bench.production import machine
+    info = machine()
+    status, outputs = 0, []
     for name, run in BENCHMARKS.items():
         print(f"### {name}", flush=True)
-        status = max(status, run([]))
+        tee = _Tee(sys.stdout)
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(tee):
+            try:
+                code = run([])
+            except Exception as error:  # the others still run, and the report says what failed
+                traceback.print_exc()
+                print(f"FAILED: {error!r}")
+                code = 1
+        status = max(status, code)
+        outputs.append((name, code, time.perf_counter() - started, tee.copy.getvalue()))
         print(flush=True)
+    write_report(outputs, info)
+    print(f"report: {REPORT}")
     return status
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -160,11 +161,37 @@ def authenticate(session: Session, identifier: str, password: str, address: str,
     return LoginResult(user=user)
 
 
-def change_password(user: User, current: str, new: str) -> None:
+def change_password(session: Session, user: User, current: str, new: str, now: datetime) -> None:
+    """She sets a new password: her other sessions and her API tokens end with the old one."""
     if not user.check_password(current):
         raise AccountError("current_password", _l("That is not your current password."))
     check_password_rules(new, "new_password")
     user.set_password(new)
+    password_changed(session, user, now)
+
+
+def password_changed(session: Session, user: User, now: datetime) -> None:
+    """What follows a new password, however it was set (changed, or reset through a link).
+
+    set_password() already rotated her session token, which logs out every other session and
+    remember-me cookie. Here: her API tokens are revoked (a stolen token must not outlive the
+    password), and she is told, in her inbox at once and by email when she has an address and email
+    is configured. A security notice: it goes by email whatever categories she muted, and has no
+    unsubscribe link."""
+    from app.api.models import ApiToken
+    from app.reminders import outbox
+    from app.reminders.models import OutboxMessage
+    session.execute(sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=now).execution_options(synchronize_session="fetch"))
+    session.flush()
+    channels = ["inapp"] + (["email"] if user.email and current_app.config.get("SMTP_HOST") else [])
+    occasion = now.isoformat()
+    outbox.write(session, [{"key": outbox.key_for(f"user:{user.id}", "password_changed", occasion, channel),
+                            "rule": "password_changed", "category": "security", "occasion": occasion,
+                            "channel": channel, "user_id": user.id, "due_at": now} for channel in channels], now)
+    inapp = session.scalars(sa.select(OutboxMessage.id).where(
+        OutboxMessage.key == outbox.key_for(f"user:{user.id}", "password_changed", occasion, "inapp"))).all()
+    outbox.deliver_now(session, list(inapp), now)
 
 
 # --- one-time password reset links (an admin creates them: app/cohorts/admin.py) -----------------
@@ -215,4 +242,5 @@ def reset_password(session: Session, token: str, new_password: str, now: datetim
     user = session.get(User, reset.user_id)
     user.set_password(new_password)
     session.flush()
+    password_changed(session, user, now)
     return user

@@ -1,4 +1,4 @@
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -19,6 +19,13 @@ def _client_address() -> str:
     return (request.remote_addr or "unknown")[:64]
 
 
+def _start_session(user, remember: bool = False) -> None:
+    """Log her in on a new session: nothing from before (whatever was put in the session cookie
+    before she logged in) survives, so a session planted on her device learns nothing."""
+    session.clear()
+    login_user(user, remember=remember)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -29,7 +36,7 @@ def login():
                                       _client_address(), utcnow(), current_app.config)
         db.session.commit()
         if result.user:
-            login_user(result.user, remember=form.remember.data)
+            _start_session(result.user, remember=form.remember.data)
             return redirect(safe_next(form.next.data, url_for("web.home")))
         if result.error == "throttled":
             form.password.errors.append(
@@ -43,7 +50,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    logout_user()
+    session.clear()
+    logout_user()  # after clear(): it leaves the note that deletes the remember-me cookie
     return redirect(url_for("web.home"))
 
 
@@ -83,7 +91,7 @@ def invite(code: str):
             getattr(form, e.field).errors.append(e.message)
         else:
             db.session.commit()
-            login_user(user)
+            _start_session(user)
             flash(_("Welcome to %(cohort)s! Start with your first lesson.", cohort=cohort.name), "success")
             return redirect(url_for("web.home"))
     status = 422 if request.method == "POST" else 200
@@ -113,6 +121,8 @@ def reset_password(token: str):
         return _reset_page(None, e, 404 if e.problem == "invalid" else 410)
     form = ResetPasswordForm()
     if form.validate_on_submit():
+        # Asked before the reset: the new password rotates her session token, and with it current_user.
+        hers = current_user.is_authenticated and current_user.id == reset.user_id
         try:
             service.reset_password(db.session, token, form.new_password.data, utcnow())
         except service.ResetLinkError as e:
@@ -122,7 +132,8 @@ def reset_password(token: str):
             getattr(form, e.field).errors.append(e.message)
         else:
             db.session.commit()
-            if current_user.is_authenticated and current_user.id == reset.user_id:
+            if hers:
+                session.clear()
                 logout_user()
             flash(_("Your new password is set. Log in with it."), "success")
             return redirect(url_for("accounts.login"))
@@ -143,13 +154,16 @@ def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            service.change_password(current_user, form.current_password.data, form.new_password.data)
+            service.change_password(db.session, current_user, form.current_password.data, form.new_password.data,
+                                    utcnow())
         except service.AccountError as e:
             getattr(form, e.field).errors.append(e.message)
         else:
             db.session.commit()
-            # The session token changed with the password: sign this device in again.
-            login_user(current_user._get_current_object())
+            # The session token changed with the password: sign this device in again, on a new session
+            # (remembered again if it was: the old remember-me cookie holds the old token).
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+            _start_session(current_user._get_current_object(), remember=remembered)
             flash(_("Password changed. Other devices have been logged out."), "success")
             return redirect(url_for("web.home"))
     status = 422 if request.method == "POST" else 200

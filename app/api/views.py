@@ -300,11 +300,22 @@ def trainee_row_json(row: dashboard.TraineeRow) -> dict:
     }
 
 
-@bp.get("/cohorts/<int:cohort_id>/trainees")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; SQLite overflows past 64 bits
+
+
+def _id(raw: str) -> int | None:
+    """A row id from the path, or None for anything that cannot be one (-1, 1e3, 10**20, "null")."""
+    return int(raw) if raw.isascii() and raw.isdecimal() and 0 < int(raw) <= MAX_ID else None
+
+
+# <cohort_id> as text, not <int:...>: an id Flask's converter refuses (-1, "abc") must get the API's JSON 404,
+# not the site's HTML page, and one too large for the database must not reach it (an OverflowError, a 500).
+@bp.get("/cohorts/<cohort_id>/trainees")
 @token_required
-def cohort_trainees(cohort_id: int):
+def cohort_trainees(cohort_id: str):
     user = g.api_user
-    cohort = db.session.get(Cohort, cohort_id)
+    cohort_id = _id(cohort_id)
+    cohort = db.session.get(Cohort, cohort_id) if cohort_id is not None else None
     if cohort is None or not mentoring.can_coach(user, cohort):
         return error(404, "no such cohort")
     page, per_page = _positive("page", 1), _positive("per_page", 50)

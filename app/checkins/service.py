@@ -105,7 +105,8 @@ def parse_checkin(raw: dict, *, today: date | None = None, start: date | None = 
     if (values.get("active_members") is not None and values.get("group_members") is not None
             and values["active_members"] > values["group_members"]):
         errors["active_members"] = _l("Active members cannot be more than the group's members.")
-    note = raw.get("note") or ""
+    note = raw.get("note")
+    note = "" if note is None else note  # null is no note; false, 0, [] are not text (they were stored as "")
     if not isinstance(note, str) or len(note) > MAX_NOTE:
         errors["note"] = _l("A note is text of at most %(n)d characters.", n=MAX_NOTE)
     values["note"] = note.strip() if isinstance(note, str) else ""

@@ -156,6 +156,10 @@ class Renderer:
                 title = gettext("The group robot of %(cohort)s does not work", cohort=values["cohort"])
                 body = gettext("Reminders to its group stopped: %(reason)s. Check the webhook in the cohort's "
                                "settings, then retry the dead messages.", reason=values["reason"])
+        elif rule == "password_changed":   # a security notice: fixed words, no unsubscribe link
+            with force_locale("en" if lang == "en" else "zh_CN"):
+                title = gettext("Your password was changed")
+                body = gettext("If this wasn't you, contact your mentor or an admin at once.")
         else:
             texts = self.rules.get(rule)
             if texts is None:
@@ -164,7 +168,7 @@ class Renderer:
             body = texts["body"][lang].format_map(values)
         base = current_app.config["BASE_URL"].rstrip("/")
         unsubscribe = None
-        if message.channel == "email" and message.user_id is not None:
+        if message.channel == "email" and message.user_id is not None and rule != "password_changed":
             token = preferences.unsubscribe_token(message.user_id, message.category)
             unsubscribe = f"{base}/unsubscribe/{token}"
         return Rendered(lang=lang, title=title, body=body, link=f"{base}{link_path}" if link_path else None,

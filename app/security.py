@@ -1,0 +1,57 @@
+"""Security headers on every response, and the production cookie flags.
+
+Every response gets them: pages, error pages, static files, API answers, redirects. A view that
+sets one of these headers itself keeps its own (the password reset page sends a stricter
+Referrer-Policy, as its token is in its address).
+
+- Content-Security-Policy: scripts only from this site, never inline (no <script> without src, no
+  on*= attributes in the templates: tests/test_security.py checks that); inline styles are allowed,
+  as some templates use style attributes and the charts are inline SVG. Images from this site and
+  data: URIs (Bootstrap's CSS draws its form icons with them). No plugins, no <base>, forms post
+  here only, and no one may frame us.
+- Strict-Transport-Security only on HTTPS requests (request.is_secure: right behind a proxy once
+  PROXY_FIX is set, see app/ops), so `make run` over plain http is left alone.
+- Permissions-Policy turns the camera, the microphone and geolocation off. The camp's photo
+  upload is an <input type=file accept=image/*>: the phone's own camera app takes the photo, which
+  needs no camera permission for the page.
+
+SECURE_COOKIES (env SECURE_COOKIES=1) marks the session and remember-me cookies Secure: on in
+production behind HTTPS, off by default so the development server over http keeps working.
+"""
+from flask import request
+
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=()"
+HSTS = "max-age=31536000; includeSubDomains"
+
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": PERMISSIONS_POLICY,
+}
+
+
+def add_headers(response):
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def init_app(app) -> None:
+    if app.config.get("SECURE_COOKIES"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    app.after_request(add_headers)
