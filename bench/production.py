@@ -199,15 +199,18 @@ def log_in(port: int, identifier: str, password: str) -> str:
     return "; ".join(f"{k}={m.value}" for k, m in cookies.items())
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
-    seconds = {}
-    for p in processes:
+def server_cpu_seconds(server: "Server") -> float:
+    """CPU time of the whole server so far: the master, the workers it has reaped (max_requests
+    recycles them: their time is in the master's children_* times) and the live workers."""
+    t = server.master.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for worker in server.workers():
         try:
-            t = p.cpu_times()
-            seconds[p.pid] = t.user + t.system
+            t = worker.cpu_times()
+            total += t.user + t.system
         except psutil.Error:
-            pass
-    return seconds
+            pass  # gone between the listing and the reading
+    return total
 
 
 def load(server: Server, path: str, cookie: str, clients: int, warmup: float, duration: float) -> dict:
@@ -245,6 +248,7 @@ def load(server: Server, path: str, cookie: str, clients: int, warmup: float, du
                 errors.extend(bad)
                 connects.append(client.connects)
 
+    pids = {p.pid for p in server.workers()}
     threads = [threading.Thread(target=run, daemon=True) for _ in range(clients)]
     for t in threads:
         t.start()
@@ -254,22 +258,22 @@ def load(server: Server, path: str, cookie: str, clients: int, warmup: float, du
     ready.wait()
     time.sleep(max(0.0, window["start"] - time.perf_counter()))
     log_offset = server.log_path.stat().st_size
-    server_procs = [server.master] + server.workers()
-    before = (me.cpu_times(), cpu_seconds(server_procs), psutil.cpu_times(), time.perf_counter())
+    before = (me.cpu_times(), server_cpu_seconds(server), psutil.cpu_times(), time.perf_counter())
     time.sleep(max(0.0, window["end"] - time.perf_counter()))
-    after = (me.cpu_times(), cpu_seconds(server_procs), psutil.cpu_times(), time.perf_counter())
+    after = (me.cpu_times(), server_cpu_seconds(server), psutil.cpu_times(), time.perf_counter())
     log_end = server.log_path.stat().st_size
     for t in threads:
         t.join()
 
     wall = after[3] - before[3]
     client_cpu = (after[0].user + after[0].system - before[0].user - before[0].system) / wall
-    server_seconds = sum(after[1][pid] - before[1][pid] for pid in after[1] if pid in before[1])
+    server_seconds = after[1] - before[1]
     server_cpu = server_seconds / wall
     busy = lambda t: t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0)  # noqa: E731
     machine_cpu = (busy(after[2]) - busy(before[2])) / wall
     latencies.sort()
-    return {"path": path, "requests": len(latencies), "rps": len(latencies) / duration,
+    replaced = len(pids - {p.pid for p in server.workers()})
+    return {"replaced": replaced, "memory": memory(server.workers()), "path": path, "requests": len(latencies), "rps": len(latencies) / duration,
             "p50": percentile(latencies, 50) * 1000, "p95": percentile(latencies, 95) * 1000,
             "errors": errors, "connects": sum(connects),
             "server_ms": server_durations(server.log_path, log_offset, log_end, path),
@@ -314,8 +318,12 @@ def memory(processes: list[psutil.Process]) -> list[dict]:
             info = p.memory_info()
         except psutil.NoSuchProcess:
             continue
+        try:
+            age = time.time() - p.create_time()
+        except psutil.Error:
+            age = None
         rows.append({"pid": p.pid, "rss": info.rss / MB, "pss": getattr(info, "pss", None),
-                     "uss": getattr(info, "uss", None)})
+                     "uss": getattr(info, "uss", None), "age": age})
         for key in ("pss", "uss"):
             if rows[-1][key] is not None:
                 rows[-1][key] /= MB
@@ -406,8 +414,9 @@ def main(argv=None) -> int:
                      ("dashboard", f"/cohorts/{cohort_id}/dashboard", "mentor"),
                      ("healthz again", "/healthz", "anonymous")]
             print(f"each page: {args.clients} clients, {args.warmup:g} s warm-up, then {args.duration:g} s measured\n")
-            header = (f"{'page':<40} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'x healthz':>9} {'in app':>8}"
-                      f" {'CPU ms/req':>10} {'CPU: client':>11} {'server':>6} {'machine':>7}")
+            width = max(len(f"GET {path}") for _, path, _ in pages) + 1
+            header = (f"{'page':<{width}} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'x healthz':>9} {'in app':>8}"
+                      f" {'CPU ms/req':>10} {'CPU: client':>11} {'server':>6} {'machine':>7} {'recycled':>8}")
             print(header)
             for name, path, who in pages:
                 r = load(server, path, cookies[who], args.clients, args.warmup, args.duration)
@@ -416,13 +425,16 @@ def main(argv=None) -> int:
                 r["ratio"] = ratio
                 in_app = f"{r['server_ms']:.1f}ms" if r["server_ms"] is not None else "-"
                 label = f"GET {path}" + (" (again)" if name == "healthz again" else "")
-                print(f"{label:<40} {r['rps']:7.1f} {r['p50']:7.1f} {r['p95']:7.1f} {ratio:8.2f}x {in_app:>8}"
-                      f" {r['cpu_ms']:10.1f} {r['client_cpu']:10.0%} {r['server_cpu']:6.0%} {r['machine_cpu']:7.0%}", flush=True)
+                print(f"{label:<{width}} {r['rps']:7.1f} {r['p50']:7.1f} {r['p95']:7.1f} {ratio:8.2f}x {in_app:>8}"
+                      f" {r['cpu_ms']:10.1f} {r['client_cpu']:10.0%} {r['server_cpu']:6.0%} {r['machine_cpu']:7.0%}"
+                      f" {r['replaced']:8d}", flush=True)
                 if r["errors"]:
                     print(f"  {len(r['errors'])} failed requests, e.g. {r['errors'][:3]}")
             print(f"(in app: median duration_ms of the app's own request log line, inside the worker; CPU ms/req: "
-                  "the server processes' CPU time per measured request; CPU: share of one core, "
-                  f"{info['nproc']} cores = {info['nproc']:.0%}; machine: everything running, this benchmark or not)")
+                  "the server processes' CPU time per measured request (with the boot of recycled workers); CPU: share of "
+                  "one core, "
+                  f"{info['nproc']} cores = {info['nproc']:.0%}; machine: everything running, this benchmark or not; recycled: "
+                  "workers replaced by gunicorn's max_requests (2,000 +- 200 requests each) during the page)")
             connects = sum(r["connects"] for r in results.values())
             total = sum(r["requests"] for r in results.values())
             print(f"connections: {connects:,} for about {total:,} measured requests (gunicorn's sync workers "
@@ -447,12 +459,16 @@ def main(argv=None) -> int:
             fmt = lambda v: f"{v:6.1f}" if v is not None else "     -"  # noqa: E731
             for row in rows:
                 print(f"  worker {row['pid']:>7}: RSS {fmt(row['rss'])} MB   PSS {fmt(row['pss'])} MB   "
-                      f"USS {fmt(row['uss'])} MB")
+                      f"USS {fmt(row['uss'])} MB   (up {row['age']:.0f} s)")
             if master:
                 m = master[0]
                 print(f"  master {m['pid']:>7}: RSS {fmt(m['rss'])} MB   PSS {fmt(m['pss'])} MB   "
                       f"USS {fmt(m['uss'])} MB")
-            top = max((row["rss"] for row in rows), default=float("nan"))
+            seen = [row for r in results.values() for row in r["memory"]] + rows
+            peak = max(seen, key=lambda row: row["rss"])
+            print(f"  largest worker seen at the end of any page: RSS {fmt(peak['rss'])} MB   PSS {fmt(peak['pss'])} MB"
+                  f"   USS {fmt(peak['uss'])} MB")
+            top = peak["rss"]
             memory_ok = top <= MEMORY_GOAL_MB
             print(f"goal worker RSS <= {MEMORY_GOAL_MB:.0f} MB: largest {top:.1f} MB: "
                   f"{'met' if memory_ok else 'MISSED'}")

@@ -105,8 +105,8 @@ def make_app(database_url):
 
 
 @pytest.fixture
-def app(make_app):
-    app = make_app()
+def app(make_app, tmp_path):
+    app = make_app(UPLOAD_DIR=str(tmp_path / "uploads"))  # photos never land in instance/
     with app.app_context():
         yield app
         db.session.remove()

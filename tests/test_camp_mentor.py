@@ -44,14 +44,6 @@ def on(n: int, clock: str = "12:00", tz: str = SHANGHAI) -> datetime:
 NOW = on(4)
 
 
-@pytest.fixture
-def app(make_app, tmp_path):
-    app = make_app(UPLOAD_DIR=str(tmp_path / "uploads"))
-    with app.app_context():
-        yield app
-        db.session.remove()
-
-
 @pytest.fixture(autouse=True)
 def clock():
     with time_machine.travel(NOW, tick=False):

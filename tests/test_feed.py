@@ -19,14 +19,6 @@ from tests.conftest import count_queries, login, make_cohort, make_user
 
 
 @pytest.fixture
-def app(make_app, tmp_path):
-    app = make_app(UPLOAD_DIR=str(tmp_path / "uploads"))
-    with app.app_context():
-        yield app
-        db.session.remove()
-
-
-@pytest.fixture
 def world(app):
     """Cohort A: Mei (the author), Lan, their mentor. Cohort B: Bo and her mentor. An admin."""
     a, b = make_cohort("Cohort A", "AAAA1"), make_cohort("Cohort B", "BBBB1")

@@ -18,14 +18,6 @@ from tests.conftest import make_user
 
 
 @pytest.fixture
-def app(make_app, tmp_path):
-    app = make_app(UPLOAD_DIR=str(tmp_path / "uploads"))
-    with app.app_context():
-        yield app
-        db.session.remove()
-
-
-@pytest.fixture
 def upload_dir(tmp_path):
     return tmp_path / "uploads"
 

@@ -140,7 +140,8 @@ def move(account_id: int):
     form = MoveForm()
     if form.validate_on_submit():
         try:
-            admin.move_user(db.session, current_user, user, db.session.get(Cohort, form.cohort.data), utcnow())
+            cohort = db.session.get(Cohort, form.cohort.data) if form.cohort.data is not None else None
+            admin.move_user(db.session, current_user, user, cohort, utcnow())
         except admin.AdminError as e:
             db.session.rollback()
             user = db.get_or_404(User, account_id)

@@ -310,7 +310,6 @@ def mentor_digests(run: Pass) -> None:
     from app.cohorts import dashboard
     if "mentor_digest" not in run.rules:
         return
-    quiet = run.settings.get("quiet_hours", {"start": "22:00", "end": "08:00"})
     digest_at = _clock(run.settings.get("digest_at", "09:00"))
     mentors = run.session.execute(
         sa.select(User, ReminderPreference).outerjoin(ReminderPreference, ReminderPreference.user_id == User.id)
