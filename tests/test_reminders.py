@@ -353,3 +353,18 @@ def test_the_days_task_is_announced_when_it_unlocks_and_not_once_done(camper):
     do_task(xiaoman, 3, "09:00")
     assert sum(run_rules(db.session, at(3, "09:30")).values()) == 0
     assert [m.title.split("：")[0] for m in inbox_of(xiaoman)] == ["第 1 天任务已解锁", "第 3 天任务已解锁"]
+
+
+def test_each_mentor_gets_one_morning_digest_of_who_needs_her(camp, mail):
+    cohort, mei = camp
+    coach = make_user("coach@example.com", role=Role.MENTOR, cohort=cohort, name="王老师")
+    other = make_user("idle@example.com", role=Role.MENTOR, name="No cohort")
+    assert run_rules(db.session, at(6, "08:59")).get("mentor_digest", 0) == 0
+    tick(at(6, "09:00"))                 # day 6: no check-in since her start, behind ¥100
+    tick(at(6, "10:00"))
+    digest = [m for m in inbox_of(coach)]
+    assert [m.title for m in digest] == ["今天有 1 位学员需要你关注"] and "• 美美" in digest[0].body
+    assert inbox_of(other) == []
+    assert [m["To"] for m in mail.messages if "需要你关注" in m["Subject"]] == ["王老师 <coach@example.com>"]
+    assert run_rules(db.session, at(6, "13:05")).get("mentor_digest", 0) == 0   # past the morning window
+    assert run_rules(db.session, at(7, "09:30")).get("mentor_digest", 0) == 2   # the next morning: in-app, email
