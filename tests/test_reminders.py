@@ -368,3 +368,26 @@ def test_each_mentor_gets_one_morning_digest_of_who_needs_her(camp, mail):
     assert [m["To"] for m in mail.messages if "需要你关注" in m["Subject"]] == ["王老师 <coach@example.com>"]
     assert run_rules(db.session, at(6, "13:05")).get("mentor_digest", 0) == 0   # past the morning window
     assert run_rules(db.session, at(7, "09:30")).get("mentor_digest", 0) == 2   # the next morning: in-app, email
+
+
+def test_she_hears_once_when_her_essay_has_been_reviewed(camp):
+    from app.learning.models import Course
+    from app.quizzes.models import EssayReview, Quiz, QuizAttempt
+    cohort, mei = camp
+    course = db.session.scalar(sa.select(Course).order_by(Course.position))
+    quiz = Quiz(slug="writing", course_id=course.id, title_zh="写一条朋友圈", title_en="Write a Moments post")
+    db.session.add(quiz)
+    db.session.flush()
+    attempt = QuizAttempt(quiz_id=quiz.id, user_id=mei.id, number=1, state=QuizAttempt.AWAITING_REVIEW, questions=[],
+                          answers={}, results={}, max_score=10, started_at=at(2, "10:00"), submitted_at=at(2, "10:20"))
+    db.session.add(attempt)
+    db.session.commit()
+    assert run_rules(db.session, at(2, "11:00")).get("essay_reviewed", 0) == 0      # waiting for review
+    attempt.state = QuizAttempt.GRADED
+    db.session.add(EssayReview(attempt_id=attempt.id, question_id="q1", points=8, reviewed_at=at(2, "15:00")))
+    db.session.commit()
+    tick(at(2, "15:05"))
+    tick(at(2, "16:05"))
+    assert [m.title for m in inbox_of(mei)] == ["导师批改了你的作业"]
+    assert "《写一条朋友圈》已批改" in inbox_of(mei)[0].body
+    assert inbox_of(mei)[0].link.endswith(f"/attempts/{attempt.id}/result")
