@@ -122,7 +122,7 @@ def test_a_new_trainee_registers_opens_the_first_lesson_marks_it_done_and_sees_p
     page.on("request", lambda request: request.url.startswith(live_url) or outside.append(request.url))
 
     register(page, live_url, "张丽", "13700137000")
-    assert "你好,张丽" in page.content()
+    assert "你好，张丽" in page.content()
     overall = page.locator("#progress-heading").inner_text()
     total = int(overall.rsplit("/", 1)[1])  # lessons and quizzes
     assert f"0/{total}" in overall

@@ -55,7 +55,7 @@ def test_last_lesson_of_a_course_goes_back_to_the_course(logged_in, synced):
 
 def test_lesson_page_shows_objectives_time_body_and_neighbours(logged_in, synced):
     html = logged_in.get("/courses/group-building/welcome-and-rules").text
-    assert "学完这一课,你能" in html and "约 " in html
+    assert "学完这一课，你能" in html and "约 " in html
     assert 'rel="prev" href="/courses/group-building/warm-contacts"' in html
     assert 'rel="next" href="/courses/group-building/daily-rhythm"' in html
     assert "<blockquote>" in html  # the copy-ready template

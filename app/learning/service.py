@@ -94,9 +94,10 @@ def catalogue(session: Session, user_id: int | None) -> Catalogue:
     """Active courses, lessons and quizzes with the user's progress: five queries whatever the size."""
     courses = session.scalars(
         sa.select(Course).where(Course.is_archived.is_(False)).order_by(Course.position)
-        .options(so.selectinload(Course.lessons))).all()
+        # The lists need titles, not the lessons' bodies (120 KB of HTML) nor the quizzes' questions.
+        .options(so.selectinload(Course.lessons).defer(Lesson.body_html_zh).defer(Lesson.body_html_en))).all()
     done = completed_lesson_ids(session, user_id) if user_id else set()
-    quizzes = quiz_service.active_quizzes(session)
+    quizzes = quiz_service.active_quizzes(session, with_questions=False)
     status = quiz_service.statuses(session, user_id, quizzes) if user_id else {
         q.id: QuizStatus(q) for q in quizzes}
     return Catalogue([

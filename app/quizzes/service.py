@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -83,8 +84,11 @@ def quiz_status(session: Session, user_id: int, quiz: Quiz) -> QuizStatus:
     return statuses(session, user_id, [quiz])[quiz.id]
 
 
-def active_quizzes(session: Session) -> list[Quiz]:
-    return list(session.scalars(sa.select(Quiz).where(Quiz.is_archived.is_(False)).order_by(Quiz.position)))
+def active_quizzes(session: Session, with_questions: bool = True) -> list[Quiz]:
+    query = sa.select(Quiz).where(Quiz.is_archived.is_(False)).order_by(Quiz.position)
+    if not with_questions:
+        query = query.options(so.defer(Quiz.questions))
+    return list(session.scalars(query))
 
 
 def find_quiz(session: Session, slug: str) -> Quiz | None:
