@@ -121,8 +121,13 @@ def test_an_admin_creates_a_cohort_and_sees_its_invite_link(admin_client, boss, 
     # Typed in the admin's zone (Beijing time), kept in UTC.
     assert cohort.invite_expires_at == datetime(2026, 7, 10, 12, 0, tzinfo=timezone.utc)
     assert (cohort.robot_kind, cohort.robot_secret) == ("wecom", "s3cret")
+    assert cohort.rank_by_earnings is False                 # rankings show earnings only when allowed
     page = admin_client.get(response.location)
     assert "http://localhost/invite/SUMMER26" in page.text
+    admin_client.post(f"/admin/cohorts/{cohort.id}/edit", data=cohort_form(
+        invite_code="SUMMER26", mentors=[str(coach.id)], rank_by_earnings="y", timezone="Asia/Tokyo"))
+    db.session.expire_all()
+    assert cohort.rank_by_earnings is True
     assert 'value="2026-07-10T20:00"' in page.text  # shown back in her zone
     assert "s3cret" not in page.text  # the secret is never sent back
     [entry] = entries("cohort.create")

@@ -313,3 +313,15 @@ def test_old_links_keep_working(app, trainee):
     token = prefs.unsubscribe_token(trainee.id, "nudge")
     assert prefs.unsubscribe_token(trainee.id, "nudge") == token
     assert prefs.read_unsubscribe_token(token) == (trainee.id, "nudge")
+
+
+def test_she_chooses_whether_her_cohort_sees_her_earnings(app, trainee):
+    client = app.test_client()
+    login(client, trainee.email)
+    assert not checked(client.get("/preferences").text, "shares_earnings")   # off unless she turns it on
+    assert client.post("/preferences", data=form(shares_earnings="y")).status_code == 302
+    db.session.expire_all()
+    assert trainee.shares_earnings is True and checked(client.get("/preferences").text, "shares_earnings")
+    client.post("/preferences", data=form())
+    db.session.expire_all()
+    assert trainee.shares_earnings is False

@@ -116,6 +116,7 @@ class CohortData:
     invite_code: str | None = None
     invite_expires_at: datetime | None = None   # aware; stored as UTC
     seat_limit: int | None = None
+    rank_by_earnings: bool = False
     robot_kind: str | None = None
     robot_webhook: str | None = None
     robot_secret: str | None = None
@@ -175,7 +176,8 @@ def _clean(session: Session, cohort: Cohort | None, data: CohortData) -> dict:
         secret = (data.robot_secret or "").strip() or (cohort.robot_secret if cohort is not None else None)
     return {"name": name, "start_date": data.start_date, "timezone": data.timezone, "invite_code": code,
             "invite_expires_at": expires.astimezone(timezone.utc) if expires is not None else None,
-            "seat_limit": data.seat_limit, "robot_kind": kind, "robot_webhook": webhook,
+            "seat_limit": data.seat_limit, "rank_by_earnings": bool(data.rank_by_earnings),
+            "robot_kind": kind, "robot_webhook": webhook,
             "robot_secret": secret, "mentors": mentors}
 
 

@@ -58,7 +58,7 @@ def _cohort_form(cohort: Cohort | None) -> CohortForm:
             "name": cohort.name, "start_date": cohort.start_date, "timezone": cohort.timezone,
             "mentors": [m.id for m in cohort.mentors], "invite_code": cohort.invite_code,
             "invite_expires_at": cohort.invite_expires_at, "seat_limit": cohort.seat_limit,
-            "robot_kind": cohort.robot_kind or "", "robot_webhook": cohort.robot_webhook or "",
+            "rank_by_earnings": cohort.rank_by_earnings, "robot_kind": cohort.robot_kind or "", "robot_webhook": cohort.robot_webhook or "",
             "robot_secret": ""})  # the secret is never sent back to the browser
     form.mentors.choices = [(m.id, m.name) for m in admin.mentor_choices(db.session, cohort)]
     return form
@@ -71,7 +71,7 @@ def _edit_cohort(cohort: Cohort | None):
             name=form.name.data, start_date=form.start_date.data, timezone=form.timezone.data,
             mentor_ids=tuple(form.mentors.data or ()), invite_code=form.invite_code.data,
             invite_expires_at=form.invite_expires_at.data, seat_limit=form.seat_limit.data,
-            robot_kind=form.robot_kind.data, robot_webhook=form.robot_webhook.data,
+            rank_by_earnings=form.rank_by_earnings.data, robot_kind=form.robot_kind.data, robot_webhook=form.robot_webhook.data,
             robot_secret=form.robot_secret.data)
         try:
             saved = admin.save_cohort(db.session, current_user, cohort, data, utcnow())

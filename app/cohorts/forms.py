@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import (DateField, DateTimeLocalField, IntegerField, SelectChoice, SelectField,
+from wtforms import (BooleanField, DateField, DateTimeLocalField, IntegerField, SelectChoice, SelectField,
                      SelectMultipleField, StringField, URLField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -40,6 +40,7 @@ class CohortForm(FlaskForm):
     seat_limit = IntegerField(_l("Seats: trainees who may join by the invite (optional)"),
                               validators=[Optional(), NumberRange(min=1, max=100000)],
                               render_kw={"inputmode": "numeric", "autocomplete": "off"})
+    rank_by_earnings = BooleanField(_l("Rankings may show earnings (only of members who chose to share them)"))
     robot_kind = SelectField(_l("Group robot"), choices=ROBOT_KINDS, default="")
     robot_webhook = URLField(_l("Robot webhook URL (https)"), validators=[Optional(), Length(max=500)],
                              render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"})

@@ -48,6 +48,7 @@ class PreferencesForm(FlaskForm):
     quiet_start = StringField(_l("Quiet from"), widget=TimeInput())
     quiet_end = StringField(_l("Quiet until"), widget=TimeInput())
     group_mention = BooleanField(_l("Mention me in my cohort's group"))
+    shares_earnings = BooleanField(_l("Show my earnings to my cohort (wins feed, rankings, posters)"))
 
 
 @bp.route("/preferences", methods=["GET", "POST"])
@@ -61,6 +62,7 @@ def preferences():
     else:
         form = PreferencesForm(data={
             "email_enabled": current.email_enabled, "group_mention": current.group_mention,
+            "shares_earnings": current_user.shares_earnings,
             "email_categories": [c for c in shown if c not in current.email_muted],
             "send_at": current.send_at, "quiet_start": current.quiet_start, "quiet_end": current.quiet_end})
     form.email_categories.choices = [(c, prefs.CATEGORY_LABELS[c]) for c in shown]
@@ -72,6 +74,7 @@ def preferences():
             choices["email_categories"] = {c: c in (form.email_categories.data or ()) for c in shown}
         if current_user.is_trainee:
             choices["group_mention"] = form.group_mention.data
+            current_user.shares_earnings = form.shares_earnings.data
         try:
             prefs.save_preference(db.session, current_user, now=utcnow(), **choices)
         except prefs.PreferenceError as e:
