@@ -35,6 +35,7 @@ messages: $(BIN)/.installed
 check: install
 	$(BIN)/academy content check
 
+# Every benchmark (dashboard, reminders, production: see bench/README.md), then bench/report.md.
 bench: install
 	$(BIN)/python -m bench
 

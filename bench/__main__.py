@@ -53,7 +53,7 @@ def write_report(outputs: list[tuple[str, int, float, str]], machine: dict) -> N
     from bench.production import describe
     lines = ["# Benchmark report", "",
              f"Written by `python -m bench` on {machine['date']}.", "",
-             f"Machine: {describe(machine)} (load average at the start of the run).", "",
+             f"Machine: {describe(machine, date=False)} (load average at the start of the run).", "",
              "Timings depend on the machine and on what else it runs (the load average above): compare the "
              "ratios within a run. See bench/README.md for what each benchmark measures.", ""]
     for name, status, seconds, text in outputs:
