@@ -28,6 +28,7 @@ from app.reminders.models import ROBOT_CHANNELS, DeliveryTry, OutboxMessage, Rem
 
 ROBOT_PER_MINUTE = 20   # WeCom and DingTalk accept 20 messages a minute per robot
 RATE_LIMITED = ("wecom", "dingtalk", "feishu")   # group robots; an integrator's webhook is not limited
+URGENT = ("password_changed",)   # security notices go out even in quiet hours
 
 
 def worker_name() -> str:
@@ -195,7 +196,7 @@ def _later(message: OutboxMessage, now: datetime, when: datetime, reason: str) -
 def quiet_until(message: OutboxMessage, pref: ReminderPreference | None, defaults: dict, now: datetime):
     """When the recipient's quiet hours end, if they are on now; None otherwise. In-app messages
     make no sound, so they are never held back."""
-    if message.channel == "inapp":
+    if message.channel == "inapp" or message.rule in URGENT:
         return None
     if message.channel in ROBOT_CHANNELS:
         zone, effective = message.cohort.timezone, preferences.effective(defaults, None)
