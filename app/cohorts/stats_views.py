@@ -27,6 +27,11 @@ bp = Blueprint("cohort_stats", __name__)
 MAX_COMPARE = 8
 # pygal always writes an inline <script> (its tooltip config, even with js=[]) and comments with its URLs.
 PYGAL_EXTRAS = re.compile(r"<script\b.*?</script>|<!--.*?-->", re.S)
+# Its legend entries have the same ids in every chart (activate-serie-0...; for that script only), which
+# repeat on a page of several charts; and a bar of 0 loses its width (or height) attribute (pygal's
+# transposable_node drops a falsy 0), which SVG requires: both fixed so the page is valid HTML.
+PYGAL_LEGEND_ID = re.compile(r'\sid="activate-serie-\d+"')
+RECT_WITHOUT = {size: re.compile(rf"<rect(?![^>]*\s{size}=)") for size in ("width", "height")}
 GREEN, GREY, ORANGE, BLUE = "#198754", "#adb5bd", "#fd7e14", "#0d6efd"
 WIDTH = 390  # drawn for a phone; the SVG scales to its container (explicit_size=False)
 
@@ -47,6 +52,9 @@ def _chart(kind, colors: tuple[str, ...], height: int, **options):
 def _svg(chart, aria: str) -> Markup:
     """The chart as inline SVG with no script and no link anywhere, labelled for screen readers."""
     svg = PYGAL_EXTRAS.sub("", chart.render(is_unicode=True))
+    svg = PYGAL_LEGEND_ID.sub("", svg)
+    for size, missing in RECT_WITHOUT.items():
+        svg = missing.sub(f'<rect {size}="0"', svg)
     return Markup(svg.replace("<svg", f'<svg role="img" aria-label="{escape(aria)}"', 1))
 
 
