@@ -18,7 +18,7 @@ Referrer-Policy, as its token is in its address).
 SECURE_COOKIES (env SECURE_COOKIES=1) marks the session and remember-me cookies Secure: on in
 production behind HTTPS, off by default so the development server over http keeps working.
 """
-from flask import request
+from flask import abort, request
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
@@ -50,7 +50,18 @@ def add_headers(response):
     return response
 
 
+def refuse_nul_characters():
+    """A NUL character in a URL or a form is never something a person typed, and PostgreSQL cannot
+    store it in text: refuse the request (400) before any view sees it, whatever the field."""
+    values = [request.path, *request.args.values()]
+    if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += request.form.values()
+    if any("\x00" in value for value in values):
+        abort(400)
+
+
 def init_app(app) -> None:
+    app.before_request(refuse_nul_characters)
     if app.config.get("SECURE_COOKIES"):
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True

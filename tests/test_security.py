@@ -336,3 +336,9 @@ def test_her_own_remember_me_survives_her_password_change(make_app, mei):
     # A new browser session on this phone (the session cookie gone) is still hers, by the new cookie.
     phone.delete_cookie("session")
     assert phone.get("/courses").status_code == 200
+
+
+def test_a_nul_character_anywhere_is_refused_before_any_view(app, client):
+    assert client.post("/login", data={"identifier": "a\x00b", "password": "x"}).status_code == 400
+    assert client.get("/join?code=\x00").status_code == 400
+    assert client.get("/healthz").status_code == 200

@@ -17,7 +17,8 @@ bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=80)],
-                       filters=[lambda value: value.strip() if isinstance(value, str) else value],
+                       # NUL out: PostgreSQL refuses it in text (a 500 on saving).
+                       filters=[lambda value: value.replace("\x00", "").strip() if isinstance(value, str) else value],
                        render_kw={"autocomplete": "off", "maxlength": 80})
 
 

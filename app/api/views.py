@@ -1,4 +1,5 @@
 """JSON API v1: bearer tokens only (never the session cookie, so no CSRF exposure)."""
+import json
 import random
 from functools import wraps
 
@@ -145,6 +146,9 @@ def submit(slug: str):
     if not isinstance(body, dict) or not isinstance(body.get("answers"), dict):
         return error(422, 'send {"answers": {"<question id>": <answer>, ...}}')
     answers, now = body["answers"], utcnow()
+    if not checkins.storable_text(json.dumps(answers, ensure_ascii=False)):  # (dumps escapes NUL: it may stay)
+        # A lone surrogate ("\ud800" in the JSON) would be stored, then break every page showing the attempt.
+        return error(422, "answers must be Unicode text: no lone surrogates (\\ud800 to \\udfff)")
     graded_ids = [q["id"] for q in quiz.questions if q["type"] != "description"]
     unknown = sorted(set(answers) - set(graded_ids))
     if unknown:

@@ -107,12 +107,24 @@ def parse_checkin(raw: dict, *, today: date | None = None, start: date | None = 
         errors["active_members"] = _l("Active members cannot be more than the group's members.")
     note = raw.get("note")
     note = "" if note is None else note  # null is no note; false, 0, [] are not text (they were stored as "")
-    if not isinstance(note, str) or len(note) > MAX_NOTE:
+    if not isinstance(note, str) or len(note) > MAX_NOTE or not storable_text(note):
         errors["note"] = _l("A note is text of at most %(n)d characters.", n=MAX_NOTE)
     values["note"] = note.strip() if isinstance(note, str) else ""
     if errors:
         raise CheckinError(errors)
     return values
+
+
+def storable_text(text: str) -> bool:
+    """Text a database, a page and a UTF-8 response can all hold: no NUL (PostgreSQL refuses it in text)
+    and no lone surrogate (JSON can carry "\\ud800", which no UTF-8 encoder accepts)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _day_problem(day: date, today: date | None, start: date | None, correction_days: int | None):

@@ -92,6 +92,8 @@ def active_quizzes(session: Session, with_questions: bool = True) -> list[Quiz]:
 
 
 def find_quiz(session: Session, slug: str) -> Quiz | None:
+    if "\x00" in slug:  # no slug has one, and PostgreSQL refuses it in a query (a 500, not a 404)
+        return None
     return session.scalar(sa.select(Quiz).where(Quiz.slug == slug, Quiz.is_archived.is_(False)))
 
 
