@@ -165,7 +165,8 @@ def _dispatch_batches(session, renderer, clock, worker, batch, max_messages, out
             break
         messages = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
                                    .options(so.selectinload(OutboxMessage.user), so.selectinload(OutboxMessage.cohort))
-                                   .order_by(OutboxMessage.id)).all()
+                                   .order_by(OutboxMessage.id)
+                                   .execution_options(populate_existing=True)).all()  # as the claim left them
         done_already = renderer.no_longer_due(messages, clock())
         for message in messages:
             outcomes[deliver(session, message, renderer, clock(), worker, skip=message.id in done_already)] += 1
