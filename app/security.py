@@ -53,9 +53,9 @@ def add_headers(response):
 def refuse_nul_characters():
     """A NUL character in a URL or a form is never something a person typed, and PostgreSQL cannot
     store it in text: refuse the request (400) before any view sees it, whatever the field."""
-    values = [request.path, *request.args.values()]
+    values = [request.path, *(v for vs in request.args.listvalues() for v in vs)]
     if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        values += request.form.values()
+        values += [v for vs in request.form.listvalues() for v in vs]   # every value of a repeated field
     if any("\x00" in value for value in values):
         abort(400)
 

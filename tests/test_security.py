@@ -341,4 +341,5 @@ def test_her_own_remember_me_survives_her_password_change(make_app, mei):
 def test_a_nul_character_anywhere_is_refused_before_any_view(app, client):
     assert client.post("/login", data={"identifier": "a\x00b", "password": "x"}).status_code == 400
     assert client.get("/join?code=\x00").status_code == 400
+    assert client.post("/preferences", data={"email_categories": ["checkin", "a\x00"]}).status_code == 400
     assert client.get("/healthz").status_code == 200

@@ -8,7 +8,10 @@ def _json(schema: dict, description: str) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    text = {401: "no valid bearer token", 403: "the caller's role may not use this endpoint", 404: "not found", 409: "refused by the rules (attempt limit, open attempt)",
+    """The error answers of an operation; every one may answer 400 (app/security.py refuses any request with a
+    NUL character in its address or query before the endpoint sees it)."""
+    codes = (400, *codes)
+    text = {400: "the request cannot be read: a NUL character in its address or query", 401: "no valid bearer token", 403: "the caller's role may not use this endpoint", 404: "not found", 409: "refused by the rules (attempt limit, open attempt)",
             422: "the request body is not acceptable"}
     return {str(code): _json(ERROR, text[code]) for code in codes}
 

@@ -28,6 +28,13 @@ def error(status: int, message: str, **extra):
     return jsonify(error=message, **extra), status
 
 
+@bp.errorhandler(400)
+def bad_request(e):
+    """The API's own 400 (the site's is an HTML page): app/security.py refuses a NUL character in any address
+    or query with abort(400) before the endpoint runs."""
+    return error(400, "the request cannot be read: no NUL characters in the address or the query")
+
+
 def token_required(view):
     @wraps(view)
     def wrapped(*args, **kwargs):
