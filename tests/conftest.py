@@ -152,6 +152,24 @@ def trainee(cohort):
     return make_user("mei@example.com", cohort=cohort, name="美美")
 
 
+def english(client):
+    """The client asks for English pages, as a browser set to English does."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
+def boss(app):
+    return make_user("boss@example.com", role=Role.ADMIN, name="Boss")
+
+
+@pytest.fixture
+def admin_client(app, boss):
+    client = english(app.test_client())
+    assert login(client, boss.email).status_code == 302
+    return client
+
+
 def login(client, identifier: str, password: str = PASSWORD, **extra):
     return client.post("/login", data={"identifier": identifier, "password": password, **extra})
 

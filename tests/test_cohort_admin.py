@@ -12,28 +12,11 @@ from app.cohorts import admin, audit
 from app.cohorts.models import AuditEntry, Cohort, PasswordReset
 from app.database import utcnow
 from app.extensions import db
-from tests.conftest import count_queries, login, make_cohort, make_user
+from tests.conftest import count_queries, english, login, make_cohort, make_user
 
 REGISTRATION = {"name": "王芳", "mobile": "138 0013 8000", "email": "", "password": "goodpass1",
                 "confirm": "goodpass1", "timezone": "Asia/Shanghai"}
 XSS = "<script>alert(1)</script>"
-
-
-def english(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
-
-
-@pytest.fixture
-def boss(app):
-    return make_user("boss@example.com", role=Role.ADMIN, name="Boss")
-
-
-@pytest.fixture
-def admin_client(app, boss):
-    client = english(app.test_client())
-    assert login(client, boss.email).status_code == 302
-    return client
 
 
 @pytest.fixture

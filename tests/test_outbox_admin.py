@@ -1,7 +1,6 @@
 """The admins' outbox page: counts per state, dead letters with their tries, sending them again."""
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import Role
@@ -10,23 +9,6 @@ from app.database import utcnow
 from app.extensions import db
 from app.reminders.models import DeliveryTry, OutboxMessage
 from tests.conftest import login, make_user
-
-
-def english(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
-
-
-@pytest.fixture
-def boss(app):
-    return make_user("boss@example.com", role=Role.ADMIN, name="Boss")
-
-
-@pytest.fixture
-def admin_client(app, boss):
-    client = english(app.test_client())
-    assert login(client, boss.email).status_code == 302
-    return client
 
 
 def message(state: str, *, user=None, cohort=None, channel="email", rule="checkin_due", tries=0,

@@ -12,15 +12,10 @@ from app.database import utcnow
 from app.extensions import db
 from app.reminders import preferences as prefs
 from app.reminders.models import CATEGORIES, ReminderPreference
-from tests.conftest import PASSWORD, login, make_user
+from tests.conftest import PASSWORD, english, login, make_user
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TRAINEE_CATEGORIES = ("checkin", "learning", "progress", "celebration", "review", "nudge")
-
-
-def english(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
 
 
 def set_programme(send_at="19:30", start="21:30", end="07:30") -> None:
