@@ -29,7 +29,7 @@ $(MO): app/translations/zh/LC_MESSAGES/messages.po $(BIN)/.installed
 
 # After changing user-facing text: extract, then translate the new entries in the .po file.
 messages: $(BIN)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o app/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --sort-output -o app/translations/messages.pot .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --width 100
 
 check: install
