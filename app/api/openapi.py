@@ -196,8 +196,10 @@ PREFIX = "/api/v1"  # the API blueprint's url_prefix
 
 def document() -> dict:
     """The paths below are written relative to /api/v1 and published in full."""
+    from app.api import openapi_actions  # it builds on this module's helpers
     spec = _document()
-    spec["paths"] = {PREFIX + path: item for path, item in spec["paths"].items()}
+    spec["components"]["schemas"] = {**SCHEMAS, **openapi_actions.SCHEMAS}
+    spec["paths"] = {PREFIX + path: item for path, item in {**spec["paths"], **openapi_actions.PATHS}.items()}
     return spec
 
 
