@@ -283,3 +283,9 @@ def test_an_order_before_her_programme_is_listed_but_counts_for_no_day(http, wor
     assert response.status_code == 200
     assert stored()[2] == 0
     assert earnings_of(db.session, mei, utcnow()).pending == 1250
+
+
+def test_a_body_over_16_kb_is_refused_before_it_is_read(http, world):
+    body = json.dumps(event(order_id="A" * 10, padding="x" * 17_000)).encode()
+    response = send(http, world["shop"], body)
+    assert response.status_code == 413 and stored() == (0, 0, 0)
