@@ -21,7 +21,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
 
     from app import i18n
+    from app.core import money
     i18n.init_app(app)
+    money.init_app(app)
 
     from app import accounts, api, camp, checkins, cohorts, compression, learning, ops, quizzes, reminders, security, web
     from app.content import commands as content_commands

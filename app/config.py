@@ -16,7 +16,7 @@ class Defaults:
     CONTENT_ROOT = str(REPO_ROOT)
     ACADEMY_TIMEZONE = "Asia/Shanghai"
     BABEL_DEFAULT_LOCALE = "zh_CN"
-    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    # BABEL_DEFAULT_TIMEZONE follows ACADEMY_TIMEZONE (load() below).
     LANGUAGES = ("zh_CN", "en")
     BOOTSTRAP_SERVE_LOCAL = True  # our users are in China: no CDN, ever
     SESSION_COOKIE_HTTPONLY = True

@@ -1,6 +1,5 @@
 """`academy demo`: a demo cohort and one account of each role, created idempotently."""
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import click
 import sqlalchemy as sa
@@ -12,6 +11,7 @@ from app.checkins.service import record_checkin
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
+from app.core.calendar import default_timezone, today_in
 
 DEMO_CODE = "DEMO2026"
 DEMO_PASSWORD = "xiaob-demo-2026"
@@ -39,10 +39,10 @@ DEMO_TASK_TEXT = {
 
 
 def seed_demo(session, now: datetime) -> Cohort:
-    today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    today = today_in(default_timezone(), now)
     cohort = session.scalar(sa.select(Cohort).where(Cohort.invite_code == DEMO_CODE))
     if cohort is None:
-        cohort = Cohort(name="Demo cohort", invite_code=DEMO_CODE, timezone="Asia/Shanghai",
+        cohort = Cohort(name="Demo cohort", invite_code=DEMO_CODE, timezone=default_timezone(),
                         start_date=today - timedelta(days=DEMO_DAYS_AGO))
         session.add(cohort)
     for email, name, role in DEMO_ACCOUNTS:

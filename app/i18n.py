@@ -28,6 +28,11 @@ def select_timezone() -> str:
     return current_app.config["ACADEMY_TIMEZONE"]
 
 
+def lang_for(user) -> str:
+    """Which version of the content a user reads when no request says: "en" if she chose English."""
+    return "en" if user is not None and (user.locale or "").startswith("en") else "zh"
+
+
 def content_lang() -> str:
     """Which version of the content to show: "zh" or "en"."""
     return "en" if str(get_locale()).startswith("en") else "zh"

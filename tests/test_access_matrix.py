@@ -37,7 +37,8 @@ from app.camp import feed, photos
 from app.camp.models import CampTask, FeedComment, FeedPost, TaskCheckin
 from app.checkins import imports
 from app.checkins.models import Checkin
-from app.checkins.service import local_today, record_checkin
+from app.checkins.service import record_checkin
+from app.core.calendar import local_today
 from app.cohorts import admin
 from app.cohorts.models import InboxMessage, MentorNote
 from app.content.sync import sync_content

@@ -79,7 +79,7 @@ def seed_week_trainee() -> None:
     from datetime import timedelta
     from app.accounts.service import create_user
     from app.cohorts.models import Cohort
-    from app.checkins.service import local_today
+    from app.core.calendar import local_today
     now = utcnow()
     cohort = Cohort(name="Week cohort", invite_code="WEEK7", start_date=now.date())
     db.session.add(cohort)

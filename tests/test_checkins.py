@@ -10,10 +10,11 @@ import time_machine
 from flask_babel import force_locale
 
 from app.checkins.models import Checkin, CheckinRevision, Milestone, Programme
-from app.checkins.service import (CheckinError, diagnose, format_yuan, milestone_status, parse_yuan, progress,
+from app.core.money import format_yuan, parse_yuan
+from app.checkins.service import (CheckinError, diagnose, milestone_status, progress,
                                   record_checkin)
 from app.extensions import db
-from app.learning.service import programme_day
+from app.core.calendar import programme_day
 from tests.conftest import count_queries, login, make_cohort, make_user
 
 UTC = timezone.utc

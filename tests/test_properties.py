@@ -29,7 +29,8 @@ from app.accounts.models import LoginAttempt, User
 from app.api.models import ApiToken, create_token
 from app.camp.models import CampTask, FeedPost, TaskCheckin
 from app.checkins.models import Checkin, CheckinRevision
-from app.checkins.service import FIELDS, MAX_EARNINGS_FEN, CheckinError, parse_checkin, parse_yuan
+from app.checkins.service import FIELDS, CheckinError, parse_checkin
+from app.core.money import MAX_FEN as MAX_EARNINGS_FEN, parse_yuan
 from app.content.sync import sync_content
 from app.extensions import db
 from app.quizzes.models import EssayReview, QuizAttempt

@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.cohorts.models import Cohort
 from app.database import UTCDateTime, utcnow
 from app.extensions import db
+from app.core.calendar import default_timezone
 
 
 class Role(StrEnum):
@@ -28,7 +29,7 @@ class User(UserMixin, db.Model):
     mobile: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20), unique=True)
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
     role: so.Mapped[str] = so.mapped_column(sa.String(16), default=Role.TRAINEE)
-    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="Asia/Shanghai")
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default=default_timezone)
     locale: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
     cohort_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("cohorts.id"), index=True)
     is_active: so.Mapped[bool] = so.mapped_column(default=True)

@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.accounts.models import LoginAttempt, Role, User
 from app.cohorts.models import Cohort, PasswordReset
 from app.database import utcnow
+from app.core.calendar import default_timezone
 
 MIN_PASSWORD_LENGTH = 8
 CHINA_MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -69,7 +70,7 @@ def find_cohort_by_code(session: Session, code: str) -> Cohort | None:
 
 def create_user(session: Session, *, name: str, password: str, role: str = Role.TRAINEE,
                 email: str | None = None, mobile: str | None = None, cohort: Cohort | None = None,
-                timezone: str = "Asia/Shanghai", locale: str | None = None) -> User:
+                timezone: str | None = None, locale: str | None = None) -> User:
     email, mobile = normalize_email(email), normalize_mobile(mobile)
     if not email and not mobile:
         raise AccountError("mobile", _l("Give a mobile number or an email address (or both)."))
@@ -81,7 +82,7 @@ def create_user(session: Session, *, name: str, password: str, role: str = Role.
     if role not in set(Role):
         raise AccountError("role", f"unknown role {role!r}")
     user = User(name=name.strip(), email=email, mobile=mobile, role=role, cohort=cohort,
-                timezone=timezone, locale=locale)
+                timezone=timezone or default_timezone(), locale=locale)
     user.set_password(password)
     session.add(user)
     session.flush()

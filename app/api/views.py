@@ -19,6 +19,8 @@ from app.cohorts.models import Cohort
 from app.learning import service as learning
 from app.quizzes import grading
 from app.quizzes import service as quizzes
+from app.core.money import format_yuan
+from app.i18n import lang_for
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -52,9 +54,8 @@ def token_required(view):
 
 def api_lang() -> str:
     """The caller's language: her setting, else Accept-Language, else Chinese."""
-    user = g.api_user
-    if user.locale:
-        return "en" if user.locale.startswith("en") else "zh"
+    if g.api_user.locale:
+        return lang_for(g.api_user)
     return "en" if request.accept_languages.best_match(["zh", "en"]) == "en" else "zh"
 
 
@@ -181,7 +182,7 @@ def submit(slug: str):
 # --- check-ins and progress --------------------------------------------------------------------
 
 def checkin_json(checkin) -> dict:
-    return {"id": checkin.id, "date": checkin.day.isoformat(), "earnings": checkins.format_yuan(checkin.earnings_fen),
+    return {"id": checkin.id, "date": checkin.day.isoformat(), "earnings": format_yuan(checkin.earnings_fen),
             "earnings_fen": checkin.earnings_fen, "orders": checkin.orders, "group_members": checkin.group_members,
             "active_members": checkin.active_members, "posts": checkin.posts, "note": checkin.note,
             "source": checkin.source, "updated_at": checkin.updated_at.isoformat()}
@@ -210,7 +211,7 @@ def create_checkin():
 
 
 def _amount(item, value: int) -> str:
-    return checkins.format_yuan(value) if item.milestone.metric == "earnings" else str(value)
+    return format_yuan(value) if item.milestone.metric == "earnings" else str(value)
 
 
 @bp.get("/progress")
@@ -298,7 +299,7 @@ def trainee_row_json(row: dashboard.TraineeRow) -> dict:
         "id": user.id, "name": user.name, "mobile": user.mobile, "email": user.email,
         "programme_day": row.programme_day, "lessons_done": row.lessons_done, "lessons_total": row.lessons_total,
         "quizzes_passed": row.quizzes_passed, "quizzes_total": row.quizzes_total,
-        "earnings": checkins.format_yuan(row.total_earnings_fen), "earnings_fen": row.total_earnings_fen,
+        "earnings": format_yuan(row.total_earnings_fen), "earnings_fen": row.total_earnings_fen,
         "status": row.status,
         "milestones": [{"key": m.milestone.key, "status": m.status, "earned": _amount(m, m.current)}
                        for m in row.milestones],

@@ -7,7 +7,6 @@ programme's unlock time (milestones/camp.yml) of that date.
 import calendar as month_grid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -19,7 +18,8 @@ from app.camp.models import CampTask, Photo, TaskCheckin
 from app.camp.photos import MAX_PHOTOS
 from app.checkins.models import Checkin, Programme
 from app.cohorts.models import Cohort
-from app.learning.service import programme_start
+from app.core.calendar import local_today, programme_day, programme_start, today_in
+from app.core.calendar import zone as calendar_zone
 
 PROOFS = ("text", "photo", "number")
 MAX_TEXT = 2000
@@ -65,17 +65,13 @@ def find_task(session: Session, key: str) -> CampTask | None:
 
 # --- her days and times ------------------------------------------------------------------------
 
-def local_today(user: User, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(user.timezone)).date()
-
-
 def task_date(task: CampTask, user: User) -> date:
     """The date (hers) of the task's day."""
     return programme_start(user) + timedelta(days=task.day - 1)
 
 
 def _local_instant(day: date, at: time, user: User) -> datetime:
-    return datetime.combine(day, at, tzinfo=ZoneInfo(user.timezone)).astimezone(timezone.utc)
+    return datetime.combine(day, at, tzinfo=calendar_zone(user.timezone)).astimezone(timezone.utc)
 
 
 def unlocks_at(task: CampTask, user: User, rules: CampRules) -> datetime:
@@ -127,7 +123,7 @@ def _can_make_up(task: CampTask, user: User, now: datetime, rules: CampRules, le
 
 
 def _when(instant: datetime, user: User) -> dict:
-    local = instant.astimezone(ZoneInfo(user.timezone))
+    local = instant.astimezone(calendar_zone(user.timezone))
     return {"date": local.date().isoformat(), "time": local.strftime("%H:%M")}
 
 
@@ -264,7 +260,7 @@ class Today:
 def today(session: Session, user: User, now: datetime) -> Today:
     """Everything the /today page and the API show: three queries (rules, plan, her 打卡)."""
     rules, tasks, checkins = camp_rules(session), plan(session), checkins_by_task(session, user)
-    day, local = _programme_day(user, now), local_today(user, now)
+    day, local = programme_day(user, now), local_today(user, now)
     task = next((t for t in tasks if t.day == day), None)
     left = max(0, rules.makeup_per_week - _makeups_used(checkins.values(), user, now))
     later = [t for t in tasks if t.day > day]
@@ -278,10 +274,6 @@ def today(session: Session, user: User, now: datetime) -> Today:
         makeups=[Upcoming(t, makeup_deadline(t, user, rules)) for t in tasks
                  if t.day < day and t.id not in checkins and _can_make_up(t, user, now, rules, left)],
         makeup_left=left, streak=_streaks(tasks, checkins, day))
-
-
-def _programme_day(user: User, now: datetime) -> int:
-    return (local_today(user, now) - programme_start(user)).days + 1
 
 
 # --- streaks and the calendar ------------------------------------------------------------------------
@@ -305,7 +297,7 @@ def _streaks(tasks: list[CampTask], checkins: dict, day: int) -> tuple[int, int]
 
 def streak(session: Session, user: User, now: datetime) -> tuple[int, int]:
     """(current, longest): two queries."""
-    return _streaks(plan(session), checkins_by_task(session, user), _programme_day(user, now))
+    return _streaks(plan(session), checkins_by_task(session, user), programme_day(user, now))
 
 
 @dataclass
@@ -377,7 +369,7 @@ class RankingRow:
 
 def cohort_week(cohort: Cohort, now: datetime) -> tuple[date, date]:
     """The cohort's current camp week (its days 1-7, 8-14, ...), first and last date, in its time zone."""
-    today_there = now.astimezone(ZoneInfo(cohort.timezone)).date()
+    today_there = today_in(cohort.timezone, now)
     first = cohort.start_date + timedelta(days=7 * (max(0, (today_there - cohort.start_date).days) // 7))
     return first, first + timedelta(days=6)
 
@@ -406,7 +398,7 @@ def rankings(session: Session, cohort: Cohort, now: datetime, period: str = "wee
     for member in members:
         counted = [d for d in done[member.id].values() if week is None or week[0] <= d <= week[1]]
         rows.append(RankingRow(0, member.id, member.name, len(counted),
-                               _streaks(tasks, done[member.id], _programme_day(member, now))[0],
+                               _streaks(tasks, done[member.id], programme_day(member, now))[0],
                                earnings.get(member.id, 0) if cohort.rank_by_earnings and member.shares_earnings
                                else None))
     return _ranked(rows)

@@ -13,6 +13,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.i18n import content_lang
 from app.learning import service as learning
+from app.core import calendar
 
 bp = Blueprint("camp", __name__)
 
@@ -38,7 +39,7 @@ def render_today(typed: dict | None = None, errors: dict | None = None, message:
         checked_in=service.has_earnings_checkin(db.session, current_user, now),
         comments=coaching.comments_on(db.session, [state.checkin.id]).get(state.checkin.id, [])
         if state.checkin else [],
-        local_today=service.local_today(current_user, now),
+        local_today=calendar.local_today(current_user, now),
         lesson_titles=learning.lesson_titles(db.session, [t.lesson_key for t in shown if t.lesson_key],
                                              content_lang()),
         max_photos=service.MAX_PHOTOS)

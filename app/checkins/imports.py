@@ -26,7 +26,8 @@ from app.accounts.models import Role, User
 from app.accounts.service import AccountError, normalize_email, normalize_mobile
 from app.checkins import service
 from app.checkins.models import Checkin
-from app.learning.service import programme_start
+from app.core.calendar import local_today, programme_start
+from app.core.money import format_yuan
 
 MAX_ROWS = 2000
 MAX_BYTES = 256 * 1024  # its base64 in the confirm form stays under Werkzeug's 500 KB form-field limit
@@ -97,7 +98,7 @@ class ImportRow:
 
     def raw_checkin(self) -> dict:
         """What record_checkin stores: the new numbers over what the day already has (members, posts, note)."""
-        raw = {"date": self.day.isoformat(), "earnings": service.format_yuan(self.earnings_fen),
+        raw = {"date": self.day.isoformat(), "earnings": format_yuan(self.earnings_fen),
                "orders": self.new_orders}
         if self.existing is not None:
             raw.update({name: getattr(self.existing, name) for name in service.COUNTERS if name != "orders"})
@@ -320,7 +321,7 @@ def preview_import(session: Session, mentor: User, csv_text: str | bytes, now: d
                 reasons.append(_l("Bad date “%(value)s”: write it as YYYY-MM-DD.", value=value("date")))
         if day is not None and trainee is not None:
             start = programme_start(trainee)
-            if day > service.local_today(trainee, now):
+            if day > local_today(trainee, now):
                 reasons.append(_l("Future date: %(day)s has not come yet.", day=day.isoformat()))
             elif day < start:
                 reasons.append(_l("Before her start: %(name)s started on %(start)s.",

@@ -13,6 +13,8 @@ from app.extensions import db
 from app.i18n import safe_next
 from app.i18n import content_lang
 from app.learning import service as learning
+from app.core import calendar
+from app.core.money import format_yuan
 
 bp = Blueprint("checkins", __name__)
 
@@ -28,7 +30,7 @@ def chart_for(progress) -> str:
 @login_required
 def checkin():
     now = utcnow()
-    today = service.local_today(current_user, now)
+    today = calendar.local_today(current_user, now)
     form = CheckinForm()
     if request.method == "GET":
         day = request.args.get("date", "")
@@ -39,7 +41,7 @@ def checkin():
         existing = next((c for c in service.checkins_of(db.session, current_user.id) if c.day == day), None)
         form.date.data = day
         if existing:
-            form.earnings.data = service.format_yuan(existing.earnings_fen)
+            form.earnings.data = format_yuan(existing.earnings_fen)
             for name in service.COUNTERS:
                 value = getattr(existing, name)
                 getattr(form, name).data = "" if value is None else str(value)

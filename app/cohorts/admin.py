@@ -7,6 +7,7 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, timezone
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from app.accounts.models import Role, User
 from app.accounts.service import RESET_LINK_VALID, hash_reset_token
 from app.cohorts import audit
 from app.cohorts.models import Cohort, PasswordReset
+from app.core.calendar import default_timezone
 
 PER_PAGE = 50
 ROBOT_KINDS = ("wecom", "dingtalk", "feishu")
@@ -111,7 +113,7 @@ class CohortData:
 
     name: str
     start_date: date
-    timezone: str = "Asia/Shanghai"
+    timezone: str = dataclass_field(default_factory=default_timezone)
     mentor_ids: tuple[int, ...] = ()
     invite_code: str | None = None
     invite_expires_at: datetime | None = None   # aware; stored as UTC

@@ -10,6 +10,7 @@ from app.cohorts.forms import CohortForm, MoveForm
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
+from app.core.calendar import default_timezone
 
 bp = Blueprint("cohort_admin", __name__, url_prefix="/admin")
 
@@ -52,7 +53,7 @@ def _cohort_form(cohort: Cohort | None) -> CohortForm:
         form = CohortForm()  # only what was sent: an unticked mentor must not come back from the row
     elif cohort is None:
         form = CohortForm(data={"start_date": utcnow().date(), "invite_code": admin.new_invite_code(db.session),
-                                "timezone": current_user.timezone if current_user.timezone else "Asia/Shanghai"})
+                                "timezone": current_user.timezone or default_timezone()})
     else:
         form = CohortForm(data={
             "name": cohort.name, "start_date": cohort.start_date, "timezone": cohort.timezone,

@@ -8,7 +8,6 @@ from collections import namedtuple
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -22,6 +21,7 @@ from app.cohorts.models import Cohort, MentorNote
 from app.learning import service as learning
 from app.learning.models import LessonProgress
 from app.quizzes.models import Quiz, QuizAttempt
+from app.core import calendar
 
 INACTIVE_DAYS = 3          # no activity for this long: "inactive"
 QUIET_CHECKIN_DAYS = 3     # no check-in for this long (from day 3 on): "missed check-ins"
@@ -170,8 +170,8 @@ def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[Trainee
         tries = attempts.get(user_id, [])
         tried_at, submitted_at = attempt_times.get(user_id, (None, None))
         checked_in_at = checkin_times.get(user_id)
-        today = todays.get(user.timezone) or todays.setdefault(user.timezone, checkins.local_today(user, now))
-        start = learning.programme_start(user)
+        today = todays.get(user.timezone) or todays.setdefault(user.timezone, calendar.local_today(user, now))
+        start = calendar.programme_start(user)
         graded = [a for a in tries if a.state == QuizAttempt.GRADED]
         best = {}
         for a in graded:
@@ -183,7 +183,7 @@ def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[Trainee
                 failed_counts[a.quiz_id] = failed_counts.get(a.quiz_id, 0) + 1
         user_done = done.get(user_id, set())
         row = TraineeRow(
-            user=user, today=today, programme_day=(today - start).days + 1,
+            user=user, today=today, programme_day=calendar.day_number(start, today),
             lessons_done=len(user_done), lessons_total=len(lessons),
             next_lesson=next((lesson for lesson_id, lesson in lesson_order if lesson_id not in user_done), None),
             quizzes_passed=len(passed & quiz_ids), quizzes_total=len(quizzes), best_percent=best,
@@ -224,7 +224,7 @@ def _camp_tasks_done(session: Session, rows: list[TraineeRow], members) -> None:
 
 
 def _local_time(user: User, now: datetime) -> time:
-    return now.astimezone(ZoneInfo(user.timezone)).time()
+    return now.astimezone(calendar.zone(user.timezone)).time()
 
 
 def reasons_for(row: TraineeRow, now: datetime) -> list[Reason]:

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.i18n import content_lang, safe_next
 from app.learning import service as learning
 from app.quizzes.models import QuizAttempt
+from app.core.money import format_yuan
 
 bp = Blueprint("mentor", __name__)
 ATTENTION_SHOWN = 100
@@ -104,7 +105,7 @@ def export(cohort_id: int):
     for r in rows:
         writer.writerow([_cell(r.user.name), _cell(r.user.mobile or ""), _cell(r.user.email or ""), r.programme_day,
                          r.lessons_done, r.lessons_total, r.quizzes_passed, r.quizzes_total,
-                         checkins.format_yuan(r.total_earnings_fen),
+                         format_yuan(r.total_earnings_fen),
                          r.status or "", *[m.status for m in r.milestones],
                          r.last_checkin.isoformat() if r.last_checkin else "",
                          r.last_active_at.isoformat() if r.last_active_at else "", r.weakest or "",

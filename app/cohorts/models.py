@@ -6,6 +6,7 @@ import sqlalchemy.orm as so
 
 from app.database import UTCDateTime, utcnow
 from app.extensions import db
+from app.core.calendar import default_timezone
 
 if TYPE_CHECKING:
     from app.accounts.models import User
@@ -26,7 +27,7 @@ class Cohort(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
     start_date: so.Mapped[date] = so.mapped_column(sa.Date)
-    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="Asia/Shanghai")
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default=default_timezone)
     invite_code: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True)
     invite_expires_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     seat_limit: so.Mapped[Optional[int]] = so.mapped_column()  # trainees who may join by the invite

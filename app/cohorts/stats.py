@@ -10,7 +10,6 @@ own time zone. A day "is over" for her once her local date is past it.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from app.checkins.service import ACHIEVED, BEHIND, ON_TRACK, diagnose, get_progr
 from app.cohorts.models import Cohort
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import Quiz, QuizAttempt
+from app.core import calendar
 
 DAYS = 30                   # the median line covers days 1..DAYS
 QUIET_DAYS = 3              # no check-in in her last QUIET_DAYS days (today included): quiet
@@ -77,14 +77,12 @@ def _trainee_ids(cohort: Cohort):
 
 def trainees(session: Session, cohort: Cohort, now: datetime) -> list[Trainee]:
     """The cohort's active trainees, each with her check-ins: two queries."""
-    zones: dict[str, ZoneInfo] = {}
     people = {}
     for user_id, name, created_at, tz in session.execute(
             sa.select(User.id, User.name, User.created_at, User.timezone)
             .where(*_trainee_filter(cohort)).order_by(User.id)):
-        zone = zones.setdefault(tz, ZoneInfo(tz))
-        start = max(cohort.start_date, created_at.astimezone(zone).date())
-        people[user_id] = Trainee(user_id, name, start, now.astimezone(zone).date())
+        start = calendar.start_date(created_at, tz, cohort.start_date)
+        people[user_id] = Trainee(user_id, name, start, calendar.today_in(tz, now))
     if people:
         rows = session.execute(
             sa.select(Checkin.user_id, Checkin.day, Checkin.earnings_fen, Checkin.orders, Checkin.group_members,

@@ -1,12 +1,12 @@
 """Read milestones/: the programme's rules (programme.yml) and one file per milestone."""
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from app.content.camp import CampSpec, load_camp
 from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _rel, read_yaml_file
 from app.content.quizzes import QuizReader
 from app.content.reminders import load_reminders
+from app.core.money import parse_yuan
 
 
 # Cumulative metrics add up over her check-ins; the others take the latest number reported.
@@ -43,12 +43,9 @@ class ProgrammeSpec:
 
 def _to_fen(value) -> int | None:
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
+        return parse_yuan(value, maximum=10**12)
+    except ValueError:
         return None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-        return None
-    return int(amount * 100)
 
 
 def _lessons(courses: list[CourseSpec]) -> set[str]:

@@ -13,7 +13,6 @@ import random
 import socket
 from collections import Counter
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -25,6 +24,7 @@ from app.database import utcnow
 from app.reminders import preferences
 from app.reminders.channels import Dead, Retry, channel_for
 from app.reminders.models import ROBOT_CHANNELS, DeliveryTry, OutboxMessage, ReminderPreference
+from app.core import calendar
 
 ROBOT_PER_MINUTE = 20   # WeCom and DingTalk accept 20 messages a minute per robot
 RATE_LIMITED = ("wecom", "dingtalk", "feishu")   # group robots; an integrator's webhook is not limited
@@ -203,7 +203,7 @@ def quiet_until(message: OutboxMessage, pref: ReminderPreference | None, default
         zone, effective = message.cohort.timezone, preferences.effective(defaults, None)
     else:
         zone, effective = message.user.timezone, preferences.effective(defaults, pref)
-    local = now.astimezone(ZoneInfo(zone or "Asia/Shanghai"))
+    local = now.astimezone(calendar.zone(zone))
     allowed = preferences.next_allowed(local, effective.quiet_start, effective.quiet_end)
     return None if allowed <= local else allowed
 

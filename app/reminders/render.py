@@ -19,18 +19,13 @@ from app.quizzes.models import Quiz
 from app.reminders import preferences
 from app.reminders.channels import Rendered
 from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreference
+from app.core.calendar import local_today, programme_start
+from app.core.money import display_yuan
+from app.i18n import lang_for
 
 LINKS = {"task_unlocked": "/today", "checkin_due": "/checkin", "checkin_missed": "/checkin", "behind": "/progress",
          "milestone_achieved": "/progress", "nudge": "/inbox", "mentor_digest": "/cohorts",
          "group_digest": "/checkin", "robot_failed": "/admin/outbox"}
-
-
-def lang_of(user: User | None) -> str:
-    return "en" if user is not None and (user.locale or "").startswith("en") else "zh"
-
-
-def yuan(fen: int) -> str:
-    return f"¥{checkins.format_yuan(fen)}"
 
 
 class Renderer:
@@ -104,9 +99,8 @@ class Renderer:
         milestone = self.milestones.get(milestone_key)
         if milestone is None:
             return None
-        from app.learning.service import programme_start
         progress = checkins.milestone_status(milestone, checkins.checkins_of(self.session, user.id),
-                                             programme_start(user), checkins.local_today(user, now),
+                                             programme_start(user), local_today(user, now),
                                              self.programme.behind_margin_percent)
         return progress.status
 
@@ -114,7 +108,7 @@ class Renderer:
 
     def render(self, message: OutboxMessage) -> Rendered | None:
         """The message's words, or None when there is nothing to say any more."""
-        lang = "zh" if message.channel in ROBOT_CHANNELS else lang_of(message.user)
+        lang = "zh" if message.channel in ROBOT_CHANNELS else lang_for(message.user)
         values = dict(message.params)
         mentions: list[str] = []
         link_path = LINKS.get(message.rule)
@@ -130,8 +124,8 @@ class Renderer:
             values["milestone"] = milestone.text("title", lang)
             if rule == "behind":
                 money = milestone.metric == "earnings"
-                values["current"] = yuan(values["current"]) if money else values["current"]
-                values["target"] = yuan(milestone.target) if money else milestone.target
+                values["current"] = display_yuan(values["current"]) if money else values["current"]
+                values["target"] = display_yuan(milestone.target) if money else milestone.target
         if rule == "task_unlocked":
             task = self.session.scalar(sa.select(CampTask).where(CampTask.key == values["task"]))
             if task is None:

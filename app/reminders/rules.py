@@ -24,6 +24,7 @@ from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import EssayReview, QuizAttempt
 from app.reminders import outbox, preferences
 from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreference
+from app.core import calendar
 
 RECENT = timedelta(days=3)          # events (a check-in that reached a milestone, a review) this recent count
 DIGEST_WINDOW = timedelta(hours=4)  # a morning digest later than this is stale: skip the day
@@ -66,14 +67,10 @@ class Pass:
                                                .order_by(Milestone.position)))
         self.reach = max([self.length] + [m.by_day for m in self.milestones]) + self.programme.correction_days
         self.rows: dict[str, list[dict]] = {}
-        self._zones: dict[str, ZoneInfo] = {}
         self._ends: dict[tuple, datetime] = {}
 
     def zone(self, name: str | None) -> ZoneInfo:
-        name = name or "Asia/Shanghai"
-        if name not in self._zones:
-            self._zones[name] = ZoneInfo(name)
-        return self._zones[name]
+        return calendar.zone(name)
 
     def end_of_day(self, zone: ZoneInfo, day: date) -> datetime:
         if (zone, day) not in self._ends:
@@ -104,12 +101,10 @@ class Pass:
             zone = self.zone(zone_name)
             local = locals_.get(zone) or locals_.setdefault(zone, self.now.astimezone(zone))
             today = local.date()
-            # Her start: the cohort's, or her registration day when later (converting only when it could be).
-            start = cohort_start if created.date() < cohort_start - timedelta(days=1) else max(
-                cohort_start, created.astimezone(zone).date())
+            start = calendar.start_date(created, zone_name, cohort_start)
             quiet_from, quiet_to = quiet_start or quiet["start"], quiet_end or quiet["end"]
             out[user_id] = Trainee(
-                id=user_id, email=email, local=local, today=today, day=(today - start).days + 1, start=start,
+                id=user_id, email=email, local=local, today=today, day=calendar.day_number(start, today), start=start,
                 window_open=self.open_window(local, send_at or defaults.get("send_at", "20:00"), quiet_from, quiet_to),
                 quiet_now=preferences.in_quiet_hours(local.time(), quiet_from, quiet_to),
                 end_of_day=self.end_of_day(zone, today),
@@ -293,7 +288,7 @@ def group_digests(run: Pass) -> None:
     for cohort in cohorts:
         zone = run.zone(cohort.timezone)
         local = run.now.astimezone(zone)
-        day = (local.date() - cohort.start_date).days + 1
+        day = calendar.day_number(cohort.start_date, local.date())
         if day not in (run.programme.checkin_days or []) or not run.open_window(
                 local, run.settings.get("send_at", "20:00"), quiet["start"], quiet["end"]):
             continue
