@@ -5,7 +5,8 @@ import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.accounts.service import create_user
 from app.checkins.service import record_checkin
 from app.cohorts.models import Cohort

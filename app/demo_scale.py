@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.checkins.models import Checkin
 from app.cohorts.models import Cohort
 from app.demo import DEMO_PASSWORD, seed_demo

@@ -16,7 +16,7 @@ bp = Blueprint("web", __name__)
 def home():
     if not current_user.is_authenticated:
         return render_template("landing.html")
-    if current_user.role in ("mentor", "admin"):
+    if current_user.is_staff:
         return redirect(url_for("mentor.cohorts"))
     catalogue = learning.catalogue(db.session, current_user.id)
     progress = checkins.progress(db.session, current_user, utcnow())
@@ -38,7 +38,7 @@ def init_app(app) -> None:
     @app.context_processor
     def inbox_badge():
         """Unread messages for the header: one small query, for trainees only."""
-        if current_user and current_user.is_authenticated and current_user.role == "trainee":
+        if current_user and current_user.is_authenticated and current_user.is_trainee:
             from app.cohorts.mentoring import unread_count
             return {"unread_count": unread_count(db.session, current_user)}
         return {"unread_count": 0}

@@ -31,7 +31,7 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from app import create_app
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import ApiToken, create_token
 from app.camp import feed, photos
 from app.camp.models import CampTask, FeedComment, FeedPost, TaskCheckin

@@ -385,7 +385,7 @@ def test_a_trainee_walks_her_first_camp_week(browser, live_server, live_url):
     import zxingcpp
     from PIL import Image
 
-    from app.accounts.models import Role
+    from app.core.access import Role
     from app.accounts.service import create_user
     from app.cohorts.models import Cohort
 

@@ -7,7 +7,8 @@ import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp import service
 from app.camp.models import CampTask, Photo, TaskCheckin
 from app.camp.service import CampError, record_task_checkin

@@ -16,7 +16,8 @@ from markupsafe import escape
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp import coaching, photos
 from app.camp.models import CampTask, FeedPost, Photo, TaskCheckin
 from app.camp.service import record_task_checkin

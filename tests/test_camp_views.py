@@ -10,7 +10,7 @@ import time_machine
 from openapi_schema_validator import OAS30Validator
 from PIL import Image
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import create_token
 from app.camp.models import CampTask, FeedPost, Photo, TaskCheckin
 from app.checkins.service import record_checkin

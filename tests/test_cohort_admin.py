@@ -7,7 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts import service as accounts
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.cohorts import admin, audit
 from app.cohorts.models import AuditEntry, Cohort, PasswordReset
 from app.database import utcnow

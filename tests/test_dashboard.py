@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.api.models import create_token
 from app.checkins.models import Checkin
 from app.checkins.service import record_checkin

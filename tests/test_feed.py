@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.camp import feed, photos
 from app.camp.models import CampTask, FeedComment, FeedLike, FeedPost, Photo, TaskCheckin
 from app.checkins.models import Checkin

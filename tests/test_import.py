@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.checkins import imports, service
 from app.checkins.models import Checkin, CheckinRevision
 from app.database import utcnow

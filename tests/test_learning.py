@@ -3,7 +3,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.extensions import db
 from app.learning import service
 from app.learning.models import Lesson, LessonProgress

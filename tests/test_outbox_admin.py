@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.cohorts.models import AuditEntry
 from app.database import utcnow
 from app.extensions import db

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import create_token
 from app.database import utcnow
 from app.extensions import db

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.accounts.service import create_user
 from app.checkins.models import Programme
 from app.database import utcnow

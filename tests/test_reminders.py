@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.camp.models import CampTask
 from app.checkins.service import record_checkin
 from app.cohorts.models import Cohort, InboxMessage

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import ApiToken, create_token
 from app.cohorts import admin
 from app.cohorts.models import InboxMessage

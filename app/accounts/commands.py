@@ -2,7 +2,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.accounts import service
-from app.accounts.models import Role
+from app.core.access import Role
 from app.extensions import db
 
 

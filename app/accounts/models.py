@@ -1,6 +1,5 @@
 import secrets
 from datetime import datetime
-from enum import StrEnum
 from typing import Optional
 
 import sqlalchemy as sa
@@ -12,12 +11,8 @@ from app.cohorts.models import Cohort
 from app.database import UTCDateTime, utcnow
 from app.extensions import db
 from app.core.calendar import default_timezone
-
-
-class Role(StrEnum):
-    TRAINEE = "trainee"
-    MENTOR = "mentor"
-    ADMIN = "admin"
+from app.core import access
+from app.core.access import Role
 
 
 class User(UserMixin, db.Model):
@@ -53,13 +48,10 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
-    @property
-    def is_trainee(self) -> bool:
-        return self.role == Role.TRAINEE
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
+    # The role rules are access's (app/core/access.py); these read them for templates and views.
+    is_trainee = property(access.is_trainee)
+    is_staff = property(access.is_staff)
+    is_admin = property(access.is_admin)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role} {self.email or self.mobile}>"

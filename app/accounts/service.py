@@ -10,10 +10,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts.models import LoginAttempt, Role, User
+from app.accounts.models import LoginAttempt, User
+from app.core.access import Role
 from app.cohorts.models import Cohort, PasswordReset
 from app.database import utcnow
 from app.core.calendar import default_timezone
+from app.core.members import trainee_count
 
 MIN_PASSWORD_LENGTH = 8
 CHINA_MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -97,16 +99,11 @@ class InviteClosed(ValueError):
         self.message = message
 
 
-def active_trainee_count(session: Session, cohort: Cohort) -> int:
-    return session.scalar(sa.select(sa.func.count(User.id)).where(
-        User.cohort_id == cohort.id, User.role == Role.TRAINEE, User.is_active.is_(True)))
-
-
 def invite_problem(session: Session, cohort: Cohort, now: datetime):
     """Why this cohort's invite cannot be used now (a message for her), or None when it can."""
     if cohort.invite_expires_at is not None and now >= cohort.invite_expires_at:
         return _l("This invite link has expired. Ask your mentor for a new one.")
-    if cohort.seat_limit is not None and active_trainee_count(session, cohort) >= cohort.seat_limit:
+    if cohort.seat_limit is not None and trainee_count(session, cohort.id) >= cohort.seat_limit:
         return _l("This cohort is full: every place has been taken. Ask your mentor about the next cohort.")
     return None
 

@@ -7,20 +7,23 @@ import sqlalchemy as sa
 from flask import Blueprint, g, jsonify, request
 from flask_babel import force_locale
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.api.models import user_for_token
 from app.api.openapi import document
 from app.database import utcnow
 from app.extensions import csrf, db
 from app.camp import service as camp
 from app.checkins import service as checkins
-from app.cohorts import dashboard, mentoring
+from app.cohorts import dashboard
 from app.cohorts.models import Cohort
 from app.learning import service as learning
 from app.quizzes import grading
 from app.quizzes import service as quizzes
 from app.core.money import format_yuan
 from app.i18n import lang_for
+from app.core import access
+from app.core.access import is_staff
+from app.core.members import active_trainees
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -258,7 +261,7 @@ def today():
 
 
 # --- mentors: their cohorts and the dashboard rows -----------------------------------------------
-# The same rule as the mentor pages (mentoring.can_coach): admins see every cohort, mentors their own.
+# The same rule as the mentor pages (access.can_coach): admins see every cohort, mentors their own.
 # A trainee's token gets 403 on /cohorts (the endpoint is for mentors; nothing about any cohort is
 # revealed), and 404 on a cohort's trainees, like a mentor asking for a cohort she does not coach:
 # another cohort answers exactly like a missing one.
@@ -266,20 +269,16 @@ def today():
 MAX_PER_PAGE = 200
 
 
-def _is_coach(user) -> bool:
-    return user.role in (Role.MENTOR, Role.ADMIN)
-
-
 @bp.get("/cohorts")
 @token_required
 def cohorts():
     user = g.api_user
-    if not _is_coach(user):
+    if not is_staff(user):
         return error(403, "for mentors and admins only")
-    mine = mentoring.coached_cohorts(db.session, user)
+    mine = access.coached_cohorts(db.session, user)
     counts = dict(db.session.execute(
         sa.select(User.cohort_id, sa.func.count(User.id))
-        .where(User.cohort_id.in_([c.id for c in mine]), User.role == Role.TRAINEE, User.is_active.is_(True))
+        .where(User.cohort_id.in_([c.id for c in mine]), *active_trainees())
         .group_by(User.cohort_id)).all()) if mine else {}
     return jsonify([{"id": c.id, "name": c.name, "start_date": c.start_date.isoformat(), "timezone": c.timezone,
                      "trainee_count": counts.get(c.id, 0),
@@ -328,7 +327,7 @@ def cohort_trainees(cohort_id: str):
     user = g.api_user
     cohort_id = _id(cohort_id)
     cohort = db.session.get(Cohort, cohort_id) if cohort_id is not None else None
-    if cohort is None or not mentoring.can_coach(user, cohort):
+    if cohort is None or not access.can_coach(user, cohort):
         return error(404, "no such cohort")
     page, per_page = _positive("page", 1), _positive("per_page", 50)
     if page is None or per_page is None:

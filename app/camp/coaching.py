@@ -11,10 +11,12 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp import feed
 from app.camp.models import FeedPost, Photo, TaskCheckin
-from app.cohorts.models import MentorNote, cohort_mentors
+from app.cohorts.models import MentorNote
+from app.core.access import is_staff, only_coached
 
 PROOF_DAYS = 7          # the review queue shows the proof photos of this many days back
 PROOF_SHOWN = 50        # and at most this many 打卡
@@ -109,7 +111,7 @@ def proof_photos(session: Session, mentor: User, now: datetime) -> list[Proof]:
     """The latest 打卡 with photos of the last PROOF_DAYS days (newest first, at most PROOF_SHOWN) of
     the trainees of the mentor's cohorts (an admin's: every cohort's): three queries (the 打卡 with
     their trainees and tasks, their photos, their comments)."""
-    if mentor.role not in (Role.MENTOR, Role.ADMIN):
+    if not is_staff(mentor):
         return []
     query = (sa.select(TaskCheckin, User).join(User, User.id == TaskCheckin.user_id)
              .where(User.role == Role.TRAINEE, User.cohort_id.is_not(None),
@@ -117,9 +119,6 @@ def proof_photos(session: Session, mentor: User, now: datetime) -> list[Proof]:
                     sa.exists().where(Photo.checkin_id == TaskCheckin.id))
              .options(selectinload(TaskCheckin.photos))
              .order_by(TaskCheckin.created_at.desc(), TaskCheckin.id.desc()).limit(PROOF_SHOWN))
-    if mentor.role != Role.ADMIN:
-        query = query.where(User.cohort_id.in_(
-            sa.select(cohort_mentors.c.cohort_id).where(cohort_mentors.c.user_id == mentor.id)))
-    rows = session.execute(query).all()
+    rows = session.execute(only_coached(query, mentor, User.cohort_id)).all()
     comments = comments_on(session, [checkin.id for checkin, _ in rows])
     return [Proof(checkin, user, comments.get(checkin.id, [])) for checkin, user in rows]

@@ -22,7 +22,7 @@ from app.camp.models import FeedComment, FeedLike, FeedPost, Photo, TaskCheckin
 from app.camp.photos import MAX_PHOTOS
 from app.checkins.models import Checkin, Milestone
 from app.cohorts import audit
-from app.cohorts.mentoring import can_coach
+from app.core.access import can_coach, is_staff
 from app.cohorts.models import Cohort
 
 MAX_POST = 2000
@@ -115,7 +115,7 @@ def post_win(session: Session, user: User, text: str, photos: list[Photo], now: 
 # --- who may see ---------------------------------------------------------------------------
 
 def _coaches(session: Session, user: User, cohort_id: int | None) -> bool:
-    if cohort_id is None or user.role not in ("mentor", "admin"):
+    if cohort_id is None or not is_staff(user):
         return False
     cohort = session.get(Cohort, cohort_id)
     return cohort is not None and can_coach(user, cohort)
@@ -129,7 +129,7 @@ def can_see_post(user, post: FeedPost | None) -> bool:
     """Members of its cohort while it is visible; its cohort's mentors and admins even if hidden."""
     if not _signed_in(user) or post is None or post.deleted_at is not None:
         return False
-    if user.role in ("mentor", "admin"):
+    if is_staff(user):
         session = object_session(post)
         return session is not None and _coaches(session, user, post.cohort_id)
     return _visible(post) and user.cohort_id == post.cohort_id

@@ -36,7 +36,7 @@ def _render(cohort, *, moderate: bool, draft: str = "", error: str = "", status:
 @bp.get("/feed")
 @login_required
 def feed_page():
-    if current_user.role in ("mentor", "admin"):
+    if current_user.is_staff:
         return redirect(url_for("mentor.cohorts"))  # their feeds are per cohort, with moderation
     return _render(current_user.cohort, moderate=False)
 
@@ -44,7 +44,7 @@ def feed_page():
 @bp.post("/feed")
 @login_required
 def post_win():
-    if current_user.role != "trainee" or current_user.cohort is None:
+    if not current_user.is_trainee or current_user.cohort is None:
         abort(404)
     text = request.form.get("text", "")
     now, stored = utcnow(), []
@@ -93,7 +93,7 @@ def _act(post_id: int, action, done: str | None = None):
         db.session.commit()
         if done:
             flash(done, "success")
-    fallback = (url_for("feed.cohort_feed", cohort_id=post.cohort_id) if current_user.role in ("mentor", "admin")
+    fallback = (url_for("feed.cohort_feed", cohort_id=post.cohort_id) if current_user.is_staff
                 else url_for("feed.feed_page"))
     return redirect(safe_next(request.form.get("next"), fallback) + f"#post-{post.id}")
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, object_session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.camp import feed
 from app.camp.models import CampTask, Photo, TaskCheckin
 from app.camp.photos import MAX_PHOTOS
@@ -20,6 +20,7 @@ from app.checkins.models import Checkin, Programme
 from app.cohorts.models import Cohort
 from app.core.calendar import local_today, programme_day, programme_start, today_in
 from app.core.calendar import zone as calendar_zone
+from app.core.members import active_trainees_of
 
 PROOFS = ("text", "photo", "number")
 MAX_TEXT = 2000
@@ -382,8 +383,7 @@ def rankings(session: Session, cohort: Cohort, now: datetime, period: str = "wee
     """
     if period not in PERIODS:
         raise ValueError(f"period is one of {PERIODS}")
-    members = list(session.scalars(sa.select(User).where(
-        User.cohort_id == cohort.id, User.role == Role.TRAINEE, User.is_active.is_(True))))
+    members = list(session.scalars(sa.select(User).where(*active_trainees_of(cohort.id))))
     tasks = plan(session)
     active = {t.id for t in tasks}
     done: dict[int, dict[int, date]] = {m.id: {} for m in members}   # user -> {task id: day}

@@ -7,13 +7,13 @@ from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
 from app.camp import coaching, photos, service
-from app.cohorts import mentoring
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import content_lang
 from app.learning import service as learning
 from app.core import calendar
+from app.core import access
 
 bp = Blueprint("camp", __name__)
 
@@ -120,7 +120,7 @@ def _ranked_cohort() -> Cohort | None:
     """Her own cohort; for a mentor, the cohort asked for (?cohort=<id>) if she coaches it, else her first."""
     if current_user.is_trainee:
         return current_user.cohort
-    coached = mentoring.coached_cohorts(db.session, current_user)
+    coached = access.coached_cohorts(db.session, current_user)
     wanted = request.args.get("cohort", type=int)
     chosen = next((c for c in coached if c.id == wanted), None) if wanted else (coached[0] if coached else None)
     if wanted and chosen is None:

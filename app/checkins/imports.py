@@ -22,12 +22,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.accounts.service import AccountError, normalize_email, normalize_mobile
 from app.checkins import service
 from app.checkins.models import Checkin
 from app.core.calendar import local_today, programme_start
 from app.core.money import format_yuan
+from app.core.access import coached_cohort_ids
 
 MAX_ROWS = 2000
 MAX_BYTES = 256 * 1024  # its base64 in the confirm form stays under Werkzeug's 500 KB form-field limit
@@ -367,10 +369,7 @@ def preview_import(session: Session, mentor: User, csv_text: str | bytes, now: d
 
 def _cohort_ids(session: Session, mentor: User) -> set | None:
     """The cohorts whose trainees she may import for; None means every cohort (admins)."""
-    from app.quizzes.service import reviewable_cohort_ids
-    if mentor.role not in (Role.MENTOR, Role.ADMIN):
-        return set()
-    ids = reviewable_cohort_ids(session, mentor)
+    ids = coached_cohort_ids(session, mentor)
     return None if ids is None else set(ids)
 
 

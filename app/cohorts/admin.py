@@ -16,11 +16,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.accounts.forms import TIMEZONES
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.accounts.service import RESET_LINK_VALID, hash_reset_token
 from app.cohorts import audit
 from app.cohorts.models import Cohort, PasswordReset
 from app.core.calendar import default_timezone
+from app.core.members import active_trainees
 
 PER_PAGE = 50
 ROBOT_KINDS = ("wecom", "dingtalk", "feishu")
@@ -75,7 +77,7 @@ class CohortRow:
 def list_cohorts(session: Session) -> list[CohortRow]:
     """Every cohort with its number of active trainees (one grouped query; mentors come selectin-loaded)."""
     counts = (sa.select(User.cohort_id, sa.func.count(User.id).label("trainees"))
-              .where(User.role == Role.TRAINEE, User.is_active.is_(True), User.cohort_id.is_not(None))
+              .where(*active_trainees(), User.cohort_id.is_not(None))
               .group_by(User.cohort_id).subquery())
     rows = session.execute(
         sa.select(Cohort, sa.func.coalesce(counts.c.trainees, 0))

@@ -1,5 +1,5 @@
 """Admin pages: cohorts and invites, accounts, the audit log. Anyone but an admin gets 404."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -11,6 +11,7 @@ from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
 from app.core.calendar import default_timezone
+from app.core.access import require_admin
 
 bp = Blueprint("cohort_admin", __name__, url_prefix="/admin")
 
@@ -28,12 +29,7 @@ def labels():
     return {"role_labels": ROLE_LABELS, "action_labels": ACTION_LABELS}
 
 
-@bp.before_request
-def admins_only():
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if not current_user.is_admin:
-        abort(404)  # the admin pages do not exist for anyone else
+bp.before_request(require_admin)
 
 
 def _no_store(response):

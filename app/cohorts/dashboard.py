@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
 from app.checkins.models import Checkin, Milestone
@@ -22,6 +22,7 @@ from app.learning import service as learning
 from app.learning.models import LessonProgress
 from app.quizzes.models import Quiz, QuizAttempt
 from app.core import calendar
+from app.core.members import active_trainee_ids, active_trainees_of
 
 INACTIVE_DAYS = 3          # no activity for this long: "inactive"
 QUIET_CHECKIN_DAYS = 3     # no check-in for this long (from day 3 on): "missed check-ins"
@@ -101,8 +102,7 @@ _Try = namedtuple("_Try", "user_id quiz_id state percent is_passed")
 
 def cohort_trainees(session: Session, cohort: Cohort) -> list[User]:
     # Her cohort is the one given, already in the session: no need to join it to every row.
-    return list(session.scalars(sa.select(User).where(
-        User.cohort_id == cohort.id, User.role == Role.TRAINEE, User.is_active.is_(True)).order_by(User.name)
+    return list(session.scalars(sa.select(User).where(*active_trainees_of(cohort.id)).order_by(User.name)
         .options(so.lazyload(User.cohort))))
 
 
@@ -114,7 +114,7 @@ def _latest(*values):
 def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[TraineeRow]:
     """Every active trainee of the cohort with her figures and reasons for attention."""
     trainees = cohort_trainees(session, cohort)
-    members = sa.select(User.id).where(User.cohort_id == cohort.id, User.role == Role.TRAINEE)
+    members = active_trainee_ids(cohort.id)
     catalogue = learning.catalogue(session, None)
     lessons = [item.lesson for course in catalogue.courses for item in course.lessons]
     lesson_order = [(lesson.id, lesson) for lesson in lessons]

@@ -19,6 +19,8 @@ from app.i18n import content_lang, safe_next
 from app.learning import service as learning
 from app.quizzes.models import QuizAttempt
 from app.core.money import format_yuan
+from app.core import access
+from app.core.access import staff_required
 
 bp = Blueprint("mentor", __name__)
 ATTENTION_SHOWN = 100
@@ -27,7 +29,7 @@ ATTENTION_SHOWN = 100
 def coached_cohort_or_404(cohort_id: int) -> Cohort:
     """Another cohort answers exactly like a missing one."""
     cohort = db.session.get(Cohort, cohort_id)
-    if cohort is None or not mentoring.can_coach(current_user, cohort):
+    if cohort is None or not access.can_coach(current_user, cohort):
         abort(404)
     return cohort
 
@@ -53,12 +55,9 @@ def _filter_args() -> dict:
 
 
 @bp.get("/cohorts")
-@login_required
+@staff_required
 def cohorts():
-    mine = mentoring.coached_cohorts(db.session, current_user)
-    if current_user.role not in ("mentor", "admin"):
-        abort(404)
-    return render_template("cohorts/list.html", cohorts=mine)
+    return render_template("cohorts/list.html", cohorts=access.coached_cohorts(db.session, current_user))
 
 
 @bp.get("/cohorts/<int:cohort_id>/dashboard")

@@ -6,10 +6,11 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp.models import TaskCheckin
 from app.checkins.models import Checkin
-from app.cohorts.models import Cohort, InboxMessage, MentorNote, cohort_mentors
+from app.cohorts.models import Cohort, InboxMessage, MentorNote
 
 MAX_TEXT = 2000
 
@@ -18,23 +19,6 @@ class MentoringError(ValueError):
     def __init__(self, message, status: int = 422):
         super().__init__(str(message))
         self.message, self.status = message, status
-
-
-def coached_cohorts(session: Session, user: User) -> list[Cohort]:
-    """The cohorts she may look after: all for an admin, her own for a mentor, none otherwise."""
-    query = sa.select(Cohort).where(Cohort.is_archived.is_(False)).order_by(Cohort.start_date.desc(), Cohort.id)
-    if user.role == Role.ADMIN:
-        return list(session.scalars(query))
-    if user.role == Role.MENTOR:
-        return list(session.scalars(query.join(cohort_mentors).where(cohort_mentors.c.user_id == user.id)))
-    return []
-
-
-def can_coach(user: User, cohort: Cohort) -> bool:
-    """The one rule for every mentor page, export and API: admins all, mentors their cohorts."""
-    if user.role == Role.ADMIN:
-        return True
-    return user.role == Role.MENTOR and any(m.id == user.id for m in cohort.mentors)
 
 
 def trainee_in(session: Session, cohort: Cohort, trainee_id: int) -> User | None:

@@ -13,13 +13,12 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from pygal.style import Style
 
-from app.accounts.models import Role
 from app.cohorts import stats
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import content_lang
-from app.quizzes.service import reviewable_cohort_ids
+from app.core.access import coached_cohort_ids
 from app.core.charts import inline_svg
 
 bp = Blueprint("cohort_stats", __name__)
@@ -121,9 +120,9 @@ def median_chart(numbers: stats.CohortNumbers, lang: str) -> Markup:
 
 def _allowed_ids() -> list[int] | None:
     """The cohorts she may see numbers of; None means all (admins). Anyone else: 404."""
-    if current_user.role not in (Role.MENTOR, Role.ADMIN):
+    if not current_user.is_staff:
         abort(404)
-    return reviewable_cohort_ids(db.session, current_user)
+    return coached_cohort_ids(db.session, current_user)
 
 
 @bp.get("/cohorts/<int:cohort_id>/numbers")

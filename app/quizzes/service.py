@@ -9,10 +9,10 @@ import sqlalchemy.orm as so
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
-from app.cohorts.models import cohort_mentors
+from app.accounts.models import User
 from app.quizzes import grading
 from app.quizzes.models import EssayReview, Quiz, QuizAttempt
+from app.core.access import coached_cohort_ids, is_staff, only_coached
 
 # A submission that arrives this long after the deadline still counts (a slow phone network).
 GRACE = timedelta(seconds=30)
@@ -240,30 +240,18 @@ def shows_answers(attempt: QuizAttempt, status: QuizStatus) -> bool:
 
 # --- essay review ----------------------------------------------------------------------------
 
-def reviewable_cohort_ids(session: Session, mentor: User) -> list[int] | None:
-    """None means every cohort (admins)."""
-    if mentor.role == Role.ADMIN:
-        return None
-    return list(session.scalars(sa.select(cohort_mentors.c.cohort_id).where(cohort_mentors.c.user_id == mentor.id)))
-
-
 def review_queue(session: Session, mentor: User) -> list[QuizAttempt]:
     """Attempts with essays waiting, oldest first, from the mentor's cohorts."""
     query = (sa.select(QuizAttempt).join(User, User.id == QuizAttempt.user_id)
              .where(QuizAttempt.state == QuizAttempt.AWAITING_REVIEW)
              .order_by(QuizAttempt.submitted_at)
              .options(sa.orm.contains_eager(QuizAttempt.user), sa.orm.joinedload(QuizAttempt.quiz)))
-    cohort_ids = reviewable_cohort_ids(session, mentor)
-    if cohort_ids is not None:
-        query = query.where(User.cohort_id.in_(cohort_ids))
-    return list(session.scalars(query).unique())
+    return list(session.scalars(only_coached(query, mentor, User.cohort_id)).unique())
 
 
 def can_review(session: Session, mentor: User, attempt: QuizAttempt) -> bool:
-    if mentor.role not in (Role.MENTOR, Role.ADMIN):
-        return False
-    cohort_ids = reviewable_cohort_ids(session, mentor)
-    return cohort_ids is None or attempt.user.cohort_id in cohort_ids
+    cohort_ids = coached_cohort_ids(session, mentor)
+    return is_staff(mentor) and (cohort_ids is None or attempt.user.cohort_id in cohort_ids)
 
 
 def review_essay(session: Session, mentor: User, attempt: QuizAttempt, question_id: str, scores: list[float],

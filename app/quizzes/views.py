@@ -8,6 +8,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.quizzes import grading, service
 from app.quizzes.models import QuizAttempt
+from app.core.access import staff_required
 
 bp = Blueprint("quizzes", __name__)
 
@@ -127,24 +128,17 @@ def result(attempt_id: int):
 
 # --- mentors: essay review -------------------------------------------------------------------
 
-def _mentor_only():
-    if current_user.role not in ("mentor", "admin"):
-        abort(404)
-
-
 @bp.get("/review")
-@login_required
+@staff_required
 def review_queue():
-    _mentor_only()
     return render_template("quizzes/review_queue.html", attempts=service.review_queue(db.session, current_user),
                            proofs=coaching.proof_photos(db.session, current_user, utcnow()),
                            proof_days=coaching.PROOF_DAYS)
 
 
 @bp.route("/review/<int:attempt_id>", methods=["GET", "POST"])
-@login_required
+@staff_required
 def review(attempt_id: int):
-    _mentor_only()
     attempt = db.session.get(QuizAttempt, attempt_id)
     if attempt is None or not service.can_review(db.session, current_user, attempt) \
             or attempt.state == QuizAttempt.IN_PROGRESS:

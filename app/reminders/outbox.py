@@ -266,7 +266,8 @@ def _robot_busy(session: Session, message: OutboxMessage, now: datetime) -> bool
 
 def _tell_admins(session: Session, message: OutboxMessage, reason: str, now: datetime) -> None:
     """A robot that can never work needs a person: every admin gets it in the app, once per cause."""
-    from app.accounts.models import Role, User
+    from app.accounts.models import User
+    from app.core.access import Role
     admins = session.scalars(sa.select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True))).all()
     cohort = message.cohort.name if message.cohort else "-"
     write(session, [{"key": key_for(f"user:{admin}", "robot_failed", f"{message.channel}:{message.cohort_id}:"

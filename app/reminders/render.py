@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
 from app.checkins.models import Checkin, Milestone
@@ -22,6 +22,7 @@ from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreferen
 from app.core.calendar import local_today, programme_start
 from app.core.money import display_yuan
 from app.i18n import lang_for
+from app.core.members import active_trainees_of
 
 LINKS = {"task_unlocked": "/today", "checkin_due": "/checkin", "checkin_missed": "/checkin", "behind": "/progress",
          "milestone_achieved": "/progress", "nudge": "/inbox", "mentor_digest": "/cohorts",
@@ -179,6 +180,6 @@ class Renderer:
         rows = self.session.execute(
             sa.select(User.mobile, ReminderPreference.group_mention)
             .outerjoin(ReminderPreference, ReminderPreference.user_id == User.id)
-            .where(User.cohort_id == cohort_id, User.role == Role.TRAINEE, User.is_active.is_(True),
+            .where(*active_trainees_of(cohort_id),
                    User.id.not_in(checked)).order_by(User.id))
         return [(mobile, mention is not False) for mobile, mention in rows]

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
 from app.checkins.models import Checkin, Milestone
@@ -25,6 +26,7 @@ from app.quizzes.models import EssayReview, QuizAttempt
 from app.reminders import outbox, preferences
 from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreference
 from app.core import calendar
+from app.core.members import active_trainees
 
 RECENT = timedelta(days=3)          # events (a check-in that reached a milestone, a review) this recent count
 DIGEST_WINDOW = timedelta(hours=4)  # a morning digest later than this is stale: skip the day
@@ -93,7 +95,7 @@ class Pass:
                            ReminderPreference.send_at, ReminderPreference.quiet_start, ReminderPreference.quiet_end)
                  .join(Cohort, User.cohort_id == Cohort.id)
                  .outerjoin(ReminderPreference, ReminderPreference.user_id == User.id)
-                 .where(User.role == Role.TRAINEE, User.is_active.is_(True), Cohort.is_archived.is_(False),
+                 .where(*active_trainees(), Cohort.is_archived.is_(False),
                         Cohort.start_date >= earliest, Cohort.start_date <= (self.now + timedelta(days=1)).date()))
         out, locals_ = {}, {}
         for (user_id, zone_name, created, email, cohort_start, email_enabled, muted, send_at, quiet_start,

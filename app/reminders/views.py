@@ -1,5 +1,4 @@
 """Reminder pages: a user's preferences, one-click unsubscribe, the admins' outbox."""
-from functools import wraps
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -16,7 +15,7 @@ from app.accounts.forms import TIMEZONES
 from app.checkins.service import get_programme
 from app.cohorts import audit
 from app.cohorts.admin import PER_PAGE, Page
-from app.cohorts.admin_views import admins_only
+from app.core.access import admin_required
 from app.database import utcnow
 from app.extensions import csrf, db
 from app.reminders import models  # noqa: F401  (the tables, for migrations)
@@ -122,14 +121,6 @@ def unsubscribe_confirm(token: str):
 
 # --- the outbox, for admins --------------------------------------------------------------------
 
-def admins_only_view(view):
-    """The same check as every /admin page: anonymous to the login page, anyone but an admin 404."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        return admins_only() or view(*args, **kwargs)
-    return wrapper
-
-
 def outbox_counts(session: Session) -> dict[str, int]:
     """Messages per state, every state listed (0 when none)."""
     counts = dict(session.execute(sa.select(OutboxMessage.state, sa.func.count(OutboxMessage.id))
@@ -158,7 +149,7 @@ def dead_letters(session: Session, page, per_page: int = PER_PAGE) -> Page:
 
 
 @bp.get("/admin/outbox")
-@admins_only_view
+@admin_required
 def outbox():
     return render_template("reminders/outbox.html", counts=outbox_counts(db.session),
                            page=dead_letters(db.session, request.args.get("page", 1)),
@@ -167,7 +158,7 @@ def outbox():
 
 
 @bp.post("/admin/outbox/retry")
-@admins_only_view
+@admin_required
 def outbox_retry():
     from app.reminders.outbox import retry_dead
     if request.form.get("all"):
