@@ -16,20 +16,13 @@ from app.cohorts.models import Cohort, PasswordReset
 from app.database import utcnow
 from app.core.calendar import default_timezone
 from app.core.members import trainee_count
+from app.core.errors import DomainError
 
 MIN_PASSWORD_LENGTH = 8
 CHINA_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 INTERNATIONAL_MOBILE = re.compile(r"^\+\d{7,15}$")
 # Checked when no account matches, so a wrong address costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a real password")
-
-
-class AccountError(ValueError):
-    """A problem with what the user entered, tied to one form field."""
-
-    def __init__(self, field: str, message):
-        super().__init__(str(message))
-        self.field, self.message = field, message
 
 
 def normalize_mobile(raw: str | None) -> str | None:
@@ -42,7 +35,7 @@ def normalize_mobile(raw: str | None) -> str | None:
             mobile = mobile[len(prefix):]
     if CHINA_MOBILE.match(mobile) or INTERNATIONAL_MOBILE.match(mobile):
         return mobile
-    raise AccountError("mobile", _l("Enter a mobile number such as 13812345678."))
+    raise DomainError(field="mobile", message=_l("Enter a mobile number such as 13812345678."))
 
 
 def normalize_email(raw: str | None) -> str | None:
@@ -51,7 +44,7 @@ def normalize_email(raw: str | None) -> str | None:
 
 def check_password_rules(password: str, field: str = "password") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(field, _l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+        raise DomainError(field=field, message=_l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
 
 
 def find_by_login(session: Session, identifier: str) -> User | None:
@@ -61,7 +54,7 @@ def find_by_login(session: Session, identifier: str) -> User | None:
         return session.scalar(sa.select(User).where(User.email == identifier.lower()))
     try:
         mobile = normalize_mobile(identifier)
-    except AccountError:
+    except DomainError:
         return None
     return session.scalar(sa.select(User).where(User.mobile == mobile)) if mobile else None
 
@@ -75,28 +68,20 @@ def create_user(session: Session, *, name: str, password: str, role: str = Role.
                 timezone: str | None = None, locale: str | None = None) -> User:
     email, mobile = normalize_email(email), normalize_mobile(mobile)
     if not email and not mobile:
-        raise AccountError("mobile", _l("Give a mobile number or an email address (or both)."))
+        raise DomainError(field="mobile", message=_l("Give a mobile number or an email address (or both)."))
     check_password_rules(password)
     if email and session.scalar(sa.select(User.id).where(User.email == email)):
-        raise AccountError("email", _l("This email address already has an account: log in instead."))
+        raise DomainError(field="email", message=_l("This email address already has an account: log in instead."))
     if mobile and session.scalar(sa.select(User.id).where(User.mobile == mobile)):
-        raise AccountError("mobile", _l("This mobile number already has an account: log in instead."))
+        raise DomainError(field="mobile", message=_l("This mobile number already has an account: log in instead."))
     if role not in set(Role):
-        raise AccountError("role", f"unknown role {role!r}")
+        raise DomainError(field="role", message=f"unknown role {role!r}")
     user = User(name=name.strip(), email=email, mobile=mobile, role=role, cohort=cohort,
                 timezone=timezone or default_timezone(), locale=locale)
     user.set_password(password)
     session.add(user)
     session.flush()
     return user
-
-
-class InviteClosed(ValueError):
-    """The invite no longer lets anyone register: expired, or every seat taken."""
-
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
 
 
 def invite_problem(session: Session, cohort: Cohort, now: datetime):
@@ -114,7 +99,7 @@ def register_trainee(session: Session, cohort: Cohort, *, now: datetime | None =
     session.execute(sa.select(Cohort.id).where(Cohort.id == cohort.id).with_for_update())
     problem = invite_problem(session, cohort, now or utcnow())
     if problem is not None:
-        raise InviteClosed(problem)
+        raise DomainError(problem, code="invite_closed")
     return create_user(session, cohort=cohort, role=Role.TRAINEE, **fields)
 
 
@@ -162,7 +147,7 @@ def authenticate(session: Session, identifier: str, password: str, address: str,
 def change_password(session: Session, user: User, current: str, new: str, now: datetime) -> None:
     """She sets a new password: her other sessions and her API tokens end with the old one."""
     if not user.check_password(current):
-        raise AccountError("current_password", _l("That is not your current password."))
+        raise DomainError(field="current_password", message=_l("That is not your current password."))
     check_password_rules(new, "new_password")
     user.set_password(new)
     password_changed(session, user, now)
@@ -202,29 +187,23 @@ RESET_PROBLEMS = {
 }
 
 
-class ResetLinkError(ValueError):
-    def __init__(self, problem: str):
-        super().__init__(problem)
-        self.problem, self.message = problem, RESET_PROBLEMS[problem]
-
-
 def hash_reset_token(token: str) -> str:
     """Only this is stored: whoever reads the database cannot use the link."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def find_reset(session: Session, token: str, now: datetime) -> PasswordReset:
-    """The reset this link stands for, if it can still be used; ResetLinkError says why not."""
+    """The reset this link stands for, if it can still be used; DomainError says why not."""
     reset = session.scalar(sa.select(PasswordReset).where(PasswordReset.token_hash == hash_reset_token(token)))
     if reset is None:
-        raise ResetLinkError("invalid")
+        raise DomainError(RESET_PROBLEMS["invalid"], code="invalid")
     if reset.used_at is not None:
-        raise ResetLinkError("used")
+        raise DomainError(RESET_PROBLEMS["used"], code="used")
     if now >= reset.expires_at:
-        raise ResetLinkError("expired")
+        raise DomainError(RESET_PROBLEMS["expired"], code="expired")
     user = session.get(User, reset.user_id)
     if user is None or not user.is_active:
-        raise ResetLinkError("invalid")
+        raise DomainError(RESET_PROBLEMS["invalid"], code="invalid")
     return reset
 
 
@@ -236,7 +215,7 @@ def reset_password(session: Session, token: str, new_password: str, now: datetim
     claimed = session.execute(sa.update(PasswordReset).where(
         PasswordReset.id == reset.id, PasswordReset.used_at.is_(None)).values(used_at=now)).rowcount
     if claimed != 1:
-        raise ResetLinkError("used")
+        raise DomainError(RESET_PROBLEMS["used"], code="used")
     user = session.get(User, reset.user_id)
     user.set_password(new_password)
     session.flush()

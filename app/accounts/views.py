@@ -11,6 +11,7 @@ from app.accounts.forms import JoinForm, LoginForm, PasswordForm, RegisterForm
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import safe_next
+from app.core.errors import DomainError, put_on_form
 
 bp = Blueprint("accounts", __name__)
 
@@ -84,11 +85,11 @@ def invite(code: str):
                 db.session, cohort, name=form.name.data, email=form.email.data, mobile=form.mobile.data,
                 password=form.password.data, timezone=form.timezone.data,
                 locale=request.cookies.get("lang"), now=utcnow())
-        except service.InviteClosed as e:
-            db.session.rollback()
-            return _invite_closed(cohort, e.message)
-        except service.AccountError as e:
-            getattr(form, e.field).errors.append(e.message)
+        except DomainError as e:
+            if e.code == "invite_closed":
+                db.session.rollback()
+                return _invite_closed(cohort, e.message)
+            put_on_form(form, e)
         else:
             db.session.commit()
             _start_session(user)
@@ -117,19 +118,19 @@ def reset_password(token: str):
     """Set a new password through the one-time link an admin created."""
     try:
         reset = service.find_reset(db.session, token, utcnow())
-    except service.ResetLinkError as e:
-        return _reset_page(None, e, 404 if e.problem == "invalid" else 410)
+    except DomainError as e:
+        return _reset_page(None, e, 404 if e.code == "invalid" else 410)
     form = ResetPasswordForm()
     if form.validate_on_submit():
         # Asked before the reset: the new password rotates her session token, and with it current_user.
         hers = current_user.is_authenticated and current_user.id == reset.user_id
         try:
             service.reset_password(db.session, token, form.new_password.data, utcnow())
-        except service.ResetLinkError as e:
-            db.session.rollback()
-            return _reset_page(None, e, 410)
-        except service.AccountError as e:
-            getattr(form, e.field).errors.append(e.message)
+        except DomainError as e:
+            if e.field is None:  # the link itself: used or expired meanwhile
+                db.session.rollback()
+                return _reset_page(None, e, 410)
+            put_on_form(form, e)
         else:
             db.session.commit()
             if hers:
@@ -156,8 +157,8 @@ def change_password():
         try:
             service.change_password(db.session, current_user, form.current_password.data, form.new_password.data,
                                     utcnow())
-        except service.AccountError as e:
-            getattr(form, e.field).errors.append(e.message)
+        except DomainError as e:
+            put_on_form(form, e)
         else:
             db.session.commit()
             # The session token changed with the password: sign this device in again, on a new session

@@ -24,6 +24,7 @@ from app.i18n import lang_for
 from app.core import access
 from app.core.access import is_staff
 from app.core.members import active_trainees
+from app.core.errors import DomainError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -175,7 +176,7 @@ def submit(slug: str):
         try:
             attempt = quizzes.start_attempt(db.session, g.api_user, quiz, now, chosen_ids=chosen)
             quizzes.submit_attempt(db.session, attempt, answers, now)
-        except quizzes.QuizError as e:
+        except DomainError as e:
             db.session.rollback()
             return error(e.status, str(e.message))
     db.session.commit()
@@ -206,9 +207,9 @@ def create_checkin():
     with force_locale("en" if api_lang() == "en" else "zh_CN"):
         try:
             checkin, created = checkins.record_checkin(db.session, g.api_user, body, utcnow(), source="api")
-        except checkins.CheckinError as e:
+        except DomainError as e:
             db.session.rollback()
-            fields = {("date" if k == "day" else k): str(v) for k, v in e.errors.items()}
+            fields = {("date" if k == "day" else k): str(v) for k, v in e.fields.items()}
             return error(422, "some fields are not valid", fields=fields)
     return jsonify(checkin_json(checkin)), 201 if created else 200
 

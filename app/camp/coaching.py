@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.accounts.models import User
@@ -17,14 +18,11 @@ from app.camp import feed
 from app.camp.models import FeedPost, Photo, TaskCheckin
 from app.cohorts.models import MentorNote
 from app.core.access import is_staff, only_coached
+from app.core.errors import DomainError
 
 PROOF_DAYS = 7          # the review queue shows the proof photos of this many days back
 PROOF_SHOWN = 50        # and at most this many 打卡
 COMMENTS_SHOWN = 100    # her calendar shows at most this many comments for a month
-
-
-class NotFound(LookupError):
-    """No such 打卡 for this trainee: the view answers 404, as for one that does not exist."""
 
 
 def task_checkins_of(session: Session, trainee: User) -> list[TaskCheckin]:
@@ -82,10 +80,10 @@ def her_comments(session: Session, user: User, first: date, following: date) -> 
 
 def pin(session: Session, mentor: User, trainee: User, checkin_id: int, on: bool | None = None) -> TaskCheckin:
     """Pin her 打卡 (on=None: the other way round from now). When she shared it, its post on the
-    cohort's feed is pinned too (feed.pin, which audits that). NotFound unless it is hers."""
+    cohort's feed is pinned too (feed.pin, which audits that). DomainError (404) unless it is hers."""
     checkin = session.get(TaskCheckin, checkin_id)
     if checkin is None or checkin.user_id != trainee.id:
-        raise NotFound(checkin_id)
+        raise DomainError(_l("No such check-in."), status=404)
     checkin.is_pinned = (not checkin.is_pinned) if on is None else bool(on)
     if checkin.is_shared:
         post = session.scalar(sa.select(FeedPost).where(FeedPost.checkin_id == checkin.id,
@@ -93,7 +91,7 @@ def pin(session: Session, mentor: User, trainee: User, checkin_id: int, on: bool
         if post is not None and post.is_pinned != checkin.is_pinned:
             try:
                 feed.pin(session, mentor, post, checkin.is_pinned)
-            except feed.FeedError:
+            except DomainError:
                 pass  # a post in a cohort she has left, which this mentor does not coach: the 打卡's pin stands
     session.flush()
     return checkin

@@ -13,6 +13,7 @@ from app.cohorts.mentor_views import coached_cohort_or_404
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import safe_next
+from app.core.errors import DomainError
 
 bp = Blueprint("feed", __name__)
 
@@ -52,7 +53,7 @@ def post_win():
         stored = photos.save_uploads(db.session, current_user, request.files.getlist("photos"), now)
         post = feed.post_win(db.session, current_user, text, stored, now)
         db.session.commit()
-    except (photos.UploadError, feed.FeedError) as e:
+    except DomainError as e:
         db.session.rollback()
         photos.discard(stored)  # the rows are rolled back: their files go too
         # The page again with her text kept: typing it twice on a phone is what makes people give up.
@@ -84,7 +85,7 @@ def _act(post_id: int, action, done: str | None = None):
     post = _post_or_404(post_id)
     try:
         action(post, utcnow())
-    except feed.FeedError as e:
+    except DomainError as e:
         db.session.rollback()
         if e.status == 404:
             abort(404)

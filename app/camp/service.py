@@ -21,20 +21,13 @@ from app.cohorts.models import Cohort
 from app.core.calendar import local_today, programme_day, programme_start, today_in
 from app.core.calendar import zone as calendar_zone
 from app.core.members import active_trainees_of
+from app.core.errors import DomainError
 
 PROOFS = ("text", "photo", "number")
 MAX_TEXT = 2000
 MAX_NUMBER = 1_000_000
 DONE, MADE_UP, MISSED, TODAY, LOCKED, NONE = "done", "made_up", "missed", "today", "locked", "none"
 PERIODS = ("week", "all")
-
-
-class CampError(ValueError):
-    """Why a 打卡 was refused, in words for her; `errors` names the form fields at fault, if any."""
-
-    def __init__(self, message, errors: dict | None = None):
-        super().__init__(str(message))
-        self.message, self.errors = message, errors or {}
 
 
 @dataclass(frozen=True)
@@ -130,26 +123,26 @@ def _when(instant: datetime, user: User) -> dict:
 
 def check_can_record(session: Session, user: User, task: CampTask, now: datetime,
                      rules: CampRules | None = None, checkins: dict | None = None) -> bool:
-    """Refuse (CampError) a task not open to her 打卡 now; True when it would be a make-up (补卡)."""
+    """Refuse (DomainError) a task not open to her 打卡 now; True when it would be a make-up (补卡)."""
     rules = rules or camp_rules(session)
     checkins = checkins_by_task(session, user) if checkins is None else checkins
     if task.is_archived:
-        raise CampError(_l("This task is no longer part of the camp."))
+        raise DomainError(_l("This task is no longer part of the camp."))
     if task.id in checkins:
-        raise CampError(_l("You have already checked in for day %(day)d.", day=task.day))
+        raise DomainError(_l("You have already checked in for day %(day)d.", day=task.day))
     if not unlocked(task, user, now, rules):
-        raise CampError(_l("Day %(day)d's task opens on %(date)s at %(time)s.", day=task.day,
+        raise DomainError(_l("Day %(day)d's task opens on %(date)s at %(time)s.", day=task.day,
                            **_when(unlocks_at(task, user, rules), user)))
     if task_date(task, user) >= local_today(user, now):
         return False
     # A past day: a make-up, within the window and the week's allowance.
     deadline = makeup_deadline(task, user, rules)
     if now > deadline:
-        raise CampError(_l("Day %(day)d can no longer be made up: make-ups are open until %(hours)d hours "
+        raise DomainError(_l("Day %(day)d can no longer be made up: make-ups are open until %(hours)d hours "
                            "after the missed day (it closed on %(date)s at %(time)s).",
                            day=task.day, hours=rules.makeup_within_hours, **_when(deadline, user)))
     if _makeups_used(checkins.values(), user, now) >= rules.makeup_per_week:
-        raise CampError(_l("You have used this week's make-ups (%(n)d a week). Keep going with today's task!",
+        raise DomainError(_l("You have used this week's make-ups (%(n)d a week). Keep going with today's task!",
                            n=rules.makeup_per_week))
     return True
 
@@ -172,7 +165,7 @@ def parse_number(raw) -> int | None:
 
 
 def check_proof(task: CampTask, text: str, number, photo_count: int) -> tuple[str, int | None]:
-    """Her text and number, cleaned; CampError naming every field at fault (missing proof included)."""
+    """Her text and number, cleaned; DomainError naming every field at fault (missing proof included)."""
     errors = {}
     text = (text or "").strip()
     if len(text) > MAX_TEXT:
@@ -191,29 +184,29 @@ def check_proof(task: CampTask, text: str, number, photo_count: int) -> tuple[st
     elif "photo" in task.proof and photo_count == 0:
         errors["photos"] = _l("Add at least one photo: this task asks for it.")
     if errors:
-        raise CampError(next(iter(errors.values())), errors)
+        raise DomainError(fields=errors)
     return text, number
 
 
 def record_task_checkin(session: Session, user: User, task: CampTask, *, text: str = "", number=None,
                         photos: list[Photo] = (), share: bool = False, now: datetime) -> TaskCheckin:
-    """Her 打卡 for a task: refused (CampError) when locked, done, missing its proof or past the 补卡 rule.
+    """Her 打卡 for a task: refused (DomainError) when locked, done, missing its proof or past the 补卡 rule.
 
     A past day is a make-up (is_makeup). `photos` are rows already saved by app.camp.photos; they are
-    attached here. `share` shows it on her cohort's wins feed. Nothing is committed: on CampError the
+    attached here. `share` shows it on her cohort's wins feed. Nothing is committed: on DomainError the
     caller rolls back.
     """
     is_makeup = check_can_record(session, user, task, now)
     text, number = check_proof(task, text, number, len(photos))
     if any(p.user_id != user.id or p.checkin_id is not None or p.post_id is not None for p in photos):
-        raise CampError(_l("One of the photos cannot be used: add it again."), {"photos": _l("Add the photos again.")})
+        raise DomainError(_l("One of the photos cannot be used: add it again."), fields={"photos": _l("Add the photos again.")})
     checkin = TaskCheckin(user_id=user.id, task_id=task.id, day=task_date(task, user), text=text, number=number,
                           is_makeup=is_makeup, is_shared=bool(share), created_at=now, updated_at=now)
     session.add(checkin)
     try:
         session.flush()
     except sa.exc.IntegrityError:  # the same 打卡 sent twice at once: the other one won
-        raise CampError(_l("You have already checked in for day %(day)d.", day=task.day)) from None
+        raise DomainError(_l("You have already checked in for day %(day)d.", day=task.day)) from None
     for photo in photos:
         photo.checkin_id = checkin.id
     session.flush()

@@ -14,6 +14,7 @@ from app.i18n import content_lang
 from app.learning import service as learning
 from app.core import calendar
 from app.core import access
+from app.core.errors import DomainError
 
 bp = Blueprint("camp", __name__)
 
@@ -66,10 +67,10 @@ def checkin_task(task_key: str):
         saved = save_photos(files, now)
         service.record_task_checkin(db.session, current_user, task, text=typed["text"], number=typed["number"],
                                     photos=saved, share=typed["share"], now=now)
-    except service.CampError as e:
+    except DomainError as e:
         db.session.rollback()
         photos.discard(saved)  # their rows are gone: so go their files
-        return render_today(typed, e.errors, str(e.message)), 422
+        return render_today(typed, e.fields, str(e.message)), 422
     db.session.commit()
     flash(_("Day %(day)d made up. Your streak counts it.", day=task.day) if is_makeup
           else _("Day %(day)d done. Well done!", day=task.day), "success")
@@ -80,8 +81,8 @@ def save_photos(files, now) -> list:
     """Store her uploads (all checked before any is stored); a refusal becomes the form's photo error."""
     try:
         return photos.save_uploads(db.session, current_user, files, now, limit=service.MAX_PHOTOS)
-    except photos.UploadError as e:
-        raise service.CampError(e.message, {"photos": e.message}) from None
+    except DomainError as e:
+        raise DomainError(e.message, fields={"photos": e.message}) from None
 
 
 @bp.get("/calendar")

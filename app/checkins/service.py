@@ -13,6 +13,7 @@ from app.accounts.models import User
 from app.checkins.models import Checkin, CheckinRevision, Milestone, Programme
 from app.core.calendar import day_number, local_today, programme_start
 from app.core.money import parse_yuan
+from app.core.errors import DomainError
 
 COUNTERS = ("orders", "group_members", "active_members", "posts")
 FIELDS = ("date", "earnings", *COUNTERS, "note")
@@ -20,14 +21,6 @@ MAX_COUNT = {"orders": 10_000, "group_members": 100_000, "active_members": 100_0
 MAX_NOTE = 2000
 CUMULATIVE = {"earnings": "earnings_fen", "orders": "orders", "posts": "posts"}
 LATEST = {"group_members": "group_members", "active_members": "active_members"}
-
-
-class CheckinError(ValueError):
-    """Problems with what she entered, one message per field; nothing was stored."""
-
-    def __init__(self, errors: dict):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def _count(raw, name: str) -> int | None:
@@ -48,7 +41,7 @@ def _count(raw, name: str) -> int | None:
 
 def parse_checkin(raw: dict, *, today: date | None = None, start: date | None = None,
                   correction_days: int | None = None) -> dict:
-    """Check every field of a check-in at once; raise CheckinError with a message per bad field.
+    """Check every field of a check-in at once; raise DomainError with a message per bad field.
 
     The day is also checked against her `today`, her programme's `start` and the correction window
     (`correction_days` days back; None: no limit) when they are given.
@@ -84,7 +77,7 @@ def parse_checkin(raw: dict, *, today: date | None = None, start: date | None = 
         errors["note"] = _l("A note is text of at most %(n)d characters.", n=MAX_NOTE)
     values["note"] = note.strip() if isinstance(note, str) else ""
     if errors:
-        raise CheckinError(errors)
+        raise DomainError(fields=errors)
     return values
 
 

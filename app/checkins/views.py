@@ -15,6 +15,7 @@ from app.i18n import content_lang
 from app.learning import service as learning
 from app.core import calendar
 from app.core.money import format_yuan
+from app.core.errors import DomainError, put_on_form
 
 bp = Blueprint("checkins", __name__)
 
@@ -50,9 +51,8 @@ def checkin():
     if form.validate_on_submit():
         try:
             checkin, created = service.record_checkin(db.session, current_user, form.raw(), now)
-        except service.CheckinError as e:
-            for name, message in e.errors.items():
-                getattr(form, "date" if name == "day" else name).errors.append(message)
+        except DomainError as e:
+            put_on_form(form, e, {"day": "date"})
         else:
             db.session.commit()
             flash(_("Check-in saved for %(day)s.", day=checkin.day.isoformat()) if created

@@ -1,7 +1,7 @@
 """What admins do: cohorts and their invites, moving and closing accounts, reset links, the audit log.
 
 Plain functions over a session: each takes the acting admin and `now`, checks the rules, changes the
-rows, writes its audit entry and flushes. The caller commits (or rolls back on AdminError).
+rows, writes its audit entry and flushes. The caller commits (or rolls back on DomainError).
 """
 import math
 import re
@@ -23,20 +23,13 @@ from app.cohorts import audit
 from app.cohorts.models import Cohort, PasswordReset
 from app.core.calendar import default_timezone
 from app.core.members import active_trainees
+from app.core.errors import DomainError
 
 PER_PAGE = 50
 ROBOT_KINDS = ("wecom", "dingtalk", "feishu")
 INVITE_CODE = re.compile(r"^[A-Z0-9-]{4,32}$")
 # No 0/O or 1/I/L: a code is often read aloud or copied by hand from a phone screen.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-
-
-class AdminError(ValueError):
-    """A request the rules refuse, tied to a form field when there is one; nothing was changed."""
-
-    def __init__(self, field: str | None, message, status: int = 422):
-        super().__init__(str(message))
-        self.field, self.message, self.status = field, message, status
 
 
 @dataclass
@@ -129,53 +122,53 @@ class CohortData:
 def _check_webhook(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in url):
-        raise AdminError("robot_webhook", _l("Enter the robot's webhook address: it starts with https://."))
+        raise DomainError(field="robot_webhook", message=_l("Enter the robot's webhook address: it starts with https://."))
     return url
 
 
 def _clean(session: Session, cohort: Cohort | None, data: CohortData) -> dict:
-    """The cohort's new column values, or AdminError for the first thing wrong."""
+    """The cohort's new column values, or DomainError for the first thing wrong."""
     name = (data.name or "").strip()
     if not name:
-        raise AdminError("name", _l("Give the cohort a name."))
+        raise DomainError(field="name", message=_l("Give the cohort a name."))
     if len(name) > 120:
-        raise AdminError("name", _l("At most %(n)d characters.", n=120))
+        raise DomainError(field="name", message=_l("At most %(n)d characters.", n=120))
     if data.start_date is None:
-        raise AdminError("start_date", _l("Choose the start date."))
+        raise DomainError(field="start_date", message=_l("Choose the start date."))
     if data.timezone not in {choice.value for choice in TIMEZONES}:
-        raise AdminError("timezone", _l("Choose a time zone from the list."))
+        raise DomainError(field="timezone", message=_l("Choose a time zone from the list."))
 
     code = re.sub(r"\s+", "", data.invite_code or "").upper()
     if not code:
         code = cohort.invite_code if cohort is not None else new_invite_code(session)
     elif not INVITE_CODE.match(code):
-        raise AdminError("invite_code", _l("Use 4 to 32 letters, digits or dashes."))
+        raise DomainError(field="invite_code", message=_l("Use 4 to 32 letters, digits or dashes."))
     if _code_taken(session, code, except_id=cohort.id if cohort is not None else None):
-        raise AdminError("invite_code", _l("Another cohort already uses this invite code. Choose another one."))
+        raise DomainError(field="invite_code", message=_l("Another cohort already uses this invite code. Choose another one."))
 
     expires = data.invite_expires_at
     if expires is not None and expires.tzinfo is None:
         raise ValueError("the invite expiry must be an aware datetime")
     if data.seat_limit is not None and data.seat_limit < 1:
-        raise AdminError("seat_limit", _l("Leave it empty for no limit, or give at least 1 seat."))
+        raise DomainError(field="seat_limit", message=_l("Leave it empty for no limit, or give at least 1 seat."))
 
     mentor_ids = sorted(set(data.mentor_ids))
     mentors = list(session.scalars(sa.select(User).where(User.id.in_(mentor_ids), User.role == Role.MENTOR)
                                    .order_by(User.name, User.id))) if mentor_ids else []
     if len(mentors) != len(mentor_ids):
-        raise AdminError("mentors", _l("Choose mentors from the list."))
+        raise DomainError(field="mentors", message=_l("Choose mentors from the list."))
 
     kind = data.robot_kind or None
     webhook = (data.robot_webhook or "").strip() or None
     if kind is None:
         if webhook:
-            raise AdminError("robot_kind", _l("Choose which app the robot belongs to."))
+            raise DomainError(field="robot_kind", message=_l("Choose which app the robot belongs to."))
         secret = None  # no robot: nothing of it is kept
     else:
         if kind not in ROBOT_KINDS:
-            raise AdminError("robot_kind", _l("Choose a robot from the list."))
+            raise DomainError(field="robot_kind", message=_l("Choose a robot from the list."))
         if not webhook:
-            raise AdminError("robot_webhook", _l("Enter the robot's webhook address: it starts with https://."))
+            raise DomainError(field="robot_webhook", message=_l("Enter the robot's webhook address: it starts with https://."))
         _check_webhook(webhook)
         secret = (data.robot_secret or "").strip() or (cohort.robot_secret if cohort is not None else None)
     return {"name": name, "start_date": data.start_date, "timezone": data.timezone, "invite_code": code,
@@ -257,11 +250,11 @@ def cohort_choices(session: Session) -> list[Cohort]:
 def move_user(session: Session, actor: User, user: User, cohort: Cohort | None, now: datetime) -> None:
     """Move a trainee into another cohort; audited as user.move."""
     if user.role != Role.TRAINEE:
-        raise AdminError("cohort", _l("Only trainees belong to a cohort."))
+        raise DomainError(field="cohort", message=_l("Only trainees belong to a cohort."))
     if cohort is None or cohort.is_archived:
-        raise AdminError("cohort", _l("Choose a cohort from the list."))
+        raise DomainError(field="cohort", message=_l("Choose a cohort from the list."))
     if user.cohort_id == cohort.id:
-        raise AdminError("cohort", _l("She is already in this cohort."))
+        raise DomainError(field="cohort", message=_l("She is already in this cohort."))
     before = user.cohort
     user.cohort = cohort
     session.flush()
@@ -273,9 +266,9 @@ def move_user(session: Session, actor: User, user: User, cohort: Cohort | None, 
 def deactivate_user(session: Session, actor: User, user: User, now: datetime) -> None:
     """Close an account: nothing is deleted, she cannot log in, and every session of hers ends now."""
     if user.id == actor.id:
-        raise AdminError(None, _l("You cannot deactivate your own account."), 409)
+        raise DomainError(_l("You cannot deactivate your own account."), status=409)
     if not user.is_active:
-        raise AdminError(None, _l("This account is already deactivated."), 409)
+        raise DomainError(_l("This account is already deactivated."), status=409)
     user.is_active = False
     user.session_token = secrets.token_urlsafe(32)  # her cookies and remember-me stop matching
     session.flush()
@@ -284,7 +277,7 @@ def deactivate_user(session: Session, actor: User, user: User, now: datetime) ->
 
 def reactivate_user(session: Session, actor: User, user: User, now: datetime) -> None:
     if user.is_active:
-        raise AdminError(None, _l("This account is already active."), 409)
+        raise DomainError(_l("This account is already active."), status=409)
     user.is_active = True
     session.flush()
     audit.record(session, actor, "user.reactivate", user, name=user.name).created_at = now
@@ -296,7 +289,7 @@ def create_reset_link(session: Session, actor: User, user: User, now: datetime) 
     Her earlier unused links stop working: only the newest one counts.
     """
     if not user.is_active:
-        raise AdminError(None, _l("Reactivate the account before creating a reset link."), 409)
+        raise DomainError(_l("Reactivate the account before creating a reset link."), status=409)
     session.execute(sa.update(PasswordReset).where(
         PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > now)
         .values(expires_at=now))

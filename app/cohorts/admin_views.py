@@ -12,6 +12,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.core.calendar import default_timezone
 from app.core.access import require_admin
+from app.core.errors import DomainError, put_on_form
 
 bp = Blueprint("cohort_admin", __name__, url_prefix="/admin")
 
@@ -72,9 +73,9 @@ def _edit_cohort(cohort: Cohort | None):
             robot_secret=form.robot_secret.data)
         try:
             saved = admin.save_cohort(db.session, current_user, cohort, data, utcnow())
-        except admin.AdminError as e:
+        except DomainError as e:
             db.session.rollback()
-            getattr(form, e.field).errors.append(e.message)
+            put_on_form(form, e)
         else:
             db.session.commit()
             flash(_("Cohort saved.") if cohort else _("Cohort created. Send the invite link to its trainees."),
@@ -122,7 +123,7 @@ def _act(account_id: int, action, success: str):
     user = db.get_or_404(User, account_id)
     try:
         action(db.session, current_user, user, utcnow())
-    except admin.AdminError as e:
+    except DomainError as e:
         db.session.rollback()
         flash(str(e.message), "danger")
         return _user_page(db.get_or_404(User, account_id), e.status)
@@ -139,7 +140,7 @@ def move(account_id: int):
         try:
             cohort = db.session.get(Cohort, form.cohort.data) if form.cohort.data is not None else None
             admin.move_user(db.session, current_user, user, cohort, utcnow())
-        except admin.AdminError as e:
+        except DomainError as e:
             db.session.rollback()
             user = db.get_or_404(User, account_id)
             form.cohort.errors.append(e.message)
@@ -166,7 +167,7 @@ def reset_link(account_id: int):
     user = db.get_or_404(User, account_id)
     try:
         token = admin.create_reset_link(db.session, current_user, user, utcnow())
-    except admin.AdminError as e:
+    except DomainError as e:
         db.session.rollback()
         flash(str(e.message), "danger")
         return _user_page(db.get_or_404(User, account_id), e.status)

@@ -21,6 +21,7 @@ from app.quizzes.models import QuizAttempt
 from app.core.money import format_yuan
 from app.core import access
 from app.core.access import staff_required
+from app.core.errors import DomainError
 
 bp = Blueprint("mentor", __name__)
 ATTENTION_SHOWN = 100
@@ -165,14 +166,11 @@ def _act(cohort_id: int, trainee_id: int, action, anchor: str = ""):
     person = mentoring.trainee_in(db.session, cohort, trainee_id) or abort(404)
     try:
         result = action(person, utcnow())
-    except mentoring.MentoringError as e:
+    except DomainError as e:
         db.session.rollback()
         if e.status == 404:
             abort(404)
         flash(str(e.message), "warning")
-    except coaching.NotFound:
-        db.session.rollback()
-        abort(404)
     else:
         db.session.commit()
         flash(result, "success")

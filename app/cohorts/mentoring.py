@@ -11,14 +11,9 @@ from app.core.access import Role
 from app.camp.models import TaskCheckin
 from app.checkins.models import Checkin
 from app.cohorts.models import Cohort, InboxMessage, MentorNote
+from app.core.errors import DomainError
 
 MAX_TEXT = 2000
-
-
-class MentoringError(ValueError):
-    def __init__(self, message, status: int = 422):
-        super().__init__(str(message))
-        self.message, self.status = message, status
 
 
 def trainee_in(session: Session, cohort: Cohort, trainee_id: int) -> User | None:
@@ -29,9 +24,9 @@ def trainee_in(session: Session, cohort: Cohort, trainee_id: int) -> User | None
 def _text(body: str, required: bool = True) -> str:
     body = (body or "").strip()
     if required and not body:
-        raise MentoringError(_l("Write something first."))
+        raise DomainError(_l("Write something first."))
     if len(body) > MAX_TEXT:
-        raise MentoringError(_l("At most %(n)d characters.", n=MAX_TEXT))
+        raise DomainError(_l("At most %(n)d characters.", n=MAX_TEXT))
     return body
 
 
@@ -40,16 +35,16 @@ def add_note(session: Session, mentor: User, trainee: User, body: str, now: date
     """A note on her page, or a comment on one of her check-ins or of her camp 打卡 (she sees comments)."""
     kind = MentorNote.NOTE
     if checkin_id is not None and task_checkin_id is not None:
-        raise MentoringError(_l("No such check-in."), 404)
+        raise DomainError(_l("No such check-in."), status=404)
     if checkin_id is not None:
         owner = session.scalar(sa.select(Checkin.user_id).where(Checkin.id == checkin_id))
         if owner != trainee.id:
-            raise MentoringError(_l("No such check-in."), 404)
+            raise DomainError(_l("No such check-in."), status=404)
         kind = MentorNote.CHECKIN_COMMENT
     if task_checkin_id is not None:
         owner = session.scalar(sa.select(TaskCheckin.user_id).where(TaskCheckin.id == task_checkin_id))
         if owner != trainee.id:
-            raise MentoringError(_l("No such check-in."), 404)
+            raise DomainError(_l("No such check-in."), status=404)
         kind = MentorNote.TASK_COMMENT
     note = MentorNote(trainee_id=trainee.id, author_id=mentor.id, kind=kind, checkin_id=checkin_id,
                       task_checkin_id=task_checkin_id, body=_text(body), created_at=now)

@@ -181,8 +181,6 @@ class LessonFigure:
         return rate(self.completed, self.trainees)
 
 
-
-
 def lesson_funnel(session: Session, cohort: Cohort, trainee_total: int | None = None) -> list[LessonFigure]:
     """Per active lesson, in catalogue order: how many of the cohort's trainees completed it. Two queries
     (+1 to count the trainees when not given)."""

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.reminders.models import CATEGORIES, ReminderPreference
+from app.core.errors import DomainError
 
 # Used only when the programme has no reminders settings yet (content never synced); the same
 # values as the shipped milestones/reminders.yml.
@@ -63,14 +64,6 @@ class Effective:
         if in_quiet_hours(_time(self.send_at), self.quiet_start, self.quiet_end):
             return self.quiet_end
         return None
-
-
-class PreferenceError(ValueError):
-    """What she typed cannot be saved: {field: message}, every problem at once. Nothing was changed."""
-
-    def __init__(self, errors: dict):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def _time(clock: str) -> time:
@@ -144,7 +137,7 @@ def save_preference(session: Session, user, *, now: datetime, email_enabled=_UNS
     email_categories: {category: True to get it by email, False to mute it}; others unchanged.
     send_at, quiet_start, quiet_end: "HH:MM" as typed; empty means the programme's default, and so
     does the programme's own value (she keeps following the programme if it changes later).
-    Quiet hours go in pairs: both times or neither. Raises PreferenceError with every problem.
+    Quiet hours go in pairs: both times or neither. Raises DomainError with every problem.
     """
     from app.checkins.service import get_programme
     if (quiet_start is _UNSET) != (quiet_end is _UNSET):
@@ -167,7 +160,7 @@ def save_preference(session: Session, user, *, now: datetime, email_enabled=_UNS
         if unknown:
             raise ValueError(f"unknown categories: {sorted(unknown)}")
     if errors:
-        raise PreferenceError(errors)
+        raise DomainError(fields=errors)
 
     pref = get_preference(session, user)
     if pref is None:

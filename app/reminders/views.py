@@ -21,6 +21,7 @@ from app.extensions import csrf, db
 from app.reminders import models  # noqa: F401  (the tables, for migrations)
 from app.reminders import preferences as prefs
 from app.reminders.models import DeliveryTry, OutboxMessage
+from app.core.errors import DomainError, put_on_form
 
 bp = Blueprint("reminders", __name__)
 
@@ -76,10 +77,9 @@ def preferences():
             current_user.shares_earnings = form.shares_earnings.data
         try:
             prefs.save_preference(db.session, current_user, now=utcnow(), **choices)
-        except prefs.PreferenceError as e:
+        except DomainError as e:
             db.session.rollback()
-            for field, message in e.errors.items():
-                getattr(form, field).errors.append(message)
+            put_on_form(form, e)
         else:
             db.session.commit()
             flash(_("Your reminder settings are saved."), "success")
