@@ -9,6 +9,7 @@ from app.extensions import db
 from app.checkins import service as checkins
 from app.checkins.views import lesson_titles
 from app.learning import service as learning
+from app.reminders import inbox
 
 bp = Blueprint("web", __name__)
 
@@ -39,8 +40,7 @@ def init_app(app) -> None:
     def inbox_badge():
         """Unread messages for the header: one small query, for trainees only."""
         if current_user and current_user.is_authenticated and current_user.is_trainee:
-            from app.cohorts.mentoring import unread_count
-            return {"unread_count": unread_count(db.session, current_user)}
+            return {"unread_count": inbox.unread_count(db.session, current_user)}
         return {"unread_count": 0}
     app.register_error_handler(400, _error("error.html", 400))
     app.cli.add_command(demo_command)

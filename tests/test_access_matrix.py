@@ -40,7 +40,8 @@ from app.checkins.models import Checkin
 from app.checkins.service import record_checkin
 from app.core.calendar import local_today
 from app.cohorts import admin
-from app.cohorts.models import InboxMessage, MentorNote
+from app.cohorts.models import MentorNote
+from app.reminders.models import InboxMessage
 from app.content.sync import sync_content
 from app.database import utcnow
 from app.extensions import db

@@ -22,7 +22,8 @@ from app.camp import coaching, photos
 from app.camp.models import CampTask, FeedPost, Photo, TaskCheckin
 from app.camp.service import record_task_checkin
 from app.cohorts import dashboard
-from app.cohorts.models import AuditEntry, MentorNote
+from app.cohorts.models import MentorNote
+from app.core.audit import AuditEntry
 from app.extensions import db
 from tests.conftest import count_queries, login, make_cohort, make_user
 

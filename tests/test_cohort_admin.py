@@ -10,7 +10,9 @@ from app.accounts import service as accounts
 from app.accounts.models import User
 from app.core.access import Role
 from app.cohorts import admin, audit
-from app.cohorts.models import AuditEntry, Cohort, PasswordReset
+from app.cohorts.models import Cohort
+from app.core.audit import AuditEntry
+from app.accounts.models import PasswordReset
 from app.database import utcnow
 from app.extensions import db
 from app.core.errors import DomainError

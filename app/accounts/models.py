@@ -67,3 +67,17 @@ class LoginAttempt(db.Model):
     address: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
     succeeded: so.Mapped[bool] = so.mapped_column(default=False)
     attempted_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class PasswordReset(db.Model):
+    """A one-time link to set a new password; only the token's hash is kept."""
+
+    __tablename__ = "password_resets"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)

@@ -5,18 +5,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts.models import LoginAttempt, User
 from app.core.access import Role
-from app.cohorts.models import Cohort, PasswordReset
+from app.accounts.models import PasswordReset
+from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.core.calendar import default_timezone
 from app.core.members import trainee_count
 from app.core.errors import DomainError
+from app.api.models import ApiToken
+from app.reminders.notify import notify
 
 MIN_PASSWORD_LENGTH = 8
 CHINA_MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -161,20 +163,10 @@ def password_changed(session: Session, user: User, now: datetime) -> None:
     password), and she is told, in her inbox at once and by email when she has an address and email
     is configured. A security notice: it goes by email whatever categories she muted, and has no
     unsubscribe link."""
-    from app.api.models import ApiToken
-    from app.reminders import outbox
-    from app.reminders.models import OutboxMessage
     session.execute(sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                     .values(revoked_at=now).execution_options(synchronize_session="fetch"))
     session.flush()
-    channels = ["inapp"] + (["email"] if user.email and current_app.config.get("SMTP_HOST") else [])
-    occasion = now.isoformat()
-    outbox.write(session, [{"key": outbox.key_for(f"user:{user.id}", "password_changed", occasion, channel),
-                            "rule": "password_changed", "category": "security", "occasion": occasion,
-                            "channel": channel, "user_id": user.id, "due_at": now} for channel in channels], now)
-    inapp = session.scalars(sa.select(OutboxMessage.id).where(
-        OutboxMessage.key == outbox.key_for(f"user:{user.id}", "password_changed", occasion, "inapp"))).all()
-    outbox.deliver_now(session, list(inapp), now)
+    notify(session, user, "password_changed", {}, now, category="security", occasion=now.isoformat())
 
 
 # --- one-time password reset links (an admin creates them: app/cohorts/admin.py) -----------------

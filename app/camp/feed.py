@@ -21,7 +21,7 @@ from app.accounts.models import User
 from app.camp.models import FeedComment, FeedLike, FeedPost, Photo, TaskCheckin
 from app.camp.photos import MAX_PHOTOS
 from app.checkins.models import Checkin, Milestone
-from app.cohorts import audit
+from app.core import audit
 from app.core.access import can_coach, is_staff
 from app.cohorts.models import Cohort
 from app.core.errors import DomainError

@@ -12,7 +12,7 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired
 
 from app.checkins import imports
-from app.cohorts import audit
+from app.core import audit
 from app.database import utcnow
 from app.extensions import db
 from app.core.access import staff_required

@@ -3,7 +3,6 @@
 Plain functions over a session: each takes the acting admin and `now`, checks the rules, changes the
 rows, writes its audit entry and flushes. The caller commits (or rolls back on DomainError).
 """
-import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from datetime import date, datetime, timezone
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from flask_sqlalchemy.pagination import Pagination
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -19,44 +19,20 @@ from app.accounts.forms import TIMEZONES
 from app.accounts.models import User
 from app.core.access import Role
 from app.accounts.service import RESET_LINK_VALID, hash_reset_token
-from app.cohorts import audit
-from app.cohorts.models import Cohort, PasswordReset
+from app.core import audit
+from app.accounts.models import PasswordReset
+from app.cohorts.models import Cohort
 from app.core.calendar import default_timezone
 from app.core.members import active_trainees
 from app.core.errors import DomainError
+from app.core.paging import PER_PAGE, paginate
 
-PER_PAGE = 50
 ROBOT_KINDS = ("wecom", "dingtalk", "feishu")
 INVITE_CODE = re.compile(r"^[A-Z0-9-]{4,32}$")
 # No 0/O or 1/I/L: a code is often read aloud or copied by hand from a phone screen.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
-@dataclass
-class Page:
-    items: list
-    total: int
-    page: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def _page_number(page) -> int:
-    try:
-        return max(1, int(page))
-    except (TypeError, ValueError):
-        return 1
 
 
 # --- cohorts -----------------------------------------------------------------------------------
@@ -223,7 +199,7 @@ def _like(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
-def find_users(session: Session, q: str | None, page=1, per_page: int = PER_PAGE) -> Page:
+def find_users(session: Session, q: str | None, page=1, per_page: int = PER_PAGE) -> Pagination:
     """Users whose name, email or mobile contains `q` (any case), by name; everyone when q is empty."""
     query = sa.select(User)
     q = (q or "").strip()
@@ -234,11 +210,7 @@ def find_users(session: Session, q: str | None, page=1, per_page: int = PER_PAGE
         if digits:
             conditions.append(User.mobile.like(_like(digits), escape="\\"))
         query = query.where(sa.or_(*conditions))
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    number = min(_page_number(page), max(1, math.ceil(total / per_page)))
-    items = list(session.scalars(query.order_by(User.name, User.id)
-                                 .offset((number - 1) * per_page).limit(per_page)).unique())
-    return Page(items, total, number, per_page)
+    return paginate(query.order_by(User.name, User.id), page, per_page)
 
 
 def cohort_choices(session: Session) -> list[Cohort]:
@@ -305,11 +277,10 @@ def create_reset_link(session: Session, actor: User, user: User, now: datetime) 
 
 # --- the audit log -----------------------------------------------------------------------------
 
-def audit_page(session: Session, page=1, per_page: int = PER_PAGE) -> tuple[Page, dict[str, str]]:
+def audit_page(session: Session, page=1, per_page: int = PER_PAGE) -> tuple[Pagination, dict[str, str]]:
     """Entries newest first, and a readable name for each "user:N" / "cohort:N" target on the page."""
-    total = audit.count(session)
-    number = min(_page_number(page), max(1, math.ceil(total / per_page)))
-    entries = audit.entries(session, offset=(number - 1) * per_page, limit=per_page)
+    result = paginate(audit.newest_first(), page, per_page)
+    entries = result.items
     wanted: dict[str, set[int]] = {"user": set(), "cohort": set()}
     for entry in entries:
         kind, _, ident = entry.target.partition(":")
@@ -322,5 +293,5 @@ def audit_page(session: Session, page=1, per_page: int = PER_PAGE) -> tuple[Page
     if wanted["cohort"]:
         names |= {f"cohort:{i}": n for i, n in session.execute(
             sa.select(Cohort.id, Cohort.name).where(Cohort.id.in_(wanted["cohort"])))}
-    return Page(entries, total, number, per_page), names
+    return result, names
 

@@ -22,6 +22,8 @@ from app.core.money import format_yuan
 from app.core import access
 from app.core.access import staff_required
 from app.core.errors import DomainError
+from app.core import audit
+from app.reminders import inbox
 
 bp = Blueprint("mentor", __name__)
 ATTENTION_SHOWN = 100
@@ -155,7 +157,7 @@ def _timeline(person, progress, notes, attempts) -> list[tuple]:
     events += [(n.created_at, n.kind, n) for n in notes]
     events += [(when, "lesson", lesson) for lesson, when in learning.completion_times(db.session, person.id)]
     events += [(m.created_at, "nudge" if m.category == "nudge" else "reminder", m)
-               for m in mentoring.inbox(db.session, person)]
+               for m in inbox.messages(db.session, person)]
     return sorted(events, key=lambda e: e[0], reverse=True)
 
 
@@ -179,7 +181,6 @@ def _act(cohort_id: int, trainee_id: int, action, anchor: str = ""):
 
 
 def _audit(action: str, person, **details) -> None:
-    from app.cohorts import audit
     audit.record(db.session, current_user, action, f"user:{person.id}", **details)
 
 
@@ -235,14 +236,3 @@ def contacted(cohort_id: int, trainee_id: int):
         return _("Marked as contacted: %(name)s leaves the list until something new happens.", name=person.name)
     return _act(cohort_id, trainee_id, action)
 
-
-# --- the trainee's inbox ---------------------------------------------------------------------
-
-@bp.get("/inbox")
-@login_required
-def inbox():
-    messages = mentoring.inbox(db.session, current_user)
-    unread = {m.id for m in messages if m.read_at is None}
-    mentoring.mark_read(db.session, current_user, utcnow())
-    db.session.commit()
-    return render_template("cohorts/inbox.html", messages=messages, unread=unread)

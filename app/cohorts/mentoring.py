@@ -2,7 +2,6 @@
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -10,8 +9,9 @@ from app.accounts.models import User
 from app.core.access import Role
 from app.camp.models import TaskCheckin
 from app.checkins.models import Checkin
-from app.cohorts.models import Cohort, InboxMessage, MentorNote
+from app.cohorts.models import Cohort, MentorNote
 from app.core.errors import DomainError
+from app.reminders.notify import notify
 
 MAX_TEXT = 2000
 
@@ -62,43 +62,10 @@ def mark_contacted(session: Session, mentor: User, trainee: User, body: str, now
 
 
 def send_nudge(session: Session, mentor: User, trainee: User, body: str, now: datetime) -> list[int]:
-    """A personal message through the reminders' outbox: in her inbox at once, by email too when she
-    takes mentors' messages by email (quiet hours respected). Returns the outbox ids."""
-    from app.reminders import outbox
-    from app.reminders.models import OutboxMessage
-    from app.reminders.preferences import effective, get_preference
-    from app.checkins.service import get_programme
-    text = _text(body)
-    prefs = effective(get_programme(session).reminders or {}, get_preference(session, trainee))
-    channels = ["inapp"] + (["email"] if trainee.email and prefs.wants_email("nudge")
-                            and current_app.config.get("SMTP_HOST") else [])
-    occasion = f"{mentor.id}-{now.timestamp():.6f}"
-    params = {"sender_id": mentor.id, "mentor": mentor.name, "text": text}
-    outbox.write(session, [{"key": outbox.key_for(f"user:{trainee.id}", "nudge", occasion, channel),
-                            "rule": "nudge", "category": "nudge", "occasion": occasion, "channel": channel,
-                            "user_id": trainee.id, "params": params, "due_at": now} for channel in channels], now)
-    ids = list(session.scalars(sa.select(OutboxMessage.id).where(
-        OutboxMessage.rule == "nudge", OutboxMessage.occasion == occasion, OutboxMessage.user_id == trainee.id)))
-    inapp = session.scalars(sa.select(OutboxMessage.id).where(OutboxMessage.id.in_(ids),
-                                                              OutboxMessage.channel == "inapp")).all()
-    outbox.deliver_now(session, list(inapp), now)
-    return ids
-
-
-def inbox(session: Session, user: User) -> list[InboxMessage]:
-    return list(session.scalars(sa.select(InboxMessage).where(InboxMessage.recipient_id == user.id)
-                                .order_by(InboxMessage.created_at.desc()).limit(100)))
-
-
-def unread_count(session: Session, user: User) -> int:
-    return session.scalar(sa.select(sa.func.count(InboxMessage.id)).where(
-        InboxMessage.recipient_id == user.id, InboxMessage.read_at.is_(None)))
-
-
-def mark_read(session: Session, user: User, now: datetime) -> int:
-    result = session.execute(sa.update(InboxMessage).where(
-        InboxMessage.recipient_id == user.id, InboxMessage.read_at.is_(None)).values(read_at=now))
-    return result.rowcount
+    """A personal message: in her inbox at once, by email too when she takes mentors' messages by email
+    (quiet hours respected). Returns the outbox ids."""
+    return notify(session, trainee, "nudge", {"sender_id": mentor.id, "mentor": mentor.name, "text": _text(body)}, now,
+                  category="nudge", occasion=f"{mentor.id}-{now.timestamp():.6f}")
 
 
 def comments_on_checkins(session: Session, trainee: User) -> dict[int, list[MentorNote]]:

@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.camp import coaching
-from app.cohorts import audit
+from app.core import audit
 from app.database import utcnow
 from app.extensions import db
 from app.quizzes import grading, service
