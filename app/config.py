@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = str(REPO_ROOT / "migrations")
 
 
 class Defaults:

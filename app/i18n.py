@@ -51,7 +51,7 @@ def safe_next(target: str | None, fallback: str) -> str:
 @bp.post("/language")
 def choose_language():
     lang = request.form.get("lang", "")
-    response = redirect(safe_next(request.form.get("next"), url_for("web.home")))
+    response = redirect(safe_next(request.form.get("next"), url_for("home.home")))
     if lang in current_app.config["LANGUAGES"]:
         response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="Lax")
         if current_user.is_authenticated:

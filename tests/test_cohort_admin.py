@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from app.accounts import service as accounts
 from app.accounts.models import User
 from app.core.access import Role
-from app.cohorts import admin, audit
+from app.cohorts import admin
+from app.core import audit
 from app.cohorts.models import Cohort
 from app.core.audit import AuditEntry
 from app.accounts.models import PasswordReset

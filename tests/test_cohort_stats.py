@@ -12,7 +12,7 @@ from app.checkins.models import Checkin
 from app.cohorts import stats
 from app.content.sync import SyncReport, sync_quizzes
 from app.database import utcnow
-from app.demo_scale import seed_scale
+from app.demo.scale import seed_scale
 from app.extensions import db
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import QuizAttempt

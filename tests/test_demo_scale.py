@@ -11,8 +11,8 @@ from app.checkins.models import Checkin
 from app.cohorts import stats
 from app.cohorts.models import Cohort
 from app.content.sync import SyncReport, sync_quizzes
-from app.demo import DEMO_PASSWORD
-from app.demo_scale import SCALE_CODE, Content, Rows, _activity, _content, _trainee, seed_scale
+from app.demo.seed import DEMO_PASSWORD
+from app.demo.scale import SCALE_CODE, Content, Rows, _activity, _content, _trainee, seed_scale
 from app.extensions import db
 from app.learning.models import LessonProgress
 from app.quizzes.models import EssayReview, QuizAttempt

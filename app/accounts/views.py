@@ -1,3 +1,4 @@
+import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -7,13 +8,26 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.accounts import service
+from app.accounts.models import User
 from app.accounts.forms import JoinForm, LoginForm, PasswordForm, RegisterForm
 from app.database import utcnow
-from app.extensions import db
+from app.extensions import db, login_manager
 from app.i18n import safe_next
 from app.core.errors import DomainError, put_on_form
 
 bp = Blueprint("accounts", __name__)
+
+
+def load_user(session_token: str):
+    """Flask-Login's loader: the session carries her session token, which a new password rotates."""
+    return db.session.scalar(sa.select(User).where(User.session_token == session_token, User.is_active.is_(True)))
+
+
+def init_app(app) -> None:
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    app.register_blueprint(bp)
 
 
 def _client_address() -> str:
@@ -30,7 +44,7 @@ def _start_session(user, remember: bool = False) -> None:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("web.home"))
+        return redirect(url_for("home.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         result = service.authenticate(db.session, form.identifier.data, form.password.data,
@@ -38,7 +52,7 @@ def login():
         db.session.commit()
         if result.user:
             _start_session(result.user, remember=form.remember.data)
-            return redirect(safe_next(form.next.data, url_for("web.home")))
+            return redirect(safe_next(form.next.data, url_for("home.home")))
         if result.error == "throttled":
             form.password.errors.append(
                 _("Too many attempts. Try again in %(n)d minutes.", n=result.retry_minutes))
@@ -53,7 +67,7 @@ def login():
 def logout():
     session.clear()
     logout_user()  # after clear(): it leaves the note that deletes the remember-me cookie
-    return redirect(url_for("web.home"))
+    return redirect(url_for("home.home"))
 
 
 @bp.route("/join", methods=["GET", "POST"])
@@ -74,7 +88,7 @@ def invite(code: str):
         abort(404)
     if current_user.is_authenticated:
         flash(_("You already have an account."), "info")
-        return redirect(url_for("web.home"))
+        return redirect(url_for("home.home"))
     problem = service.invite_problem(db.session, cohort, utcnow())
     if problem is not None:
         return _invite_closed(cohort, problem)
@@ -94,7 +108,7 @@ def invite(code: str):
             db.session.commit()
             _start_session(user)
             flash(_("Welcome to %(cohort)s! Start with your first lesson.", cohort=cohort.name), "success")
-            return redirect(url_for("web.home"))
+            return redirect(url_for("home.home"))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/register.html", form=form, cohort=cohort), status
 
@@ -166,6 +180,6 @@ def change_password():
             remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
             _start_session(current_user._get_current_object(), remember=remembered)
             flash(_("Password changed. Other devices have been logged out."), "success")
-            return redirect(url_for("web.home"))
+            return redirect(url_for("home.home"))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/password.html", form=form), status

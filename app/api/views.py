@@ -350,6 +350,3 @@ def cohort_trainees(cohort_id: str):
                     "pages": max(1, -(-len(shown) // per_page)),
                     "trainees": [trainee_row_json(r) for r in shown[(page - 1) * per_page: page * per_page]]})
 
-
-def init_app(app) -> None:
-    app.register_blueprint(bp)

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.i18n import content_lang
 from app.core.money import display_yuan
 
-bp = Blueprint("posters", __name__)
+bp = Blueprint("poster", __name__)
 
 YES = ("1", "true", "yes", "on")
 
@@ -104,7 +104,7 @@ def achieved(progress: checkins.Progress) -> list[checkins.MilestoneProgress]:
 
 def growth_url(user) -> str:
     """Where her poster's QR code leads: her cohort's invite while it is open, else the home page."""
-    return invite_url(user.cohort) if invite_is_open(user.cohort) else absolute("web.home")
+    return invite_url(user.cohort) if invite_is_open(user.cohort) else absolute("home.home")
 
 
 @bp.get("/posters/milestone/<milestone_key>.png")

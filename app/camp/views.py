@@ -21,7 +21,7 @@ bp = Blueprint("camp", __name__)
 
 def _trainees_only():
     """The camp is the trainee's: mentors and admins go to their own home page."""
-    return None if current_user.is_trainee else redirect(url_for("web.home"))
+    return None if current_user.is_trainee else redirect(url_for("home.home"))
 
 
 @bp.get("/today")

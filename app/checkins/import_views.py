@@ -17,7 +17,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.core.access import staff_required
 
-bp = Blueprint("checkin_import", __name__)
+bp = Blueprint("import", __name__)
 
 
 class ImportForm(FlaskForm):
@@ -107,4 +107,4 @@ def import_confirm():
     db.session.commit()
     flash(_("Imported. Check-ins created: %(created)d; updated: %(updated)d.",
             created=result.created, updated=result.updated), "success")
-    return redirect(url_for("checkin_import.import_form"))
+    return redirect(url_for("import.import_form"))

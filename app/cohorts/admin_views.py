@@ -14,7 +14,7 @@ from app.core.calendar import default_timezone
 from app.core.access import require_admin
 from app.core.errors import DomainError, put_on_form
 
-bp = Blueprint("cohort_admin", __name__, url_prefix="/admin")
+bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 ROLE_LABELS = {"trainee": _l("Trainee"), "mentor": _l("Mentor"), "admin": _l("Admin")}
 # Actions recorded by other parts (mentors' notes, nudges…) show their code until they get a label here.
@@ -80,7 +80,7 @@ def _edit_cohort(cohort: Cohort | None):
             db.session.commit()
             flash(_("Cohort saved.") if cohort else _("Cohort created. Send the invite link to its trainees."),
                   "success")
-            return redirect(url_for("cohort_admin.edit_cohort", cohort_id=saved.id))
+            return redirect(url_for("admin.edit_cohort", cohort_id=saved.id))
     status = 422 if request.method == "POST" else 200
     return render_template("cohorts/admin/cohort_form.html", form=form, cohort=cohort), status
 
@@ -129,7 +129,7 @@ def _act(account_id: int, action, success: str):
         return _user_page(db.get_or_404(User, account_id), e.status)
     db.session.commit()
     flash(success, "success")
-    return redirect(url_for("cohort_admin.user", account_id=account_id))
+    return redirect(url_for("admin.user", account_id=account_id))
 
 
 @bp.post("/users/<int:account_id>/move")
@@ -147,7 +147,7 @@ def move(account_id: int):
         else:
             db.session.commit()
             flash(_("%(name)s is now in %(cohort)s.", name=user.name, cohort=user.cohort.name), "success")
-            return redirect(url_for("cohort_admin.user", account_id=account_id))
+            return redirect(url_for("admin.user", account_id=account_id))
     return _user_page(user, 422, move_form=form)
 
 

@@ -21,7 +21,7 @@ from app.i18n import content_lang
 from app.core.access import coached_cohort_ids
 from app.core.charts import inline_svg
 
-bp = Blueprint("cohort_stats", __name__)
+bp = Blueprint("stats", __name__)
 
 MAX_COMPARE = 8
 GREEN, GREY, ORANGE, BLUE = "#198754", "#adb5bd", "#fd7e14", "#0d6efd"

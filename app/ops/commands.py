@@ -1,4 +1,5 @@
 """`academy serve` (gunicorn), `academy backup FILE` and `academy restore FILE` (SQLite)."""
+import importlib
 import os
 import sqlite3
 import tempfile
@@ -60,8 +61,8 @@ def make_server(options: dict):
                 self.cfg.set(key, value)
 
         def load(self):
-            from app import create_app
-            return create_app()
+            # By name, as gunicorn loads any app: the factory itself lists this module's commands.
+            return importlib.import_module("app.factory").create_app()
 
     return AcademyServer(options)
 
@@ -137,7 +138,7 @@ def migration_heads() -> tuple[set[str], set[str]]:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from app import MIGRATIONS
+    from app.config import MIGRATIONS
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     script = ScriptDirectory.from_config(config)

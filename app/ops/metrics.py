@@ -16,7 +16,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.reminders.models import OutboxMessage, SchedulerRun
 
-bp = Blueprint("ops", __name__, url_prefix="/admin")
+bp = Blueprint("metrics", __name__, url_prefix="/admin")
 bp.before_request(require_admin)
 
 

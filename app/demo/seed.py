@@ -1,17 +1,13 @@
 """`academy demo`: a demo cohort and one account of each role, created idempotently."""
 from datetime import datetime, timedelta
 
-import click
 import sqlalchemy as sa
-from flask.cli import with_appcontext
 
 from app.accounts.models import User
 from app.core.access import Role
 from app.accounts.service import create_user
 from app.checkins.service import record_checkin
 from app.cohorts.models import Cohort
-from app.database import utcnow
-from app.extensions import db
 from app.core.calendar import default_timezone, today_in
 
 DEMO_CODE = "DEMO2026"
@@ -75,25 +71,3 @@ def _demo_camp(session, trainee: User, now: datetime) -> None:
         number = 24 if "number" in task.proof else None
         camp.record_task_checkin(session, trainee, task, text=DEMO_TASK_TEXT.get(task.day, "做完了。"), number=number,
                                  share=task is done_days[-1], now=moment)
-
-
-@click.command("demo")
-@click.option("--trainees", "trainees", type=click.IntRange(min=1, max=99_999_999), default=None, metavar="N",
-              help="Also seed a second cohort with N synthetic trainees (app/demo_scale.py).")
-@with_appcontext
-def demo_command(trainees):
-    """Seed the demo cohort and accounts (safe to run again)."""
-    cohort = seed_demo(db.session, utcnow())
-    db.session.commit()
-    click.echo(f'Demo cohort "{cohort.name}", invite code {cohort.invite_code}')
-    for email, _, role in DEMO_ACCOUNTS:
-        click.echo(f"  {role:<8} {email:<22} password {DEMO_PASSWORD}")
-    if trainees:
-        import time
-
-        from app.demo_scale import seed_scale
-        began = time.perf_counter()
-        scale = seed_scale(db.session, trainees, utcnow())
-        db.session.commit()
-        click.echo(f'Demo cohort "{scale.name}", invite code {scale.invite_code}, '
-                   f"seeded in {time.perf_counter() - began:.1f} s (trainees log in with mobile 199xxxxxxxx)")

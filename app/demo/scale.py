@@ -21,7 +21,7 @@ from app.accounts.models import User
 from app.core.access import Role
 from app.checkins.models import Checkin
 from app.cohorts.models import Cohort
-from app.demo import DEMO_PASSWORD, seed_demo
+from app.demo.seed import DEMO_PASSWORD, seed_demo
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes import grading
 from app.quizzes import service as quiz_service
