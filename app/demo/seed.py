@@ -9,6 +9,7 @@ from app.accounts.service import create_user
 from app.checkins.service import record_checkin
 from app.cohorts.models import Cohort
 from app.core.calendar import default_timezone, today_in
+from app.camp import service as camp
 
 DEMO_CODE = "DEMO2026"
 DEMO_PASSWORD = "xiaob-demo-2026"
@@ -64,7 +65,6 @@ def seed_demo(session, now: datetime) -> Cohort:
 
 def _demo_camp(session, trainee: User, now: datetime) -> None:
     """Her camp tasks of the days before today, done; the last one shared with the cohort's feed."""
-    from app.camp import service as camp
     done_days = [task for task in camp.plan(session) if task.day < DEMO_DAYS_AGO + 1]
     for task in done_days:
         moment = camp.unlocks_at(task, trainee, camp.camp_rules(session)) + timedelta(hours=2)

@@ -61,13 +61,3 @@ class InAppChannel(Channel):
                 title=content.title, body=content.body, link=content.link, outbox_key=message.key,
                 created_at=message.due_at))
             self.session.flush()
-
-
-def channel_for(name: str, session) -> Channel:
-    if name == "inapp":
-        return InAppChannel(session)
-    if name == "email":
-        from app.reminders.email import EmailChannel
-        return EmailChannel()
-    from app.reminders import robots
-    return robots.ROBOTS[name]()

@@ -27,6 +27,7 @@ from app.reminders import outbox, preferences
 from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreference
 from app.core import calendar
 from app.core.members import active_trainees
+from app.cohorts import dashboard
 
 RECENT = timedelta(days=3)          # events (a check-in that reached a milestone, a review) this recent count
 DIGEST_WINDOW = timedelta(hours=4)  # a morning digest later than this is stale: skip the day
@@ -304,7 +305,6 @@ def group_digests(run: Pass) -> None:
 
 def mentor_digests(run: Pass) -> None:
     """Each morning, each mentor: who in her cohorts needs attention (the dashboard's own list)."""
-    from app.cohorts import dashboard
     if "mentor_digest" not in run.rules:
         return
     digest_at = _clock(run.settings.get("digest_at", "09:00"))

@@ -22,6 +22,7 @@ from app.reminders import inbox as inbox_messages
 from app.reminders import preferences as prefs
 from app.reminders.models import DeliveryTry, OutboxMessage
 from app.core.errors import DomainError, put_on_form
+from app.reminders.outbox import retry_dead
 
 bp = Blueprint("reminders", __name__)
 
@@ -163,7 +164,6 @@ def outbox():
 @bp.post("/admin/outbox/retry")
 @admin_required
 def outbox_retry():
-    from app.reminders.outbox import retry_dead
     if request.form.get("all"):
         ids, target = None, "outbox"
     elif (message_id := request.form.get("message_id", "")).isdigit():
