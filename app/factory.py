@@ -30,13 +30,17 @@ from app.reminders import commands as reminders_commands
 from app.reminders import scheduler
 from app.reminders import views as reminders_views
 from app.reminders.models import SchedulerRun
+from app.shops import commands as shops_commands
+from app.shops import hooks as shop_hooks
+from app.shops import views as shops_views
 
 BLUEPRINTS = (home.bp, cohorts_views.bp, mentor_views.bp, stats_views.bp, admin_views.bp, learning_views.bp,
               quizzes_views.bp, checkins_views.bp, import_views.bp, reminders_views.bp, camp_views.bp,
-              feed_views.bp, poster_views.bp, api_views.bp, token_views.bp, metrics.bp)
+              feed_views.bp, poster_views.bp, api_views.bp, token_views.bp, shop_hooks.bp, shops_views.bp, metrics.bp)
 COMMANDS = (accounts_commands.users, api_commands.tokens, content_commands.content, demo_command,
             reminders_commands.reminders_command, reminders_commands.scheduler_command,
-            ops_commands.serve_command, ops_commands.backup_command, ops_commands.restore_command)
+            ops_commands.serve_command, ops_commands.backup_command, ops_commands.restore_command,
+            shops_commands.shops)
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -16,6 +16,7 @@ from app.learning import service as learning
 from app.core import calendar
 from app.core.money import format_yuan
 from app.core.errors import DomainError, put_on_form
+from app.shops.earnings import earnings_of
 
 bp = Blueprint("checkins", __name__)
 
@@ -41,8 +42,9 @@ def checkin():
             day = today
         existing = next((c for c in service.checkins_of(db.session, current_user.id) if c.day == day), None)
         form.date.data = day
+        if existing and existing.reported_earnings_fen is not None:
+            form.earnings.data = format_yuan(existing.reported_earnings_fen)
         if existing:
-            form.earnings.data = format_yuan(existing.earnings_fen)
             for name in service.COUNTERS:
                 value = getattr(existing, name)
                 getattr(form, name).data = "" if value is None else str(value)
@@ -67,8 +69,10 @@ def checkin():
 @bp.get("/progress")
 @login_required
 def progress_page():
-    progress = service.progress(db.session, current_user, utcnow())
+    now = utcnow()
+    progress = service.progress(db.session, current_user, now)
     return render_template("checkins/progress.html", progress=progress, chart=chart_for(progress),
+                           earnings=earnings_of(db.session, current_user, now),
                            saved=request.args.get("saved"), lesson_titles=lesson_titles(progress),
                            comments=comments_on_checkins(db.session, current_user))
 

@@ -1,0 +1,1 @@
+"""Shops: order events signed by each shop (webhook), commission as her earnings, the earnings centre."""
