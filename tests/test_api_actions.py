@@ -16,7 +16,7 @@ from app.api.models import create_token
 from app.camp import feed
 from app.camp.models import FeedComment, FeedLike, FeedPost, Photo, TaskCheckin
 from app.checkins.models import Checkin
-from app.cohorts.models import InboxMessage
+from app.reminders.models import InboxMessage
 from app.database import utcnow
 from app.extensions import db
 from app.learning.models import LessonProgress

@@ -13,6 +13,7 @@ from app.cohorts.mentor_views import coached_cohort_or_404
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import safe_next
+from app.core.errors import DomainError
 
 bp = Blueprint("feed", __name__)
 
@@ -36,7 +37,7 @@ def _render(cohort, *, moderate: bool, draft: str = "", error: str = "", status:
 @bp.get("/feed")
 @login_required
 def feed_page():
-    if current_user.role in ("mentor", "admin"):
+    if current_user.is_staff:
         return redirect(url_for("mentor.cohorts"))  # their feeds are per cohort, with moderation
     return _render(current_user.cohort, moderate=False)
 
@@ -44,13 +45,13 @@ def feed_page():
 @bp.post("/feed")
 @login_required
 def post_win():
-    if current_user.role != "trainee" or current_user.cohort is None:
+    if not current_user.is_trainee or current_user.cohort is None:
         abort(404)
     text = request.form.get("text", "")
     try:
         post = feed.publish_win(db.session, current_user, text, request.files.getlist("photos"), utcnow())
         db.session.commit()
-    except (photos.UploadError, feed.FeedError) as e:
+    except DomainError as e:
         db.session.rollback()
         # The page again with her text kept: typing it twice on a phone is what makes people give up.
         return _render(current_user.cohort, moderate=False, draft=text[:feed.MAX_POST], error=str(e.message),
@@ -77,7 +78,7 @@ def _act(post_id: int, action, done: str | None = None):
     post = _post_or_404(post_id)
     try:
         action(post, utcnow())
-    except feed.FeedError as e:
+    except DomainError as e:
         db.session.rollback()
         if e.status == 404:
             abort(404)
@@ -86,7 +87,7 @@ def _act(post_id: int, action, done: str | None = None):
         db.session.commit()
         if done:
             flash(done, "success")
-    fallback = (url_for("feed.cohort_feed", cohort_id=post.cohort_id) if current_user.role in ("mentor", "admin")
+    fallback = (url_for("feed.cohort_feed", cohort_id=post.cohort_id) if current_user.is_staff
                 else url_for("feed.feed_page"))
     return redirect(safe_next(request.form.get("next"), fallback) + f"#post-{post.id}")
 

@@ -7,19 +7,21 @@ from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
 from app.camp import coaching, service
-from app.cohorts import mentoring
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import content_lang
 from app.learning import service as learning
+from app.core import calendar
+from app.core import access
+from app.core.errors import DomainError
 
 bp = Blueprint("camp", __name__)
 
 
 def _trainees_only():
     """The camp is the trainee's: mentors and admins go to their own home page."""
-    return None if current_user.is_trainee else redirect(url_for("web.home"))
+    return None if current_user.is_trainee else redirect(url_for("home.home"))
 
 
 @bp.get("/today")
@@ -38,7 +40,7 @@ def render_today(typed: dict | None = None, errors: dict | None = None, message:
         checked_in=service.has_earnings_checkin(db.session, current_user, now),
         comments=coaching.comments_on(db.session, [state.checkin.id]).get(state.checkin.id, [])
         if state.checkin else [],
-        local_today=service.local_today(current_user, now),
+        local_today=calendar.local_today(current_user, now),
         lesson_titles=learning.lesson_titles(db.session, [t.lesson_key for t in shown if t.lesson_key],
                                              content_lang()),
         max_photos=service.MAX_PHOTOS)
@@ -60,9 +62,9 @@ def checkin_task(task_key: str):
         _checkin, is_makeup = service.submit_task_checkin(
             db.session, current_user, task, text=typed["text"], number=typed["number"], share=typed["share"],
             files=request.files.getlist("photos"), now=now)
-    except service.CampError as e:
+    except DomainError as e:
         db.session.rollback()
-        return render_today(typed, e.errors, str(e.message)), 422
+        return render_today(typed, e.fields, str(e.message)), 422
     db.session.commit()
     flash(_("Day %(day)d made up. Your streak counts it.", day=task.day) if is_makeup
           else _("Day %(day)d done. Well done!", day=task.day), "success")
@@ -105,7 +107,7 @@ def _ranked_cohort() -> Cohort | None:
     """Her own cohort; for a mentor, the cohort asked for (?cohort=<id>) if she coaches it, else her first."""
     if current_user.is_trainee:
         return current_user.cohort
-    coached = mentoring.coached_cohorts(db.session, current_user)
+    coached = access.coached_cohorts(db.session, current_user)
     wanted = request.args.get("cohort", type=int)
     chosen = next((c for c in coached if c.id == wanted), None) if wanted else (coached[0] if coached else None)
     if wanted and chosen is None:

@@ -3,7 +3,7 @@ import re
 import string
 from pathlib import Path
 
-from app.content.loader import LANGS, Problem, Report, _digest, _rel, read_yaml_file
+from app.content.loader import LANGS, Problem, Report, digest, relative, read_yaml_file
 from app.content.quizzes import QuizReader
 
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -33,7 +33,7 @@ def _placeholders(text: str) -> set[str] | None:
 
 def load_reminders(path: Path, root: Path, milestone_keys: set[str], problems: list[Problem]) -> dict | None:
     """The file as a plain dict (stored on the programme by sync), or None with its problems reported."""
-    report = Report(problems, _rel(path, root))
+    report = Report(problems, relative(path, root))
     reader = QuizReader("reminders", report)
     node = read_yaml_file(path, report)
     if node is None:
@@ -90,7 +90,7 @@ def load_reminders(path: Path, root: Path, milestone_keys: set[str], problems: l
             out["rules"][name] = spec
     if not reader.ok:
         return None
-    out["content_hash"] = _digest(out)
+    out["content_hash"] = digest(out)
     return out
 
 
