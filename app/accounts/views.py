@@ -21,9 +21,13 @@ def _client_address() -> str:
 
 def _start_session(user, remember: bool = False) -> None:
     """Log her in on a new session: nothing from before (whatever was put in the session cookie
-    before she logged in) survives, so a session planted on her device learns nothing."""
+    before she logged in) survives, so a session planted on her device learns nothing. A WeChat she
+    came with (one-tap login found no account) is bound to hers once she is in."""
+    from app.wechat.views import bind_after_login, pending
+    wechat = pending()
     session.clear()
     login_user(user, remember=remember)
+    bind_after_login(user, wechat)
 
 
 @bp.route("/login", methods=["GET", "POST"])

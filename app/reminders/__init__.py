@@ -2,7 +2,7 @@
 
 
 def init_app(app) -> None:
-    from app.reminders import commands, views
+    from app.reminders import channel_choices, commands, views  # noqa: F401  (channel_choices: its table)
     app.register_blueprint(views.bp)
     app.cli.add_command(commands.reminders_command)
     app.cli.add_command(commands.scheduler_command)
