@@ -103,15 +103,15 @@ def test_reused_state_is_refused_and_creates_nothing(phone, wx, trainee):
     assert phone.get(callback).status_code == 302
     phone.post("/logout")
     again = phone.get(callback)
-    assert again.status_code == 400 and "wechat-problem" in again.text
+    assert again.status_code == 403 and "wechat-problem" in again.text
     assert phone.get("/account/password").status_code == 302   # not logged in
 
 
 def test_wrong_state_and_state_from_another_browser(wx_app, phone, wx):
     _, callback = go_to_wechat(phone)
-    assert phone.get(callback.replace("state=", "state=x")).status_code == 400
+    assert phone.get(callback.replace("state=", "state=x")).status_code == 403
     other = wx_app.test_client()
-    assert other.get(callback).status_code == 400          # another session: not hers
+    assert other.get(callback).status_code == 403          # another session: not hers
     assert phone.get(callback).status_code == 302          # still good in hers (and now spent)
     assert db.session.scalar(sa.select(sa.func.count(WechatAccount.id))) == 0
 
@@ -120,7 +120,7 @@ def test_state_older_than_ten_minutes(phone, wx):
     _, callback = go_to_wechat(phone)
     with time_machine.travel(utcnow() + timedelta(minutes=11)):
         answer = phone.get(callback)
-    assert answer.status_code == 400 and "10 minutes" in answer.text
+    assert answer.status_code == 403 and "10 minutes" in answer.text
 
 
 def test_reused_code_is_refused(phone, wx):
@@ -130,7 +130,7 @@ def test_reused_code_is_refused(phone, wx):
     _, second = go_to_wechat(phone)
     state = parse_qs(urlsplit(second).query)["state"][0]
     answer = phone.get(f"/auth/wechat/callback?code={code}&state={state}")
-    assert answer.status_code == 400 and "already used" in answer.text
+    assert answer.status_code == 403 and "already used" in answer.text
 
 
 def test_wechat_down_or_slow(wx_app, phone, wx):
@@ -150,7 +150,7 @@ def test_wechat_down_or_slow(wx_app, phone, wx):
 def test_error_code_from_wechat(phone, wx):
     _, callback = go_to_wechat(phone)
     wx.fail_next("/sns/oauth2/access_token", 40029)
-    assert phone.get(callback).status_code == 400
+    assert phone.get(callback).status_code == 403
 
 
 def test_unknown_openid_joins_from_the_invite_page(phone, wx, cohort, synced):

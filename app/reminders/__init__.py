@@ -2,7 +2,8 @@
 
 
 def init_app(app) -> None:
-    from app.reminders import channel_choices, commands, views  # noqa: F401  (channel_choices: its table)
+    from app.reminders import channel_choices, channel_views, commands, views  # noqa: F401  (channel_choices: its table)
     app.register_blueprint(views.bp)
+    channel_views.init_app(app)
     app.cli.add_command(commands.reminders_command)
     app.cli.add_command(commands.scheduler_command)

@@ -21,12 +21,17 @@ class Rendered:
     category: str
     mentions: list[str] = field(default_factory=list)   # mobiles to @-mention (group robots)
     unsubscribe_url: str | None = None                  # email: stop this category, one click
+    values: dict = field(default_factory=dict)          # the rule's placeholders, filled (template fields)
 
 
 class Retry(Exception):
     def __init__(self, reason: str, after_seconds: float | None = None):
         super().__init__(reason)
         self.after_seconds = after_seconds
+
+
+class Skip(Exception):
+    """Not sent, on purpose (over a budget, turned off): recorded as skipped, never retried."""
 
 
 class Dead(Exception):
@@ -69,5 +74,11 @@ def channel_for(name: str, session) -> Channel:
     if name == "email":
         from app.reminders.email import EmailChannel
         return EmailChannel()
+    if name == "wechat":
+        from app.wechat.channel import WechatChannel
+        return WechatChannel(session)
+    if name == "sms":
+        from app.sms.channel import SmsChannel
+        return SmsChannel(session)
     from app.reminders import robots
     return robots.ROBOTS[name]()

@@ -38,6 +38,12 @@ def _configured_or_404() -> None:
         abort(404)
 
 
+def _visitors_only():
+    """The pages after an unknown WeChat: for visitors; someone logged in is sent home."""
+    _configured_or_404()
+    return redirect(url_for("web.home")) if current_user.is_authenticated else None
+
+
 # --- the trip to WeChat and back ---------------------------------------------------------------
 
 @bp.get("/auth/wechat")
@@ -71,11 +77,11 @@ def callback():
         db.session.commit()   # spent, whatever follows
         code = request.args.get("code", "")
         if not code:   # she declined on WeChat's page
-            return _problem("code", 400)
+            return _problem("code", 403)
         try:
             answer = client.exchange_code(code)
         except client.WechatError as e:
-            return _problem("unreachable" if e.errcode is None else "code", 502 if e.errcode is None else 400)
+            return _problem("unreachable" if e.errcode is None else "code", 502 if e.errcode is None else 403)
         openid, unionid = answer["openid"], answer.get("unionid")
         if state.purpose == "bind":
             if not current_user.is_authenticated or current_user.id != state.user_id:
@@ -109,7 +115,7 @@ def callback():
         return redirect(url_for("wechat.welcome"))
     except WechatProblem as e:
         db.session.rollback()
-        return _problem(e.problem, 409 if e.problem in ("taken", "already") else 400)
+        return _problem(e.problem, 409 if e.problem in ("taken", "already") else 403)
 
 
 def _problem(problem: str, status: int):
@@ -164,7 +170,8 @@ class JoinForm(FlaskForm):
 @bp.route("/auth/wechat/welcome", methods=["GET", "POST"])
 def welcome():
     """WeChat knows her, we do not: join with an invite code, or bind the account she has."""
-    _configured_or_404()
+    if (away := _visitors_only()) is not None:
+        return away
     found = pending()
     if found is None:
         return redirect(url_for("accounts.login"))
@@ -182,7 +189,8 @@ def welcome():
 @bp.post("/auth/wechat/bind")
 def bind_with_password():
     """She has an account: her password proves it, and the WeChat she came with is bound to it."""
-    _configured_or_404()
+    if (away := _visitors_only()) is not None:
+        return away
     found = pending()
     if found is None:
         return redirect(url_for("accounts.login"))
@@ -207,7 +215,8 @@ def bind_with_password():
 @bp.route("/auth/wechat/join/<code>", methods=["GET", "POST"])
 def join(code: str):
     """A newcomer from WeChat joins her cohort: her name and mobile number, no password to invent."""
-    _configured_or_404()
+    if (away := _visitors_only()) is not None:
+        return away
     found = pending()
     if found is None:
         return redirect(url_for("accounts.invite", code=code))
@@ -262,7 +271,7 @@ def jssdk_config():
         return jsonify(error="not_configured", message="WeChat is not configured on this server."), 404
     url = request.args.get("url", "")
     if not jssdk.is_our_page(url, current_app.config["BASE_URL"]):
-        return jsonify(error="bad_url", message="url must be the full address of one of this site's pages."), 400
+        return jsonify(error="bad_url", message="url must be the full address of one of this site's pages."), 422
     try:
         signed = jssdk.sign_page(db.session, url.split("#", 1)[0], utcnow())
     except client.WechatError as e:
