@@ -212,3 +212,46 @@ def test_a_wechat_bound_elsewhere_cannot_be_bound_again(phone, wx, trainee, coho
     answer = phone.get(callback)
     assert answer.status_code == 409 and "another account" in answer.text
     assert service.binding_of(db.session, trainee.id) is None
+
+
+# --- share cards: the JS-SDK signature ---------------------------------------------------------------
+
+from app.wechat import jssdk  # noqa: E402
+
+
+def test_signature_is_wechats_documented_example():
+    """附录1 of WeChat's JS-SDK documentation, with its published answer."""
+    ticket = "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg"
+    assert jssdk.signature(ticket, "Wm3WZYTPz0wzccnW", 1414587457, "http://mp.weixin.qq.com?params=value") \
+        == "0f9de62fce790f9a083d5c99e95740ceb90c27ed"
+
+
+def test_jssdk_config_for_one_of_our_pages(phone, wx):
+    url = "http://127.0.0.1:5000/invite/SPRING1?from=timeline"
+    answer = phone.get("/api/v1/wechat/jssdk", query_string={"url": url + "#top"})
+    assert answer.status_code == 200
+    signed = answer.json
+    assert signed["appId"] == APP_ID and len(signed["nonceStr"]) == 16
+    assert signed["signature"] == jssdk.signature("ticket-1", signed["nonceStr"], signed["timestamp"], url)
+    phone.get("/api/v1/wechat/jssdk", query_string={"url": url})
+    paths = [r[1] for r in wx.requests]
+    assert paths.count("/cgi-bin/ticket/getticket") == 1 and paths.count("/cgi-bin/stable_token") == 1   # cached
+
+
+def test_jssdk_refuses_other_sites_and_says_when_wechat_is_down(phone, wx):
+    assert phone.get("/api/v1/wechat/jssdk", query_string={"url": "https://evil.example.com/"}).status_code == 422
+    assert phone.get("/api/v1/wechat/jssdk").status_code == 422
+    wx.down = True
+    answer = phone.get("/api/v1/wechat/jssdk", query_string={"url": "http://127.0.0.1:5000/"})
+    assert answer.status_code == 503 and answer.json["error"] == "wechat_unavailable"
+
+
+def test_share_card_only_inside_wechat(wx_app, phone, cohort):
+    page = phone.get(f"/invite/{cohort.invite_code}").text
+    assert 'id="wechat-share"' in page and "/static/wechat-share.js" in page
+    assert 'data-img="http://127.0.0.1:5000/invite/SPRING1/poster.png"' in page
+    assert 'id="wechat-share"' not in wx_app.test_client().get(f"/invite/{cohort.invite_code}").text
+    sdk = phone.get("/static/vendor/weixin-js-sdk/jweixin-1.6.5.js")
+    body = sdk.get_data()
+    sdk.close()
+    assert sdk.status_code == 200 and b"updateAppMessageShareData" in body

@@ -19,7 +19,7 @@ from app.accounts.forms import TIMEZONES, LoginForm
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import safe_next
-from app.wechat import client, jssdk, service
+from app.wechat import client, jssdk, service, share
 from app.wechat.service import Pending, WechatProblem
 
 bp = Blueprint("wechat", __name__)
@@ -289,5 +289,5 @@ def init_app(app) -> None:
     def wechat_flags():
         configured = client.is_configured(app.config)
         return {"wechat_login": configured and in_wechat() and not current_user.is_authenticated,
-                "wechat_configured": configured,
+                "wechat_configured": configured, "wechat_share": share.share_card,
                 "wechat_binding_for": lambda user: service.binding_of(db.session, user.id) if configured else None}
