@@ -46,6 +46,7 @@ from app.extensions import db
 from app.quizzes import service as quizzes
 from app.quizzes.models import QuizAttempt
 from app.reminders.preferences import unsubscribe_token
+from app.shops import service as shops
 from tests.conftest import PASSWORD, Client, _test_config, make_cohort, make_user
 from tests.wechat_servers import FakeTencentSms, FakeWechat
 
@@ -99,6 +100,8 @@ API_COACHES = policy(     REFUSED,  REFUSED, REFUSED,  OK,      REFUSED, OK)
 ONE_TIME = policy(        REFUSED,  REFUSED, REFUSED,  REFUSED, REFUSED, REFUSED)
 # After WeChat found no account: a visitor without that WeChat in her session goes to the login page.
 WECHAT_VISITORS = policy( LOGIN,    HOME,    HOME,     HOME,    HOME,    HOME)
+# Signed by a shop (HMAC), not by a person: every token and cookie is refused (401).
+API_SIGNED = policy(      REFUSED,  REFUSED, REFUSED,  REFUSED, REFUSED, REFUSED)
 
 ROUTES = {
     # public
@@ -196,6 +199,12 @@ ROUTES = {
     "GET /admin/outbox": ADMINS,
     "POST /admin/outbox/retry": ADMINS,
     "GET /admin/metrics": ADMINS,
+    "GET /admin/shops": ADMINS,
+    "POST /admin/shops": ADMINS,
+    "POST /admin/shops/<shop_id>/rotate": ADMINS,
+    "GET /admin/cohorts/<cohort_id>/shop-ids": ADMINS,
+    "POST /admin/cohorts/<cohort_id>/shop-ids": ADMINS,
+    "POST /admin/shop-ids/<member_id>/delete": ADMINS,
     # the API: bearer tokens only
     "GET /api/v1/openapi.json": API_PUBLIC,
     "GET /api/v1/courses": API_ANY_TOKEN,
@@ -221,6 +230,7 @@ ROUTES = {
     "POST /auth/sms/login": VISITORS,
     "GET /auth/sms/reset": VISITORS,
     "GET /api/v1/wechat/jssdk": API_PUBLIC,             # for our pages' share cards: no token
+    "POST /api/v1/hooks/orders": API_SIGNED,
 }
 PUBLIC_WITHOUT_TOKEN = {"GET /api/v1/openapi.json", "GET /api/v1/wechat/jssdk"}
 
@@ -317,6 +327,9 @@ def seed_the_others(w: World, now) -> None:
     w.bo_attempt = quizzes.start_attempt(db.session, bo, w.quiz, now)
     writing = quizzes.find_quiz(db.session, "content-creation-writing")
     w.bo_essay_attempt = quizzes.start_attempt(db.session, bo, writing, now)
+    shop = shops.create_shop(db.session, "Matrix shop", now)
+    w.shop_id = shop.id  # ids, not rows: the walk deletes the mapping
+    w.shop_member_id = shops.map_external_id(db.session, shop, w.people["trainee"], "matrix-1", now).id
     quizzes.submit_attempt(db.session, w.bo_essay_attempt,
                            {q["id"]: "Bo's essay." for q in w.bo_essay_attempt.questions if q["type"] == "essay"}, now)
     w.bo_token = create_token(db.session, bo, "Bo's phone", now)[0]
@@ -351,6 +364,7 @@ def url_values(w: World, rule: str) -> dict[str, str]:
         "photo_id": w.photo.id, "milestone_key": w.milestone_key, "task_key": w.task.key,
         "token_id": w.token_to_revoke.id, "code": w.home.invite_code, "slug": "group-building",
         "lesson_slug": "warm-contacts", "filename": "app.css",
+        "shop_id": w.shop_id, "member_id": w.shop_member_id,
     }
     special = {
         "/bootstrap/static/<filename>": {"filename": "css/bootstrap.min.css"},
@@ -446,7 +460,7 @@ def test_the_table_keeps_the_prefix_rules():
         if path.startswith("/admin/"):
             assert rules == ADMINS, key
         if path.startswith("/api/"):
-            assert rules in (API_PUBLIC, API_ANY_TOKEN, API_MENTORS, API_COACHES), key
+            assert rules in (API_PUBLIC, API_ANY_TOKEN, API_MENTORS, API_COACHES, API_SIGNED), key
             assert rules["anonymous"] == REFUSED or key in PUBLIC_WITHOUT_TOKEN, key
         if path.startswith("/cohorts/<cohort_id>/"):
             assert rules == COACHES, key

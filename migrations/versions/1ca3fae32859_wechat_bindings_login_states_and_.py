@@ -1,7 +1,7 @@
 """WeChat bindings, login states and credentials; SMS codes; channel choices
 
 Revision ID: 1ca3fae32859
-Revises: ebc7952d3ae6
+Revises: 479f6715d5f4
 Create Date: 2026-12-03 08:13:16.201753
 
 """
@@ -13,7 +13,7 @@ import app.database  # noqa: F401  (column types such as UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision = '1ca3fae32859'
-down_revision = 'ebc7952d3ae6'
+down_revision = '479f6715d5f4'
 branch_labels = None
 depends_on = None
 
