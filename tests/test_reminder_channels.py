@@ -132,6 +132,7 @@ def test_the_token_is_shared_through_the_database(reach, wx, database_url):
     other = create_app(_test_config(database_url, **wx.config))   # another process, the same database
     with other.app_context():
         assert client.access_token(db.session, at(1, "20:40")) == "token-1"
+        db.session.remove()
         db.engine.dispose()
     assert wx.tokens_issued == 1
 
