@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = str(REPO_ROOT / "migrations")
 
 
 class Defaults:
@@ -16,7 +17,7 @@ class Defaults:
     CONTENT_ROOT = str(REPO_ROOT)
     ACADEMY_TIMEZONE = "Asia/Shanghai"
     BABEL_DEFAULT_LOCALE = "zh_CN"
-    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    # BABEL_DEFAULT_TIMEZONE follows ACADEMY_TIMEZONE (load() below).
     LANGUAGES = ("zh_CN", "en")
     BOOTSTRAP_SERVE_LOCAL = True  # our users are in China: no CDN, ever
     SESSION_COOKIE_HTTPONLY = True

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from app import create_app
-from app.accounts.models import Role
+from app.core.access import Role
 from app.accounts.service import create_user
 from app.cohorts.models import Cohort
 from app.content import load_content

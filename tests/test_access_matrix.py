@@ -31,15 +31,17 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from app import create_app
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import ApiToken, create_token
 from app.camp import feed, photos
 from app.camp.models import CampTask, FeedComment, FeedPost, TaskCheckin
 from app.checkins import imports
 from app.checkins.models import Checkin
-from app.checkins.service import local_today, record_checkin
+from app.checkins.service import record_checkin
+from app.core.calendar import local_today
 from app.cohorts import admin
-from app.cohorts.models import InboxMessage, MentorNote
+from app.cohorts.models import MentorNote
+from app.reminders.models import InboxMessage
 from app.content.sync import sync_content
 from app.database import utcnow
 from app.extensions import db

@@ -10,7 +10,7 @@ import time_machine
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.cohorts.models import MentorNote
 from app.extensions import db
 from tests.conftest import make_cohort, make_user

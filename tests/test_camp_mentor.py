@@ -16,12 +16,14 @@ from markupsafe import escape
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp import coaching, photos
 from app.camp.models import CampTask, FeedPost, Photo, TaskCheckin
 from app.camp.service import record_task_checkin
 from app.cohorts import dashboard
-from app.cohorts.models import AuditEntry, MentorNote
+from app.cohorts.models import MentorNote
+from app.core.audit import AuditEntry
 from app.extensions import db
 from tests.conftest import count_queries, login, make_cohort, make_user
 

@@ -10,12 +10,13 @@ import time_machine
 from openapi_schema_validator import OAS30Validator
 from PIL import Image
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import create_token
 from app.camp.models import CampTask, FeedPost, Photo, TaskCheckin
 from app.checkins.service import record_checkin
 from app.database import utcnow
 from app.extensions import db
+from app.core.errors import DomainError
 from tests.conftest import login, make_cohort, make_user
 
 START = date(2026, 5, 4)
@@ -176,7 +177,7 @@ def test_a_photo_stored_before_a_late_refusal_leaves_no_file(web, uploads, clock
     from app.camp import service
 
     def refuse(*args, **kwargs):
-        raise service.CampError("refused at the last moment")
+        raise DomainError("refused at the last moment")
     monkeypatch.setattr(service, "record_task_checkin", refuse)
     response = web.post(f"/today/{task(4).key}", data={"photos": [jpg("a.jpg")]}, content_type="multipart/form-data")
     assert response.status_code == 422

@@ -13,11 +13,13 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.api.models import create_token
 from app.checkins.models import Checkin
 from app.checkins.service import record_checkin
-from app.cohorts.models import InboxMessage, MentorNote
+from app.cohorts.models import MentorNote
+from app.reminders.models import InboxMessage
 from app.database import utcnow
 from app.extensions import db
 from app.learning.models import Lesson

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import ApiToken, create_token
 from app.cohorts import admin
-from app.cohorts.models import InboxMessage
+from app.reminders.models import InboxMessage
 from app.database import utcnow
 from app.extensions import db
 from app.reminders import outbox

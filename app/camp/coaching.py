@@ -9,20 +9,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp import feed
 from app.camp.models import FeedPost, Photo, TaskCheckin
-from app.cohorts.models import MentorNote, cohort_mentors
+from app.cohorts.models import MentorNote
+from app.core.access import is_staff, only_coached
+from app.core.errors import DomainError
 
 PROOF_DAYS = 7          # the review queue shows the proof photos of this many days back
 PROOF_SHOWN = 50        # and at most this many 打卡
 COMMENTS_SHOWN = 100    # her calendar shows at most this many comments for a month
-
-
-class NotFound(LookupError):
-    """No such 打卡 for this trainee: the view answers 404, as for one that does not exist."""
 
 
 def task_checkins_of(session: Session, trainee: User) -> list[TaskCheckin]:
@@ -80,10 +80,10 @@ def her_comments(session: Session, user: User, first: date, following: date) -> 
 
 def pin(session: Session, mentor: User, trainee: User, checkin_id: int, on: bool | None = None) -> TaskCheckin:
     """Pin her 打卡 (on=None: the other way round from now). When she shared it, its post on the
-    cohort's feed is pinned too (feed.pin, which audits that). NotFound unless it is hers."""
+    cohort's feed is pinned too (feed.pin, which audits that). DomainError (404) unless it is hers."""
     checkin = session.get(TaskCheckin, checkin_id)
     if checkin is None or checkin.user_id != trainee.id:
-        raise NotFound(checkin_id)
+        raise DomainError(_l("No such check-in."), status=404)
     checkin.is_pinned = (not checkin.is_pinned) if on is None else bool(on)
     if checkin.is_shared:
         post = session.scalar(sa.select(FeedPost).where(FeedPost.checkin_id == checkin.id,
@@ -91,7 +91,7 @@ def pin(session: Session, mentor: User, trainee: User, checkin_id: int, on: bool
         if post is not None and post.is_pinned != checkin.is_pinned:
             try:
                 feed.pin(session, mentor, post, checkin.is_pinned)
-            except feed.FeedError:
+            except DomainError:
                 pass  # a post in a cohort she has left, which this mentor does not coach: the 打卡's pin stands
     session.flush()
     return checkin
@@ -109,7 +109,7 @@ def proof_photos(session: Session, mentor: User, now: datetime) -> list[Proof]:
     """The latest 打卡 with photos of the last PROOF_DAYS days (newest first, at most PROOF_SHOWN) of
     the trainees of the mentor's cohorts (an admin's: every cohort's): three queries (the 打卡 with
     their trainees and tasks, their photos, their comments)."""
-    if mentor.role not in (Role.MENTOR, Role.ADMIN):
+    if not is_staff(mentor):
         return []
     query = (sa.select(TaskCheckin, User).join(User, User.id == TaskCheckin.user_id)
              .where(User.role == Role.TRAINEE, User.cohort_id.is_not(None),
@@ -117,9 +117,6 @@ def proof_photos(session: Session, mentor: User, now: datetime) -> list[Proof]:
                     sa.exists().where(Photo.checkin_id == TaskCheckin.id))
              .options(selectinload(TaskCheckin.photos))
              .order_by(TaskCheckin.created_at.desc(), TaskCheckin.id.desc()).limit(PROOF_SHOWN))
-    if mentor.role != Role.ADMIN:
-        query = query.where(User.cohort_id.in_(
-            sa.select(cohort_mentors.c.cohort_id).where(cohort_mentors.c.user_id == mentor.id)))
-    rows = session.execute(query).all()
+    rows = session.execute(only_coached(query, mentor, User.cohort_id)).all()
     comments = comments_on(session, [checkin.id for checkin, _ in rows])
     return [Proof(checkin, user, comments.get(checkin.id, [])) for checkin, user in rows]

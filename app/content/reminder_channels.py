@@ -22,8 +22,9 @@ SMS_RULES = ("checkin_missed", "behind", "milestone_achieved")
 EXTRA = {"title", "body"}   # every rule's rendered title and body may go in a field too
 
 
-def load_wechat(reader, node, rules: dict[str, set[str]], check_texts) -> dict:
-    """{rule: {template_id, kind, data: {field: {zh, en}}}}; problems go to the reader."""
+def load_wechat(reader, node, rules: dict[str, set[str]], check_texts, placeholders) -> dict:
+    """{rule: {template_id, kind, data: {field: {zh, en}}}}; problems go to the reader. check_texts and
+    placeholders are the reminders file's own readers (app/content/reminders.py)."""
     out = {}
     if not node.is_mapping:
         reader.problem(node.line, "wechat: expected one entry per rule under it")
@@ -56,14 +57,14 @@ def load_wechat(reader, node, rules: dict[str, set[str]], check_texts) -> dict:
                     reader.problem(line, f"{where}data.{name}: text, or zh: and en: under it")
                 else:
                     for lang in LANGS:
-                        _check_placeholders(reader, line, texts[lang], rules[rule] | EXTRA, f"{where}data.{name}")
+                        _check_placeholders(reader, line, texts[lang], rules[rule] | EXTRA, f"{where}data.{name}", placeholders)
                 if texts:
                     fields[name] = texts
         out[rule] = {"template_id": str(template_id or "").strip(), "kind": kind, "data": fields}
     return out
 
 
-def load_sms(reader, node, rules: dict[str, set[str]]) -> dict:
+def load_sms(reader, node, rules: dict[str, set[str]], placeholders) -> dict:
     out = {"daily_cap": 1, "monthly_budget": 0, "near_deadline_days": 3, "rules": {}}
     if not node.is_mapping:
         reader.problem(node.line, "sms: expected daily_cap:, monthly_budget: and rules: under it")
@@ -98,14 +99,13 @@ def load_sms(reader, node, rules: dict[str, set[str]]) -> dict:
             reader.problem(spec.get("params").line, f"{where}params: a list of texts, e.g. [\"{{milestone}}\"]")
             params = []
         for param in params or []:
-            _check_placeholders(reader, spec.get("params").line, param, rules[rule] | EXTRA, f"{where}params")
+            _check_placeholders(reader, spec.get("params").line, param, rules[rule] | EXTRA, f"{where}params", placeholders)
         out["rules"][rule] = {"template_id": str(template_id or "").strip(), "params": list(params or [])}
     return out
 
 
-def _check_placeholders(reader, line: int, text: str, allowed: set[str], where: str) -> None:
-    from app.content.reminders import _placeholders
-    names = _placeholders(text)
+def _check_placeholders(reader, line: int, text: str, allowed: set[str], where: str, placeholders) -> None:
+    names = placeholders(text)
     if names is None:
         reader.problem(line, f"{where}: unbalanced {{ or }} (write {{{{ for a brace)")
     elif unknown := names - allowed:

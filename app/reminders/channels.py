@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from app.reminders.models import OutboxMessage
+from app.reminders.models import InboxMessage
 
 
 @dataclass
@@ -58,7 +59,6 @@ class InAppChannel(Channel):
         self.session = session
 
     def send(self, message: OutboxMessage, content: Rendered) -> None:
-        from app.cohorts.models import InboxMessage
         exists = self.session.scalar(sa.select(InboxMessage.id).where(InboxMessage.outbox_key == message.key))
         if exists is None:  # written by an earlier try that died before marking the message sent
             self.session.add(InboxMessage(
@@ -66,19 +66,3 @@ class InAppChannel(Channel):
                 title=content.title, body=content.body, link=content.link, outbox_key=message.key,
                 created_at=message.due_at))
             self.session.flush()
-
-
-def channel_for(name: str, session) -> Channel:
-    if name == "inapp":
-        return InAppChannel(session)
-    if name == "email":
-        from app.reminders.email import EmailChannel
-        return EmailChannel()
-    if name == "wechat":
-        from app.wechat.channel import WechatChannel
-        return WechatChannel(session)
-    if name == "sms":
-        from app.sms.channel import SmsChannel
-        return SmsChannel(session)
-    from app.reminders import robots
-    return robots.ROBOTS[name]()

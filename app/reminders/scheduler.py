@@ -15,15 +15,15 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from app.database import utcnow
 from app.extensions import db
+from app.reminders import outbox
+from app.reminders.models import SchedulerRun
+from app.reminders.rules import run_rules
 
 _lock_file = None
 
 
 def run_job(app, name: str) -> dict:
     """Run one job in an app context and record its run for /healthz; errors are logged, not raised."""
-    from app.reminders import outbox
-    from app.reminders.models import SchedulerRun
-    from app.reminders.rules import run_rules
     with app.app_context():
         started = utcnow()
         try:

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
-from app import sms
 from app.accounts.models import User
 from app.checkins.service import get_programme
 from app.database import utcnow
@@ -41,7 +40,7 @@ class SmsChannel(Channel):
     def send(self, message: OutboxMessage, content: Rendered) -> None:
         config = current_app.config
         user = message.user
-        if not sms.is_configured(config):
+        if not tencent.is_configured(config):
             raise Dead("SMS is not configured")
         if user is None or not user.mobile:
             raise Skip("no mobile number")

@@ -14,7 +14,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.accounts.service import AccountError, normalize_mobile
+from app.accounts.service import normalize_mobile
+from app.core.errors import DomainError
 from app.sms import tencent
 from app.sms.models import SmsCode
 
@@ -55,7 +56,7 @@ def _hash(mobile: str, code: str) -> str:
 def normalized(raw: str | None) -> str:
     try:
         mobile = normalize_mobile(raw)
-    except AccountError:
+    except DomainError:
         mobile = None
     if not mobile:
         raise SmsRefused("mobile")

@@ -19,6 +19,10 @@ class SmsProviderError(Exception):
         self.code = code
 
 
+def is_configured(config) -> bool:
+    return bool(config.get("SMS_SECRET_ID") and config.get("SMS_SECRET_KEY") and config.get("SMS_SDK_APP_ID"))
+
+
 def e164(mobile: str) -> str:
     """Our normalised numbers: 13812345678 (mainland China) or +4479... (already international)."""
     return mobile if mobile.startswith("+") else f"+86{mobile}"

@@ -8,13 +8,13 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField, TelField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from app import sms
+from app.accounts.views import start_session
 from app.accounts import service as accounts
 from app.accounts.models import User
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import safe_next
-from app.sms import codes
+from app.sms import codes, tencent
 
 bp = Blueprint("sms", __name__)
 
@@ -45,10 +45,10 @@ def _address() -> str:
 
 
 def _visitors_only():
-    if not sms.is_configured(current_app.config):
+    if not tencent.is_configured(current_app.config):
         abort(404)
     if current_user.is_authenticated:
-        return redirect(url_for("web.home"))
+        return redirect(url_for("home.home"))
     return None
 
 
@@ -111,11 +111,15 @@ def login():
             flash(_("Your new password is set."), "success")
         user.last_login_at = utcnow()
         db.session.commit()
-        from app.accounts.views import _start_session
-        _start_session(user)
-        return redirect(safe_next(form.next.data, url_for("web.home")))
+        start_session(user)
+        return redirect(safe_next(form.next.data, url_for("home.home")))
     return _code_page(form, purpose, 422)
 
 
 def _code_page(form, purpose, status):
     return render_template("sms/code.html", form=form, mobile=form.mobile.data, purpose=purpose, sent=False), status
+
+
+def init_app(app) -> None:
+    """The blueprint is in the factory's list; here, whether pages offer SMS codes."""
+    app.context_processor(lambda: {"sms_login": tencent.is_configured(app.config)})

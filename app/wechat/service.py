@@ -94,11 +94,7 @@ def unbind(session: Session, user: User) -> bool:
 
 @dataclass
 class Pending:
-    """An openid WeChat confirmed that no account has yet: kept in her session while she joins or binds."""
+    """An openid WeChat confirmed that no account has yet, while she joins or binds."""
     openid: str
     unionid: str | None
     nickname: str | None
-    at: float   # when WeChat confirmed it (a timestamp), so it cannot be kept for ever
-
-    def fresh(self, now: datetime) -> bool:
-        return now.timestamp() - self.at < STATE_VALID.total_seconds()

@@ -5,27 +5,32 @@ import secrets
 from dataclasses import asdict
 from urllib.parse import urlencode, urlsplit
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, abort, after_this_request, current_app, flash, jsonify, redirect, render_template,
+                   request, session, url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, user_logged_in
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField, TelField
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from wtforms import SelectField, StringField, TelField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts import service as accounts
 from app.accounts.forms import TIMEZONES, LoginForm
+from app.accounts.views import start_session
+from app.core.errors import DomainError
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import safe_next
 from app.wechat import client, jssdk, service, share
-from app.wechat.service import Pending, WechatProblem
+from app.wechat.service import STATE_VALID, Pending, WechatProblem
 
 bp = Blueprint("wechat", __name__)
 
 NONCE_KEY = "wechat_nonce"      # ties each state to this browser session
-PENDING_KEY = "wechat_pending"  # an openid WeChat confirmed, while she joins or binds
+# An openid WeChat confirmed and no account has, while she joins or binds: a signed cookie of its
+# own, since logging in starts a new session; bound by whichever login follows (_bind_pending).
+PENDING_COOKIE = "wx_pending"
 SEEN_COOKIE = "wx_seen"         # this browser logged in with WeChat before: the silent scope will do
 
 
@@ -41,7 +46,7 @@ def _configured_or_404() -> None:
 def _visitors_only():
     """The pages after an unknown WeChat: for visitors; someone logged in is sent home."""
     _configured_or_404()
-    return redirect(url_for("web.home")) if current_user.is_authenticated else None
+    return redirect(url_for("home.home")) if current_user.is_authenticated else None
 
 
 # --- the trip to WeChat and back ---------------------------------------------------------------
@@ -50,7 +55,7 @@ def _visitors_only():
 def start():
     """Send her browser to WeChat's consent page (silent for a known browser), with a fresh state."""
     _configured_or_404()
-    next_path = safe_next(request.args.get("next"), url_for("web.home"))
+    next_path = safe_next(request.args.get("next"), url_for("home.home"))
     if current_user.is_authenticated:
         purpose, scope, user_id = "bind", "snsapi_base", current_user.id
     else:
@@ -95,11 +100,10 @@ def callback():
             if not user.is_active:
                 flash(_("This account has been closed. Ask your mentor."), "danger")
                 return redirect(url_for("accounts.login"))
-            from app.accounts.views import _start_session
-            _start_session(user)
+            start_session(user)
             user.last_login_at = now
             db.session.commit()
-            response = redirect(safe_next(state.next_path, url_for("web.home")))
+            response = redirect(safe_next(state.next_path, url_for("home.home")))
             response.set_cookie(SEEN_COOKIE, "1", max_age=365 * 24 * 3600, httponly=True, samesite="Lax")
             return response
         nickname = None
@@ -108,11 +112,12 @@ def callback():
                 nickname = client.user_info(answer["access_token"], openid).get("nickname")
             except client.WechatError:
                 pass   # a nickname is a convenience: she types her name
-        session[PENDING_KEY] = asdict(Pending(openid, unionid, nickname, now.timestamp()))
         code = _invite_code(state.next_path)
-        if code:
-            return redirect(url_for("wechat.join", code=code))
-        return redirect(url_for("wechat.welcome"))
+        response = redirect(url_for("wechat.join", code=code) if code else url_for("wechat.welcome"))
+        response.set_cookie(PENDING_COOKIE, _pending_signer().dumps(asdict(Pending(openid, unionid, nickname))),
+                            max_age=int(STATE_VALID.total_seconds()), httponly=True, samesite="Lax",
+                            secure=current_app.config["SECURE_COOKIES"])
+        return response
     except WechatProblem as e:
         db.session.rollback()
         return _problem(e.problem, 409 if e.problem in ("taken", "already") else 403)
@@ -128,21 +133,30 @@ def _invite_code(next_path: str) -> str | None:
     return parts[1] if len(parts) == 2 and parts[0] == "invite" and parts[1] else None
 
 
+def _pending_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="wechat-pending")
+
+
 def pending() -> Pending | None:
-    data = session.get(PENDING_KEY)
-    if not isinstance(data, dict):
-        return None
+    """The WeChat she came with, for ten minutes after WeChat confirmed it."""
     try:
-        found = Pending(**data)
-    except TypeError:
+        data = _pending_signer().loads(request.cookies.get(PENDING_COOKIE, ""), max_age=STATE_VALID.total_seconds())
+        return Pending(**data)
+    except (BadSignature, TypeError):
         return None
-    return found if found.fresh(utcnow()) else None
 
 
-def bind_after_login(user, found: Pending | None) -> None:
+def _bind_pending(sender, user, **extra) -> None:
     """Once she is in (password, SMS code or a new account), bind the WeChat she came with."""
-    if found is None or not found.fresh(utcnow()):
+    found = pending()
+    if found is None:
         return
+
+    @after_this_request
+    def forget(response):
+        response.delete_cookie(PENDING_COOKIE)
+        return response
+
     try:
         service.bind(db.session, user, found.openid, utcnow(), unionid=found.unionid, nickname=found.nickname)
     except WechatProblem as e:
@@ -201,9 +215,8 @@ def bind_with_password():
                                        utcnow(), current_app.config)
         db.session.commit()
         if result.user:
-            from app.accounts.views import _start_session
-            _start_session(result.user)   # binds the pending WeChat
-            return redirect(url_for("web.home"))
+            start_session(result.user)   # binds the pending WeChat
+            return redirect(url_for("home.home"))
         login_form.password.errors.append(
             _("Too many attempts. Try again in %(n)d minutes.", n=result.retry_minutes) if result.error == "throttled"
             else _("This account has been closed. Ask your mentor.") if result.error == "inactive"
@@ -233,18 +246,16 @@ def join(code: str):
                 db.session, cohort, name=form.name.data, mobile=form.mobile.data,
                 password=secrets.token_urlsafe(24),   # never told: she logs in by WeChat or an SMS code
                 timezone=form.timezone.data, locale=request.cookies.get("lang"), now=utcnow())
-        except accounts.InviteClosed as e:
+        except DomainError as e:
             db.session.rollback()
-            return render_template("cohorts/admin/invite_closed.html", cohort=cohort, message=e.message), 403
-        except accounts.AccountError as e:
-            db.session.rollback()
+            if e.code == "invite_closed":
+                return render_template("cohorts/admin/invite_closed.html", cohort=cohort, message=e.message), 403
             (form.name if e.field == "name" else form.mobile).errors.append(e.message)
         else:
             db.session.commit()
-            from app.accounts.views import _start_session
-            _start_session(user)   # binds the pending WeChat
+            start_session(user)   # binds the pending WeChat
             flash(_("Welcome to %(cohort)s! Start with your first lesson.", cohort=cohort.name), "success")
-            response = redirect(url_for("web.home"))
+            response = redirect(url_for("home.home"))
             response.set_cookie(SEEN_COOKIE, "1", max_age=365 * 24 * 3600, httponly=True, samesite="Lax")
             return response
     status = 422 if request.method == "POST" else 200
@@ -283,7 +294,8 @@ def jssdk_config():
 
 
 def init_app(app) -> None:
-    app.register_blueprint(bp)
+    """The blueprint is in the factory's list; here, what every page and every login needs."""
+    user_logged_in.connect(_bind_pending, app)
 
     @app.context_processor
     def wechat_flags():
