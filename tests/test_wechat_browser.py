@@ -14,7 +14,7 @@ from app import create_app
 from app.content import load_content
 from app.content.sync import sync_courses, sync_milestones
 from app.database import utcnow
-from app.demo import seed_demo
+from app.demo.seed import seed_demo
 from app.extensions import db
 from app.wechat.models import WechatAccount
 from tests.conftest import REPO
