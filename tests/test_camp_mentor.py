@@ -25,6 +25,7 @@ from app.cohorts import dashboard
 from app.cohorts.models import MentorNote
 from app.core.audit import AuditEntry
 from app.extensions import db
+from tests.factories import frozen_clock
 from tests.conftest import count_queries, login, make_cohort, make_user
 
 UTC = timezone.utc
@@ -46,10 +47,7 @@ def on(n: int, clock: str = "12:00", tz: str = SHANGHAI) -> datetime:
 NOW = on(4)
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+clock = frozen_clock(NOW, autouse=True)
 
 
 def jpeg(color=(200, 40, 40)) -> bytes:

@@ -3,7 +3,6 @@ how each answer maps to sent, Retry or Dead. No database: messages are built in 
 import base64
 import hashlib
 import hmac
-import json
 import socket
 import time
 from datetime import datetime, timezone

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.reminders import outbox
 from app.reminders.models import CATEGORIES, OutboxMessage, ReminderPreference
 from app.security import CONTENT_SECURITY_POLICY, HSTS
+from tests.factories import bearer
 from tests.conftest import PASSWORD, login, make_user
 from tests.servers import smtp_sink  # noqa: F401
 
@@ -215,10 +216,6 @@ def test_logout_clears_the_session(client, trainee):
 def change_password(client, current: str = PASSWORD, new: str = NEW_PASSWORD):
     return client.post("/account/password", data={"current_password": current, "new_password": new,
                                                   "confirm": new})
-
-
-def bearer(secret: str) -> dict:
-    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from babel.dates import format_skeleton
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
-from app.camp import coaching, photos, service
+from app.camp import photos, service
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
@@ -15,6 +15,7 @@ from app.learning import service as learning
 from app.core import calendar
 from app.core import access
 from app.core.errors import DomainError
+from app.cohorts import mentoring
 
 bp = Blueprint("camp", __name__)
 
@@ -38,7 +39,7 @@ def render_today(typed: dict | None = None, errors: dict | None = None, message:
     return render_template(
         "camp/today.html", state=state, typed=typed or {}, errors=errors or {}, message=message,
         checked_in=service.has_earnings_checkin(db.session, current_user, now),
-        comments=coaching.comments_on(db.session, [state.checkin.id]).get(state.checkin.id, [])
+        comments=mentoring.comments_on(db.session, [state.checkin.id]).get(state.checkin.id, [])
         if state.checkin else [],
         local_today=calendar.local_today(current_user, now),
         lesson_titles=learning.lesson_titles(db.session, [t.lesson_key for t in shown if t.lesson_key],
@@ -94,7 +95,7 @@ def calendar_page():
     grid = service.calendar(db.session, current_user, utcnow(), month)
     return render_template("camp/calendar.html", grid=grid,
                            month_title=format_skeleton("yMMMM", grid.month, locale=get_locale()),
-                           comments=coaching.her_comments(db.session, current_user, grid.month, grid.following))
+                           comments=mentoring.her_comments(db.session, current_user, grid.month, grid.following))
 
 
 def _month(raw: str) -> date | None:

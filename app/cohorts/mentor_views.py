@@ -147,7 +147,7 @@ def trainee(cohort_id: int, trainee_id: int):
                            catalogue=catalogue, timeline=timeline, chart=chart, notes=notes, comments=comments,
                            grid=grid, month_title=format_skeleton("yMMMM", grid.month, locale=get_locale()),
                            task_checkins=coaching.task_checkins_of(db.session, person),
-                           task_comments=coaching.task_comments(notes))
+                           task_comments=mentoring.task_comments(notes))
 
 
 def _timeline(person, progress, notes, attempts) -> list[tuple]:

@@ -1,9 +1,10 @@
 """What a mentor does for a trainee: notes, comments on check-ins, nudges, "contacted"."""
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.accounts.models import User
 from app.core.access import Role
@@ -77,3 +78,53 @@ def comments_on_checkins(session: Session, trainee: User) -> dict[int, list[Ment
     for note in notes:
         out.setdefault(note.checkin_id, []).append(note)
     return out
+
+
+# --- comments on her camp 打卡 -----------------------------------------------------------------
+
+COMMENTS_SHOWN = 100    # her calendar shows at most this many comments for a month
+
+
+def task_comments(notes) -> dict[int, list[MentorNote]]:
+    """Comments per 打卡 id, oldest first, from notes already loaded (the trainee page has them all)."""
+    out: dict[int, list[MentorNote]] = {}
+    for note in sorted(notes, key=lambda n: (n.created_at, n.id)):
+        if note.kind == MentorNote.TASK_COMMENT and note.task_checkin_id is not None:
+            out.setdefault(note.task_checkin_id, []).append(note)
+    return out
+
+
+def comments_on(session: Session, checkin_ids) -> dict[int, list[MentorNote]]:
+    """Comments per 打卡 id, oldest first, with their authors: one query (none for no ids)."""
+    ids = list(checkin_ids)
+    if not ids:
+        return {}
+    out: dict[int, list[MentorNote]] = {}
+    for note in session.scalars(
+            sa.select(MentorNote).options(joinedload(MentorNote.author))
+            .where(MentorNote.task_checkin_id.in_(ids), MentorNote.kind == MentorNote.TASK_COMMENT)
+            .order_by(MentorNote.created_at, MentorNote.id)):
+        out.setdefault(note.task_checkin_id, []).append(note)
+    return out
+
+
+@dataclass
+class CommentedDay:
+    """One of her 打卡 with the comments mentors wrote on it."""
+    checkin: TaskCheckin
+    comments: list[MentorNote] = field(default_factory=list)
+
+
+def her_comments(session: Session, user: User, first: date, following: date) -> list[CommentedDay]:
+    """What mentors wrote on her 打卡 of the days [first, following), by day: one query, at most
+    COMMENTS_SHOWN comments (the newest ones)."""
+    rows = session.execute(
+        sa.select(MentorNote, TaskCheckin).join(TaskCheckin, TaskCheckin.id == MentorNote.task_checkin_id)
+        .options(joinedload(MentorNote.author))
+        .where(MentorNote.trainee_id == user.id, TaskCheckin.user_id == user.id,
+               MentorNote.kind == MentorNote.TASK_COMMENT, TaskCheckin.day >= first, TaskCheckin.day < following)
+        .order_by(MentorNote.created_at.desc(), MentorNote.id.desc()).limit(COMMENTS_SHOWN)).all()
+    days: dict[int, CommentedDay] = {}
+    for note, checkin in reversed(rows):  # oldest first under each day
+        days.setdefault(checkin.id, CommentedDay(checkin)).comments.append(note)
+    return sorted(days.values(), key=lambda d: (d.checkin.day, d.checkin.id))
