@@ -59,6 +59,23 @@ class Defaults:
     SCHEDULER_LOCK_FILE = None          # None: instance/scheduler.lock (one scheduler per machine)
     SCHEDULER_RULES_SECONDS = 300
     SCHEDULER_DISPATCH_SECONDS = 30
+    # WeChat 公众号 (docs/wechat.md): no WECHAT_APP_ID, no WeChat login, share cards or channel.
+    WECHAT_APP_ID = None
+    WECHAT_APP_SECRET = None
+    WECHAT_API_BASE = "https://api.weixin.qq.com"
+    WECHAT_OPEN_BASE = "https://open.weixin.qq.com"
+    WECHAT_HTTP_TIMEOUT = 5
+    # SMS codes and reminders (docs/wechat.md): no SMS_SECRET_ID, no SMS.
+    SMS_PROVIDER = "tencent"
+    SMS_SECRET_ID = None
+    SMS_SECRET_KEY = None
+    SMS_SDK_APP_ID = None
+    SMS_SIGN_NAME = None
+    SMS_TEMPLATE_CODE = None        # the login-code template; the code is its first parameter
+    SMS_ENDPOINT = None             # host[:port]; None: the provider's (sms.tencentcloudapi.com)
+    SMS_SCHEME = "https"
+    SMS_REGION = "ap-guangzhou"
+    SMS_HTTP_TIMEOUT = 5
 
 
 ENVIRONMENT = {
@@ -78,6 +95,19 @@ ENVIRONMENT = {
     "LOG_LEVEL": "LOG_LEVEL",
     "PROXY_FIX": "PROXY_FIX",
     "SECURE_COOKIES": "SECURE_COOKIES",
+    "WECHAT_APP_ID": "WECHAT_APP_ID",
+    "WECHAT_APP_SECRET": "WECHAT_APP_SECRET",
+    "WECHAT_API_BASE": "WECHAT_API_BASE",
+    "WECHAT_OPEN_BASE": "WECHAT_OPEN_BASE",
+    "SMS_PROVIDER": "SMS_PROVIDER",
+    "SMS_SECRET_ID": "SMS_SECRET_ID",
+    "SMS_SECRET_KEY": "SMS_SECRET_KEY",
+    "SMS_SDK_APP_ID": "SMS_SDK_APP_ID",
+    "SMS_SIGN_NAME": "SMS_SIGN_NAME",
+    "SMS_TEMPLATE_CODE": "SMS_TEMPLATE_CODE",
+    "SMS_ENDPOINT": "SMS_ENDPOINT",
+    "SMS_SCHEME": "SMS_SCHEME",
+    "SMS_REGION": "SMS_REGION",
 }
 
 

@@ -34,9 +34,10 @@ def _client_address() -> str:
     return (request.remote_addr or "unknown")[:64]
 
 
-def _start_session(user, remember: bool = False) -> None:
+def start_session(user, remember: bool = False) -> None:
     """Log her in on a new session: nothing from before (whatever was put in the session cookie
-    before she logged in) survives, so a session planted on her device learns nothing."""
+    before she logged in) survives, so a session planted on her device learns nothing. Also how
+    WeChat and SMS-code logins start hers (app/wechat/views.py, app/sms/views.py)."""
     session.clear()
     login_user(user, remember=remember)
 
@@ -51,7 +52,7 @@ def login():
                                       _client_address(), utcnow(), current_app.config)
         db.session.commit()
         if result.user:
-            _start_session(result.user, remember=form.remember.data)
+            start_session(result.user, remember=form.remember.data)
             return redirect(safe_next(form.next.data, url_for("home.home")))
         if result.error == "throttled":
             form.password.errors.append(
@@ -106,7 +107,7 @@ def invite(code: str):
             put_on_form(form, e)
         else:
             db.session.commit()
-            _start_session(user)
+            start_session(user)
             flash(_("Welcome to %(cohort)s! Start with your first lesson.", cohort=cohort.name), "success")
             return redirect(url_for("home.home"))
     status = 422 if request.method == "POST" else 200
@@ -178,7 +179,7 @@ def change_password():
             # The session token changed with the password: sign this device in again, on a new session
             # (remembered again if it was: the old remember-me cookie holds the old token).
             remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-            _start_session(current_user._get_current_object(), remember=remembered)
+            start_session(current_user._get_current_object(), remember=remembered)
             flash(_("Password changed. Other devices have been logged out."), "success")
             return redirect(url_for("home.home"))
     status = 422 if request.method == "POST" else 200

@@ -22,12 +22,17 @@ class Rendered:
     category: str
     mentions: list[str] = field(default_factory=list)   # mobiles to @-mention (group robots)
     unsubscribe_url: str | None = None                  # email: stop this category, one click
+    values: dict = field(default_factory=dict)          # the rule's placeholders, filled (template fields)
 
 
 class Retry(Exception):
     def __init__(self, reason: str, after_seconds: float | None = None):
         super().__init__(reason)
         self.after_seconds = after_seconds
+
+
+class Skip(Exception):
+    """Not sent, on purpose (over a budget, turned off): recorded as skipped, never retried."""
 
 
 class Dead(Exception):

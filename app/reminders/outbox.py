@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.database import utcnow
 from app.reminders import preferences
-from app.reminders.channels import Dead, Retry
+from app.reminders.channels import Dead, Retry, Skip
 from app.reminders.registry import channel_for
 from app.reminders.models import ROBOT_CHANNELS, DeliveryTry, OutboxMessage, ReminderPreference
 from app.core import calendar
@@ -228,6 +228,8 @@ def deliver(session: Session, message: OutboxMessage, renderer, now: datetime, w
         if content is None:
             return _finish(session, message, started, now, worker, "skipped", "nothing to say")
         channel_for(message.channel, session).send(message, content)
+    except Skip as reason:
+        return _finish(session, message, started, now, worker, "skipped", str(reason))
     except Retry as problem:
         message.tries += 1
         if message.tries >= current_app.config["REMINDER_MAX_TRIES"]:

@@ -3,6 +3,8 @@
 from app.reminders.channels import Channel, InAppChannel
 from app.reminders.email import EmailChannel
 from app.reminders.robots import ROBOTS
+from app.sms.channel import SmsChannel
+from app.wechat.channel import WechatChannel
 
 
 def channel_for(name: str, session) -> Channel:
@@ -10,4 +12,8 @@ def channel_for(name: str, session) -> Channel:
         return InAppChannel(session)
     if name == "email":
         return EmailChannel()
+    if name == "wechat":
+        return WechatChannel(session)
+    if name == "sms":
+        return SmsChannel(session)
     return ROBOTS[name]()

@@ -167,7 +167,7 @@ class Renderer:
             token = preferences.unsubscribe_token(message.user_id, message.category)
             unsubscribe = f"{base}/unsubscribe/{token}"
         return Rendered(lang=lang, title=title, body=body, link=f"{base}{link_path}" if link_path else None,
-                        category=message.category, mentions=mentions, unsubscribe_url=unsubscribe)
+                        category=message.category, mentions=mentions, unsubscribe_url=unsubscribe, values=values)
 
     def _next_lesson(self, user_id: int | None) -> Lesson | None:
         done = set(self.session.scalars(sa.select(LessonProgress.lesson_id).where(

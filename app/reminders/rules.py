@@ -23,7 +23,7 @@ from app.checkins.models import Checkin, Milestone
 from app.cohorts.models import Cohort, cohort_mentors
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import EssayReview, QuizAttempt
-from app.reminders import outbox, preferences
+from app.reminders import outbox, personal_channels, preferences
 from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreference
 from app.core import calendar
 from app.core.members import active_trainees
@@ -70,6 +70,7 @@ class Pass:
                                                .order_by(Milestone.position)))
         self.reach = max([self.length] + [m.by_day for m in self.milestones]) + self.programme.correction_days
         self.rows: dict[str, list[dict]] = {}
+        self.personal = personal_channels.Reach.nobody()
         self._ends: dict[tuple, datetime] = {}
 
     def zone(self, name: str | None) -> ZoneInfo:
@@ -121,6 +122,7 @@ class Pass:
         """Her message on each of her channels: the inbox always, email when she takes this category."""
         category = self.rules[rule]["category"]
         channels = ["inapp"] + (["email"] if trainee.email_ok and category not in trainee.email_muted else [])
+        channels += self.personal.channels(trainee.id, rule, params)   # the 公众号 and SMS, where she has them
         for channel in channels:
             self.rows.setdefault(rule, []).append({
                 "key": outbox.key_for(f"user:{trainee.id}", rule, occasion, channel), "rule": rule,
@@ -134,6 +136,7 @@ def run_rules(session: Session, now: datetime) -> Counter:
     if not run.rules:
         return Counter()  # no milestones/reminders.yml synced: nothing to remind of
     trainees = run.trainees()
+    run.personal = personal_channels.Reach(session, run.settings, trainees)
     in_programme = {i: t for i, t in trainees.items() if 1 <= t.day <= run.reach}
     task_rule(run, in_programme)
     checkin_rules(run, in_programme)
@@ -196,7 +199,9 @@ def checkin_rules(run: Pass, trainees: dict[int, Trainee]) -> None:
         elif (trainee.day - 1) in days:
             missed = trainee.start + timedelta(days=trainee.day - 2)
             if last_day is None or last_day < missed:
-                run.add(trainee, "checkin_missed", missed.isoformat(), {"date": missed.isoformat()}, daily=True)
+                empty_days = (missed - last_day).days if last_day else (missed - trainee.start).days + 1
+                run.add(trainee, "checkin_missed", missed.isoformat(), {"date": missed.isoformat(),
+                                                                         "empty_days": empty_days}, daily=True)
 
 
 def lesson_rule(run: Pass, trainees: dict[int, Trainee]) -> None:
