@@ -42,7 +42,7 @@ class Line:
 def _a_day_after(session: Session, column):
     if session.get_bind().dialect.name == "sqlite":   # naive UTC stored as text
         return sa.func.strftime("%Y-%m-%d %H:%M:%f", column, "+1 day")
-    return column + WINDOW
+    return column + sa.literal_column("interval '24 hours'")
 
 
 def report(session: Session, start: datetime, end: datetime) -> list[Line]:
