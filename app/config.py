@@ -14,6 +14,9 @@ class Defaults:
     SQLALCHEMY_DATABASE_URI = None  # filled in below: sqlite:///<instance>/academy.db
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     CONTENT_ROOT = str(REPO_ROOT)
+    # Each process checks the stored content version at most this often (app/content/snapshot.py):
+    # a `content sync` reaches every web worker within this many seconds.
+    CONTENT_CHECK_SECONDS = 2.0
     ACADEMY_TIMEZONE = "Asia/Shanghai"
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
