@@ -58,7 +58,8 @@ class Defaults:
     UPLOAD_MAX_BYTES = 8 * 1024 * 1024
     UPLOAD_MAX_PIXELS = 40_000_000
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024   # a whole request: three photos and the form
-    SCHEDULER_LOCK_FILE = None          # None: instance/scheduler.lock (one scheduler per machine)
+    SCHEDULER_LOCK_FILE = None          # SQLite: None is instance/scheduler.lock (one scheduler per machine);
+                                        # PostgreSQL: an advisory lock instead (one leader across machines)
     SCHEDULER_RULES_SECONDS = 300
     SCHEDULER_DISPATCH_SECONDS = 30
 
@@ -80,6 +81,9 @@ ENVIRONMENT = {
     "LOG_LEVEL": "LOG_LEVEL",
     "PROXY_FIX": "PROXY_FIX",
     "SECURE_COOKIES": "SECURE_COOKIES",
+    "SCHEDULER_LOCK_FILE": "SCHEDULER_LOCK_FILE",
+    "SCHEDULER_RULES_SECONDS": "SCHEDULER_RULES_SECONDS",
+    "SCHEDULER_DISPATCH_SECONDS": "SCHEDULER_DISPATCH_SECONDS",
 }
 
 
@@ -104,7 +108,8 @@ def load(app, overrides=None) -> None:
     for flag in ("SCHEDULER_ENABLED", "SMTP_STARTTLS", "SMTP_SSL", "SECURE_COOKIES"):
         if isinstance(app.config[flag], str):
             app.config[flag] = app.config[flag].lower() in ("1", "true", "yes", "on")
-    app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])
+    for number in ("SMTP_PORT", "SCHEDULER_RULES_SECONDS", "SCHEDULER_DISPATCH_SECONDS"):
+        app.config[number] = int(app.config[number])
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["ACADEMY_TIMEZONE"]
     url = app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'academy.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(url)
