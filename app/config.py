@@ -62,6 +62,10 @@ class Defaults:
                                         # PostgreSQL: an advisory lock instead (one leader across machines)
     SCHEDULER_RULES_SECONDS = 300
     SCHEDULER_DISPATCH_SECONDS = 30
+    SCHEDULER_PRUNE_SECONDS = 24 * 3600
+    # Sent and skipped outbox messages, delivery tries, inbox messages and login attempts are deleted
+    # this many days after they were made (app/ops/retention.py); dead letters stay until handled.
+    RETENTION_DAYS = 90
 
 
 ENVIRONMENT = {
@@ -84,6 +88,7 @@ ENVIRONMENT = {
     "SCHEDULER_LOCK_FILE": "SCHEDULER_LOCK_FILE",
     "SCHEDULER_RULES_SECONDS": "SCHEDULER_RULES_SECONDS",
     "SCHEDULER_DISPATCH_SECONDS": "SCHEDULER_DISPATCH_SECONDS",
+    "RETENTION_DAYS": "RETENTION_DAYS",
 }
 
 
@@ -108,7 +113,8 @@ def load(app, overrides=None) -> None:
     for flag in ("SCHEDULER_ENABLED", "SMTP_STARTTLS", "SMTP_SSL", "SECURE_COOKIES"):
         if isinstance(app.config[flag], str):
             app.config[flag] = app.config[flag].lower() in ("1", "true", "yes", "on")
-    for number in ("SMTP_PORT", "SCHEDULER_RULES_SECONDS", "SCHEDULER_DISPATCH_SECONDS"):
+    for number in ("SMTP_PORT", "SCHEDULER_RULES_SECONDS", "SCHEDULER_DISPATCH_SECONDS", "SCHEDULER_PRUNE_SECONDS",
+                   "RETENTION_DAYS"):
         app.config[number] = int(app.config[number])
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["ACADEMY_TIMEZONE"]
     url = app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'academy.db'}"

@@ -12,7 +12,7 @@ def test_jobs_coalesce_and_never_overlap(app):
     jobs = scheduler.build(app)
     jobs.start(paused=True)  # jobs get their settings when the scheduler starts
     try:
-        assert {job.id for job in jobs.get_jobs()} == {"rules", "dispatch"}
+        assert {job.id for job in jobs.get_jobs()} == {"rules", "dispatch", "prune"}
         for job in jobs.get_jobs():
             assert job.coalesce is True and job.max_instances == 1
     finally:

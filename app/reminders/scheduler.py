@@ -1,4 +1,5 @@
-"""The two reminder jobs on APScheduler: the rules (every few minutes) and dispatch (every half minute).
+"""The scheduled jobs on APScheduler: the reminder rules (every few minutes), dispatch (every half minute)
+and pruning what is past its retention (daily, app/ops/retention.py).
 
 Exactly one process runs them: `make run`'s dev server (in a background thread) or `academy scheduler`
 in production. On SQLite a lock file in instance/ guards the one machine (a reloader child or a second
@@ -35,6 +36,9 @@ def run_job(app, name: str) -> dict:
         try:
             if name == "rules":
                 detail = dict(run_rules(db.session, started))
+            elif name == "prune":
+                from app.ops.retention import prune
+                detail = prune(db.session, started, app.config["RETENTION_DAYS"])
             else:
                 detail = dict(outbox.dispatch(db.session))
             db.session.commit()
@@ -112,7 +116,8 @@ def _take_lock_file(app) -> bool:
 def build(app, scheduler_class=BackgroundScheduler):
     scheduler = scheduler_class(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for name, seconds in (("rules", app.config["SCHEDULER_RULES_SECONDS"]),
-                          ("dispatch", app.config["SCHEDULER_DISPATCH_SECONDS"])):
+                          ("dispatch", app.config["SCHEDULER_DISPATCH_SECONDS"]),
+                          ("prune", app.config["SCHEDULER_PRUNE_SECONDS"])):
         scheduler.add_job(lead_job, "interval", args=(app, name), seconds=seconds, id=name, next_run_time=utcnow())
     return scheduler
 
