@@ -23,10 +23,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import i18n
     i18n.init_app(app)
 
-    from app import accounts, api, camp, checkins, cohorts, compression, learning, ops, quizzes, reminders, security, web
+    from app import (accounts, api, camp, checkins, cohorts, compression, learning, ops, quizzes, reminders, security,
+                     shops, web)
     from app.content import commands as content_commands
-    for part in (web, accounts, cohorts, learning, quizzes, checkins, reminders, camp, api, content_commands, ops,
-                 security, compression):
+    for part in (web, accounts, cohorts, learning, quizzes, checkins, reminders, camp, api, shops, content_commands,
+                 ops, security, compression):
         part.init_app(app)
 
     @app.get("/healthz")

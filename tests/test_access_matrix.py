@@ -46,6 +46,7 @@ from app.extensions import db
 from app.quizzes import service as quizzes
 from app.quizzes.models import QuizAttempt
 from app.reminders.preferences import unsubscribe_token
+from app.shops import service as shops
 from tests.conftest import PASSWORD, Client, _test_config, make_cohort, make_user
 
 PERSONAS = ("anonymous", "other_trainee", "other_mentor", "trainee", "mentor", "admin")
@@ -94,6 +95,8 @@ API_PUBLIC = PUBLIC
 API_ANY_TOKEN = policy(   REFUSED,  OK,      OK,       OK,      OK,      OK)
 API_MENTORS = policy(     REFUSED,  REFUSED, REFUSED,  OK,      OK,      OK)
 API_COACHES = policy(     REFUSED,  REFUSED, REFUSED,  OK,      REFUSED, OK)
+# Signed by a shop (HMAC), not by a person: every token and cookie is refused (401).
+API_SIGNED = policy(      REFUSED,  REFUSED, REFUSED,  REFUSED, REFUSED, REFUSED)
 
 ROUTES = {
     # public
@@ -191,6 +194,12 @@ ROUTES = {
     "GET /admin/outbox": ADMINS,
     "POST /admin/outbox/retry": ADMINS,
     "GET /admin/metrics": ADMINS,
+    "GET /admin/shops": ADMINS,
+    "POST /admin/shops": ADMINS,
+    "POST /admin/shops/<shop_id>/rotate": ADMINS,
+    "GET /admin/cohorts/<cohort_id>/shop-ids": ADMINS,
+    "POST /admin/cohorts/<cohort_id>/shop-ids": ADMINS,
+    "POST /admin/shop-ids/<member_id>/delete": ADMINS,
     # the API: bearer tokens only
     "GET /api/v1/openapi.json": API_PUBLIC,
     "GET /api/v1/courses": API_ANY_TOKEN,
@@ -202,6 +211,7 @@ ROUTES = {
     "GET /api/v1/today": API_ANY_TOKEN,
     "GET /api/v1/cohorts": API_MENTORS,
     "GET /api/v1/cohorts/<cohort_id>/trainees": API_COACHES,
+    "POST /api/v1/hooks/orders": API_SIGNED,
 }
 PUBLIC_WITHOUT_TOKEN = {"GET /api/v1/openapi.json"}
 
@@ -298,6 +308,9 @@ def seed_the_others(w: World, now) -> None:
     w.bo_attempt = quizzes.start_attempt(db.session, bo, w.quiz, now)
     writing = quizzes.find_quiz(db.session, "content-creation-writing")
     w.bo_essay_attempt = quizzes.start_attempt(db.session, bo, writing, now)
+    shop = shops.create_shop(db.session, "Matrix shop", now)
+    w.shop_id = shop.id  # ids, not rows: the walk deletes the mapping
+    w.shop_member_id = shops.map_external_id(db.session, shop, w.people["trainee"], "matrix-1", now).id
     quizzes.submit_attempt(db.session, w.bo_essay_attempt,
                            {q["id"]: "Bo's essay." for q in w.bo_essay_attempt.questions if q["type"] == "essay"}, now)
     w.bo_token = create_token(db.session, bo, "Bo's phone", now)[0]
@@ -327,6 +340,7 @@ def url_values(w: World, rule: str) -> dict[str, str]:
         "photo_id": w.photo.id, "milestone_key": w.milestone_key, "task_key": w.task.key,
         "token_id": w.token_to_revoke.id, "code": w.home.invite_code, "slug": "group-building",
         "lesson_slug": "warm-contacts", "filename": "app.css",
+        "shop_id": w.shop_id, "member_id": w.shop_member_id,
     }
     special = {
         "/bootstrap/static/<filename>": {"filename": "css/bootstrap.min.css"},
@@ -421,7 +435,7 @@ def test_the_table_keeps_the_prefix_rules():
         if path.startswith("/admin/"):
             assert rules == ADMINS, key
         if path.startswith("/api/"):
-            assert rules in (API_PUBLIC, API_ANY_TOKEN, API_MENTORS, API_COACHES), key
+            assert rules in (API_PUBLIC, API_ANY_TOKEN, API_MENTORS, API_COACHES, API_SIGNED), key
             assert rules["anonymous"] == REFUSED or key in PUBLIC_WITHOUT_TOKEN, key
         if path.startswith("/cohorts/<cohort_id>/"):
             assert rules == COACHES, key

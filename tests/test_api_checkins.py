@@ -58,7 +58,8 @@ def test_a_check_in_posted_as_in_the_contract_is_stored_in_fen(api):
     response = api("post", "/checkins", json=BODY)
     assert response.status_code == 201
     assert {k: v for k, v in response.json.items() if k not in ("id", "updated_at")} == {
-        **BODY, "earnings": "12.50", "earnings_fen": 1250, "source": "api"}
+        **BODY, "earnings": "12.50", "earnings_fen": 1250, "source": "api", "earnings_source": "checkin",
+        "reported_earnings": "12.50"}
     assert stored() == 1
 
 

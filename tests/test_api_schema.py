@@ -148,9 +148,37 @@ def test_a_trainee_s_token_gets_the_documented_403_on_cohorts(seeded):
                                                  "media_type": "application/json"}),
     ("/api/v1/cohorts", "GET", {}),
     ("/api/v1/cohorts/{cohort_id}/trainees", "GET", {"path_parameters": {"cohort_id": 1}}),
+    ("/api/v1/hooks/orders", "POST", {"body": {"order_id": "A1", "event": "paid", "commission": "1.00",
+                                               "occurred_at": "2026-01-01T00:00:00+08:00"},
+                                      "media_type": "application/json",
+                                      "headers": {"X-Shop-Id": "shop_x", "X-Timestamp": "1",
+                                                  "X-Signature": "sha256=" + "0" * 64}}),
 ], ids=lambda v: v if isinstance(v, str) else "")
 @pytest.mark.parametrize("authorization", ["", "Bearer ", "Bearer xa_not-a-token", "Basic dXNlcjpwYXNz"])
 def test_without_a_valid_token_every_operation_answers_the_documented_401(seeded, path, method, data, authorization):
-    headers = {"Authorization": authorization} if authorization else {}
+    headers = {**data.pop("headers", {}), **({"Authorization": authorization} if authorization else {})}
     response = validated(seeded, path, method, headers=headers, **data)
     assert response.status_code == 401
+
+
+def test_a_signed_order_event_and_its_replay_match_the_contract(seeded):
+    """The order hook with a real signature: applied, then a duplicate, each answered as documented."""
+    import json
+    import time
+
+    from app.shops import service as shops
+    app = seeded[0]
+    with app.app_context():
+        shop = shops.create_shop(db.session, "Schema shop", utcnow())
+        key, secret = shop.key, shop.secret
+        db.session.commit()
+        db.session.remove()
+    body = {"order_id": "S1", "event": "paid", "mobile": "13800000001", "commission": "12.50",
+            "occurred_at": utcnow().isoformat()}
+    raw = json.dumps(body).encode()
+    stamp = str(int(time.time()))
+    headers = {"X-Shop-Id": key, "X-Timestamp": stamp, "X-Signature": shops.sign(secret, stamp, raw)}
+    for expected in ("applied", "duplicate"):
+        case = schema["/api/v1/hooks/orders"]["POST"].Case(body=body, media_type="application/json")
+        response = case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+        assert response.status_code == 200 and response.json()["result"] == expected, response.text

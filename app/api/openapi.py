@@ -12,7 +12,7 @@ def _errors(*codes: int) -> dict:
     NUL character in its address or query before the endpoint sees it)."""
     codes = (400, *codes)
     text = {400: "the request cannot be read: a NUL character in its address or query", 401: "no valid bearer token", 403: "the caller's role may not use this endpoint", 404: "not found", 409: "refused by the rules (attempt limit, open attempt)",
-            422: "the request body is not acceptable"}
+            413: "the body is too large", 422: "the request body is not acceptable"}
     return {str(code): _json(ERROR, text[code]) for code in codes}
 
 
@@ -67,8 +67,43 @@ SCHEMAS = {
         "earnings_fen": {"type": "integer"}, "orders": {"type": "integer", "nullable": True},
         "group_members": {"type": "integer", "nullable": True}, "active_members": {"type": "integer", "nullable": True},
         "posts": {"type": "integer", "nullable": True}, "note": {"type": "string"},
-        "source": {"type": "string", "enum": ["web", "api", "import"]},
+        "source": {"type": "string", "enum": ["web", "api", "import", "shop"],
+                   "description": "who last wrote the day: shop when only a shop's orders filled it"},
+        "earnings_source": {"type": "string", "enum": ["shop", "import", "checkin"],
+                            "description": "where `earnings` comes from: a day the shop reported counts the shop's "
+                                           "commission, never her figure as well"},
+        "reported_earnings": {"type": "string", "nullable": True,
+                              "description": "what she (or her mentor's import) reported for the day"},
         "updated_at": {"type": "string", "format": "date-time"}}},
+    "Earnings": {"type": "object", "required": ["today", "week", "month", "total", "pending", "settled"],
+                 "description": "Yuan strings (\"12.50\"). Each day counts once: the shop's commission on orders not "
+                                "refunded when the shop reported that day, else what she reported.",
+                 "properties": {
+        "today": {"type": "string"}, "week": {"type": "string", "description": "Monday to today, her time"},
+        "month": {"type": "string"}, "total": {"type": "string", "description": "since she started"},
+        "pending": {"type": "string", "description": "shop commission paid, not yet settled"},
+        "settled": {"type": "string", "description": "shop commission settled"},
+        "from_shop": {"type": "string"}, "reported": {"type": "string"},
+        "orders": {"type": "integer", "description": "shop orders not refunded"},
+        "refunds": {"type": "integer"}},
+        "example": {"today": "12.50", "week": "40.00", "month": "120.00", "total": "120.00", "pending": "12.50",
+                    "settled": "27.50", "from_shop": "40.00", "reported": "80.00", "orders": 4, "refunds": 1}},
+    "OrderEvent": {"type": "object", "required": ["order_id", "event", "commission", "occurred_at"],
+                   "additionalProperties": False, "properties": {
+        "order_id": {"type": "string", "maxLength": 64}, "event": {"type": "string", "enum": ["paid", "refunded", "settled"]},
+        "mobile": {"type": "string", "description": "hers, when external_id is not sent"},
+        "external_id": {"type": "string", "maxLength": 64, "description": "the shop's id for her, mapped by an admin"},
+        "commission": {"type": "string", "description": "her commission in yuan, e.g. \"12.50\""},
+        "amount": {"type": "string", "description": "the order's amount in yuan (optional)"},
+        "occurred_at": {"type": "string", "format": "date-time", "description": "ISO 8601 with its offset"}},
+        "example": {"order_id": "A1001", "event": "paid", "mobile": "13800000001", "commission": "12.50",
+                    "amount": "99.00", "occurred_at": "2026-05-10T12:00:00+08:00"}},
+    "OrderEventResult": {"type": "object", "required": ["result"], "properties": {
+        "result": {"type": "string", "enum": ["applied", "duplicate"],
+                   "description": "duplicate: this shop + order id + event was applied before; nothing changed"},
+        "order": {"type": "object", "nullable": True, "properties": {
+            "order_id": {"type": "string"}, "state": {"type": "string", "enum": ["pending", "settled", "refunded"]},
+            "day": {"type": "string", "format": "date"}, "commission": {"type": "string"}}}}},
     "FieldErrors": {"type": "object", "properties": {"error": {"type": "string"},
                                                      "fields": {"type": "object", "additionalProperties": {"type": "string"}}}},
     "Progress": {"type": "object", "properties": {
@@ -85,7 +120,8 @@ SCHEMAS = {
             "has_data": {"type": "boolean"},
             "weakest": {"type": "string", "nullable": True, "enum": ["traffic", "circulation", "monetization", None]},
             "lesson": {"type": "string", "nullable": True, "description": "course/lesson to take next"},
-            "factors": {"type": "array", "items": {"type": "object"}}}}}},
+            "factors": {"type": "array", "items": {"type": "object"}}}},
+        "earnings": {"$ref": "#/components/schemas/Earnings"}}},
     "Today": {"type": "object", "required": ["program_day", "task", "unlocked", "done", "checked_in", "streak"],
               "properties": {
         "program_day": {"type": "integer", "description": "day 1 is her start, in her time zone"},
@@ -188,8 +224,31 @@ def _document() -> dict:
                                        "200": _json({"$ref": "#/components/schemas/Checkin"}, "that day corrected"),
                                        "422": _json({"$ref": "#/components/schemas/FieldErrors"},
                                                     "a message per field; nothing stored"), **_errors(401)}}},
+            "/hooks/orders": {"post": {
+                "summary": "A shop's order event (paid, refunded, settled) for a trainee: her earnings come from it",
+                "description": "Signed by the shop, no bearer token: X-Signature is `sha256=` + hex "
+                               "HMAC-SHA256(secret, X-Timestamp + \".\" + raw body). Requests more than 5 minutes "
+                               "from the server's clock are refused. Each shop + order id + event is applied once; "
+                               "a replay answers 200 with result `duplicate`. A refusal stores nothing. "
+                               "See docs/integrations.md.",
+                "security": [],
+                "parameters": [
+                    {"name": "X-Shop-Id", "in": "header", "required": True, "schema": {"type": "string"}},
+                    {"name": "X-Timestamp", "in": "header", "required": True,
+                     "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}, "description": "Unix seconds"},
+                    {"name": "X-Signature", "in": "header", "required": True,
+                     "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/OrderEvent"}}}},
+                "responses": {"200": _json({"$ref": "#/components/schemas/OrderEventResult"}, "applied, or a replay"),
+                              "401": _json(ERROR, "unknown shop, stale timestamp or bad signature"),
+                              "409": _json(ERROR, "the order id is another trainee's order at this shop"),
+                              "413": _json(ERROR, "the body is larger than 16 KB"),
+                              "422": _json({"$ref": "#/components/schemas/FieldErrors"},
+                                           "a message per field, or an unknown trainee"),
+                              **_errors()}}},
             "/progress": {"get": {
-                "summary": "Programme day, milestones with status, course progress and the diagnosis",
+                "summary": "Programme day, milestones with status, course progress, the diagnosis and her earnings",
                 "responses": {"200": _json({"$ref": "#/components/schemas/Progress"}, "ok"), **_errors(401)}}},
             "/today": {"get": {
                 "summary": "The caller's camp today: programme day, the day's task, whether it is open and done, "

@@ -19,6 +19,7 @@ from app.cohorts.models import Cohort
 from app.learning import service as learning
 from app.quizzes import grading
 from app.quizzes import service as quizzes
+from app.shops.earnings import earnings_of
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -184,7 +185,10 @@ def checkin_json(checkin) -> dict:
     return {"id": checkin.id, "date": checkin.day.isoformat(), "earnings": checkins.format_yuan(checkin.earnings_fen),
             "earnings_fen": checkin.earnings_fen, "orders": checkin.orders, "group_members": checkin.group_members,
             "active_members": checkin.active_members, "posts": checkin.posts, "note": checkin.note,
-            "source": checkin.source, "updated_at": checkin.updated_at.isoformat()}
+            "source": checkin.source, "earnings_source": checkin.earnings_source,
+            "reported_earnings": None if checkin.reported_earnings_fen is None
+            else checkins.format_yuan(checkin.reported_earnings_fen),
+            "updated_at": checkin.updated_at.isoformat()}
 
 
 @bp.get("/checkins")
@@ -217,9 +221,11 @@ def _amount(item, value: int) -> str:
 @token_required
 def progress():
     lang, user = api_lang(), g.api_user
-    state = checkins.progress(db.session, user, utcnow())
+    now = utcnow()
+    state = checkins.progress(db.session, user, now)
     catalogue = learning.catalogue(db.session, user.id)
     diagnosis = state.diagnosis
+    earned = earnings_of(db.session, user, now)
     return jsonify({
         "program_day": state.programme_day, "start": state.start.isoformat(), "today": state.today.isoformat(),
         "checked_in_today": state.checked_in_today,
@@ -235,7 +241,12 @@ def progress():
             "lesson": diagnosis.weakest.lesson if diagnosis.weakest else None,
             "factors": [{"name": f.name, "value": f.value, "reference": f.reference, "ratio": f.ratio,
                          "lesson": f.lesson} for f in diagnosis.factors]},
+        "earnings": {**{key: checkins.format_yuan(getattr(earned, key)) for key in EARNINGS_YUAN},
+                     "orders": earned.orders, "refunds": earned.refunds},
     })
+
+
+EARNINGS_YUAN = ("today", "week", "month", "total", "pending", "settled", "from_shop", "reported")
 
 
 @bp.get("/today")

@@ -228,7 +228,7 @@ def record_task_checkin(session: Session, user: User, task: CampTask, *, text: s
 def has_earnings_checkin(session: Session, user: User, now: datetime) -> bool:
     """Whether she has done today's earnings check-in (the /checkin one): one query."""
     return session.scalar(sa.select(sa.exists().where(
-        Checkin.user_id == user.id, Checkin.day == local_today(user, now)))) or False
+        Checkin.user_id == user.id, Checkin.day == local_today(user, now), Checkin.source != "shop"))) or False
 
 
 # --- today -----------------------------------------------------------------------------------------

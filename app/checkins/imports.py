@@ -92,7 +92,7 @@ class ImportRow:
 
     @property
     def unchanged(self) -> bool:
-        return (self.existing is not None and self.earnings_fen == self.existing.earnings_fen
+        return (self.existing is not None and self.earnings_fen == self.existing.reported_earnings_fen
                 and self.new_orders == self.existing.orders)
 
     def raw_checkin(self) -> dict:

@@ -57,15 +57,30 @@ class Checkin(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     day: so.Mapped[date] = so.mapped_column(sa.Date)  # her local date
+    # The day's earnings as every page counts them: the shop's figure when it reported orders that day,
+    # else what she (or her mentor's import) reported; service.day_earnings() is the rule.
     earnings_fen: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    reported_earnings_fen: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)  # None: not reported
+    shop_earnings_fen: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)  # None: no shop orders that day
     orders: so.Mapped[Optional[int]] = so.mapped_column()
     group_members: so.Mapped[Optional[int]] = so.mapped_column()
     active_members: so.Mapped[Optional[int]] = so.mapped_column()
     posts: so.Mapped[Optional[int]] = so.mapped_column()
     note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    source: so.Mapped[str] = so.mapped_column(sa.String(10), default="web")  # web, api, import
+    # web, api, import; "shop" for a day only a shop's orders filled (she has not checked in that day)
+    source: so.Mapped[str] = so.mapped_column(sa.String(10), default="web")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_reported(self) -> bool:
+        """She (or her mentor's import) checked in this day; not a row the shop's orders alone made."""
+        return self.source != "shop"
+
+    @property
+    def earnings_source(self) -> str:
+        """Where the day's earnings come from: shop, import or checkin (hers)."""
+        return "shop" if self.shop_earnings_fen is not None else "import" if self.source == "import" else "checkin"
 
     revisions: so.Mapped[list["CheckinRevision"]] = so.relationship(
         back_populates="checkin", cascade="all, delete-orphan", order_by="CheckinRevision.id")

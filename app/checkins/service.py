@@ -158,21 +158,44 @@ def record_checkin(session: Session, user: User, raw: dict, now: datetime, *, so
     values = parse_checkin(raw, today=local_today(user, now), start=programme_start(user),
                            correction_days=None if source == "import" else programme.correction_days)
     day = values.pop("day")
+    values["reported_earnings_fen"] = values.pop("earnings_fen")
     checkin = session.scalar(sa.select(Checkin).where(Checkin.user_id == user.id, Checkin.day == day))
     created = checkin is None
     if created:
         checkin = Checkin(user_id=user.id, day=day, created_at=now)
         session.add(checkin)
     else:
-        previous = {"earnings_fen": checkin.earnings_fen, "note": checkin.note, "source": checkin.source,
+        # What she had reported (the day's figure when she had not: a day the shop alone filled).
+        reported = checkin.earnings_fen if checkin.reported_earnings_fen is None else checkin.reported_earnings_fen
+        previous = {"earnings_fen": reported, "note": checkin.note, "source": checkin.source,
                     **{name: getattr(checkin, name) for name in COUNTERS}}
         checkin.revisions.append(CheckinRevision(values=previous, changed_by_id=(changed_by or user).id,
                                                  changed_at=now))
     for name, value in values.items():
         setattr(checkin, name, value)
+    checkin.earnings_fen = day_earnings(checkin.reported_earnings_fen, checkin.shop_earnings_fen)
     checkin.source, checkin.updated_at = source, now
     session.flush()
     return checkin, created
+
+
+def day_earnings(reported_fen: int | None, shop_fen: int | None) -> int:
+    """A day's earnings, never counted twice: once a shop reports orders for a day, its commission (orders not
+    refunded) is the day's figure and what she typed for it is kept aside; otherwise what she reported."""
+    return shop_fen if shop_fen is not None else (reported_fen or 0)
+
+
+def set_shop_earnings(session: Session, user: User, day: date, shop_fen: int | None, now: datetime) -> None:
+    """The shop's commission for her day changed: put it on the day's row (made for it if she has none)."""
+    checkin = session.scalar(sa.select(Checkin).where(Checkin.user_id == user.id, Checkin.day == day))
+    if checkin is None:
+        if shop_fen is None:
+            return
+        checkin = Checkin(user_id=user.id, day=day, source="shop", created_at=now, updated_at=now)
+        session.add(checkin)
+    checkin.shop_earnings_fen = shop_fen
+    checkin.earnings_fen = day_earnings(checkin.reported_earnings_fen, shop_fen)
+    session.flush()
 
 
 def checkins_of(session: Session, user_id: int) -> list[Checkin]:
@@ -304,4 +327,4 @@ def progress(session: Session, user: User, now: datetime) -> Progress:
         programme_day=(today - start).days + 1, today=today, start=start,
         milestones=[milestone_status(m, checkins, start, today, programme.behind_margin_percent) for m in milestones],
         diagnosis=diagnose(checkins, today, programme), checkins=checkins,
-        checked_in_today=any(c.day == today for c in checkins))
+        checked_in_today=any(c.day == today and c.is_reported for c in checkins))

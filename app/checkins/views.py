@@ -13,6 +13,7 @@ from app.extensions import db
 from app.i18n import safe_next
 from app.i18n import content_lang
 from app.learning import service as learning
+from app.shops.earnings import earnings_of
 
 bp = Blueprint("checkins", __name__)
 
@@ -38,8 +39,9 @@ def checkin():
             day = today
         existing = next((c for c in service.checkins_of(db.session, current_user.id) if c.day == day), None)
         form.date.data = day
+        if existing and existing.reported_earnings_fen is not None:
+            form.earnings.data = service.format_yuan(existing.reported_earnings_fen)
         if existing:
-            form.earnings.data = service.format_yuan(existing.earnings_fen)
             for name in service.COUNTERS:
                 value = getattr(existing, name)
                 getattr(form, name).data = "" if value is None else str(value)
@@ -65,8 +67,10 @@ def checkin():
 @bp.get("/progress")
 @login_required
 def progress_page():
-    progress = service.progress(db.session, current_user, utcnow())
+    now = utcnow()
+    progress = service.progress(db.session, current_user, now)
     return render_template("checkins/progress.html", progress=progress, chart=chart_for(progress),
+                           earnings=earnings_of(db.session, current_user, now),
                            saved=request.args.get("saved"), lesson_titles=lesson_titles(progress),
                            comments=comments_on_checkins(db.session, current_user))
 

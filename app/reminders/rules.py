@@ -154,7 +154,8 @@ def _last_checkin_days(session: Session, ids) -> dict[int, date]:
     out = {}
     for chunk in _chunks(list(ids)):
         out.update(session.execute(sa.select(Checkin.user_id, sa.func.max(Checkin.day))
-                                   .where(Checkin.user_id.in_(chunk)).group_by(Checkin.user_id)).all())
+                                   .where(Checkin.user_id.in_(chunk), Checkin.source != "shop")  # hers only
+                                   .group_by(Checkin.user_id)).all())
     return out
 
 
