@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = str(REPO_ROOT / "migrations")
 
 
 class Defaults:
@@ -19,7 +20,7 @@ class Defaults:
     CONTENT_CHECK_SECONDS = 2.0
     ACADEMY_TIMEZONE = "Asia/Shanghai"
     BABEL_DEFAULT_LOCALE = "zh_CN"
-    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    # BABEL_DEFAULT_TIMEZONE follows ACADEMY_TIMEZONE (load() below).
     LANGUAGES = ("zh_CN", "en")
     BOOTSTRAP_SERVE_LOCAL = True  # our users are in China: no CDN, ever
     SESSION_COOKIE_HTTPONLY = True
@@ -66,6 +67,23 @@ class Defaults:
     # Sent and skipped outbox messages, delivery tries, inbox messages and login attempts are deleted
     # this many days after they were made (app/ops/retention.py); dead letters stay until handled.
     RETENTION_DAYS = 90
+    # WeChat 公众号 (docs/wechat.md): no WECHAT_APP_ID, no WeChat login, share cards or channel.
+    WECHAT_APP_ID = None
+    WECHAT_APP_SECRET = None
+    WECHAT_API_BASE = "https://api.weixin.qq.com"
+    WECHAT_OPEN_BASE = "https://open.weixin.qq.com"
+    WECHAT_HTTP_TIMEOUT = 5
+    # SMS codes and reminders (docs/wechat.md): no SMS_SECRET_ID, no SMS.
+    SMS_PROVIDER = "tencent"
+    SMS_SECRET_ID = None
+    SMS_SECRET_KEY = None
+    SMS_SDK_APP_ID = None
+    SMS_SIGN_NAME = None
+    SMS_TEMPLATE_CODE = None        # the login-code template; the code is its first parameter
+    SMS_ENDPOINT = None             # host[:port]; None: the provider's (sms.tencentcloudapi.com)
+    SMS_SCHEME = "https"
+    SMS_REGION = "ap-guangzhou"
+    SMS_HTTP_TIMEOUT = 5
 
 
 ENVIRONMENT = {
@@ -89,6 +107,19 @@ ENVIRONMENT = {
     "SCHEDULER_RULES_SECONDS": "SCHEDULER_RULES_SECONDS",
     "SCHEDULER_DISPATCH_SECONDS": "SCHEDULER_DISPATCH_SECONDS",
     "RETENTION_DAYS": "RETENTION_DAYS",
+    "WECHAT_APP_ID": "WECHAT_APP_ID",
+    "WECHAT_APP_SECRET": "WECHAT_APP_SECRET",
+    "WECHAT_API_BASE": "WECHAT_API_BASE",
+    "WECHAT_OPEN_BASE": "WECHAT_OPEN_BASE",
+    "SMS_PROVIDER": "SMS_PROVIDER",
+    "SMS_SECRET_ID": "SMS_SECRET_ID",
+    "SMS_SECRET_KEY": "SMS_SECRET_KEY",
+    "SMS_SDK_APP_ID": "SMS_SDK_APP_ID",
+    "SMS_SIGN_NAME": "SMS_SIGN_NAME",
+    "SMS_TEMPLATE_CODE": "SMS_TEMPLATE_CODE",
+    "SMS_ENDPOINT": "SMS_ENDPOINT",
+    "SMS_SCHEME": "SMS_SCHEME",
+    "SMS_REGION": "SMS_REGION",
 }
 
 

@@ -41,6 +41,11 @@ def select_timezone() -> str:
     return current_app.config["ACADEMY_TIMEZONE"]
 
 
+def lang_for(user) -> str:
+    """Which version of the content a user reads when no request says: "en" if she chose English."""
+    return "en" if user is not None and (user.locale or "").startswith("en") else "zh"
+
+
 def content_lang() -> str:
     """Which version of the content to show: "zh" or "en"."""
     return "en" if str(get_locale()).startswith("en") else "zh"
@@ -59,7 +64,7 @@ def safe_next(target: str | None, fallback: str) -> str:
 @bp.post("/language")
 def choose_language():
     lang = request.form.get("lang", "")
-    response = redirect(safe_next(request.form.get("next"), url_for("web.home")))
+    response = redirect(safe_next(request.form.get("next"), url_for("home.home")))
     if lang in current_app.config["LANGUAGES"]:
         response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="Lax")
         if current_user.is_authenticated:

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.checkins.models import Checkin
 from app.cohorts.models import Cohort, MentorNote
 from app.learning.models import Course, Lesson, LessonProgress
@@ -137,7 +138,7 @@ def _count_queries(app, client, path: str) -> int:
 def build(database_url: str, trainees: int, checkins_each: int, now: datetime, data: str = "bench"):
     """A migrated database with the real content, a cohort of `trainees`, its mentor logged in.
 
-    data="demo-scale" seeds with app.demo_scale.seed_scale() instead (`academy demo --trainees N`: a
+    data="demo-scale" seeds with app.demo.scale.seed_scale() instead (`academy demo --trainees N`: a
     cohort on day 35, check-ins on the programme's check-in days only)."""
     from flask_migrate import upgrade
 
@@ -156,8 +157,8 @@ def build(database_url: str, trainees: int, checkins_each: int, now: datetime, d
             sys.exit(f"content problems: {content.problems[:3]}")
         sync_content(db.session, content, now)
         if data == "demo-scale":
-            from app.demo import DEMO_PASSWORD
-            from app.demo_scale import MENTOR_EMAIL, seed_scale
+            from app.demo.seed import DEMO_PASSWORD
+            from app.demo.scale import MENTOR_EMAIL, seed_scale
             cohort, login = seed_scale(db.session, trainees, now), (MENTOR_EMAIL, DEMO_PASSWORD)
         else:
             start = now.astimezone(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=20)  # day 21
@@ -189,7 +190,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--target-ms", type=float, default=300.0)
     parser.add_argument("--data", choices=("bench", "demo-scale"), default="bench",
-                        help="bench: ~15 check-ins each, day 21 (default); demo-scale: app.demo_scale's cohort")
+                        help="bench: ~15 check-ins each, day 21 (default); demo-scale: app.demo.scale's cohort")
     parser.add_argument("--database", help="an empty database's URL instead of a temporary SQLite file")
     parser.add_argument("--profile", action="store_true", help="profile one dashboard request (needs pyinstrument)")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when over the target")

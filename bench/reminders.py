@@ -30,7 +30,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.checkins.models import Checkin
 from app.cohorts.models import Cohort, cohort_mentors
 from app.learning.models import Course, Lesson, LessonProgress

@@ -13,16 +13,14 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from app import create_app
-from app.accounts.models import Role
-from app.accounts.service import create_user
-from app.cohorts.models import Cohort
 from app.content import load_content
 from app.content.sync import sync_courses, sync_milestones
+from app.core.access import Role
 from app.database import utcnow
 from app.extensions import db
+from tests.factories import PASSWORD, english, login, make_cohort, make_user  # noqa: F401 (tests import them from here too)
 
 REPO = Path(__file__).resolve().parent.parent
-PASSWORD = "correct horse 8"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
@@ -132,31 +130,9 @@ def cohort(app):
     return make_cohort("Spring cohort", "SPRING1")
 
 
-def make_cohort(name: str, code: str, start=None) -> Cohort:
-    cohort = Cohort(name=name, invite_code=code, start_date=start or utcnow().date())
-    db.session.add(cohort)
-    db.session.commit()
-    return cohort
-
-
-def make_user(email: str, role: str = Role.TRAINEE, cohort: Cohort | None = None, **fields):
-    user = create_user(db.session, name=fields.pop("name", email.split("@")[0]), email=email,
-                       password=fields.pop("password", PASSWORD), role=role, cohort=cohort, **fields)
-    if role == Role.MENTOR and cohort is not None:
-        cohort.mentors.append(user)
-    db.session.commit()
-    return user
-
-
 @pytest.fixture
 def trainee(cohort):
     return make_user("mei@example.com", cohort=cohort, name="美美")
-
-
-def english(client):
-    """The client asks for English pages, as a browser set to English does."""
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
 
 
 @pytest.fixture
@@ -169,10 +145,6 @@ def admin_client(app, boss):
     client = english(app.test_client())
     assert login(client, boss.email).status_code == 302
     return client
-
-
-def login(client, identifier: str, password: str = PASSWORD, **extra):
-    return client.post("/login", data={"identifier": identifier, "password": password, **extra})
 
 
 @pytest.fixture

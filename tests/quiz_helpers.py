@@ -5,7 +5,7 @@ Tests change a quiz's settings on the row itself (e.g. quiz.time_limit_minutes =
 from pathlib import Path
 
 from app.content.loader import load_courses
-from app.content.quizzes import load_quizzes
+from app.content.quiz_folder import load_quizzes
 from app.content.sync import SyncReport, sync_quizzes
 from app.database import utcnow
 from app.extensions import db

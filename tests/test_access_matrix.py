@@ -31,15 +31,17 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from app import create_app
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import ApiToken, create_token
 from app.camp import feed, photos
 from app.camp.models import CampTask, FeedComment, FeedPost, TaskCheckin
 from app.checkins import imports
 from app.checkins.models import Checkin
-from app.checkins.service import local_today, record_checkin
+from app.checkins.service import record_checkin
+from app.core.calendar import local_today
 from app.cohorts import admin
-from app.cohorts.models import InboxMessage, MentorNote
+from app.cohorts.models import MentorNote
+from app.reminders.models import InboxMessage
 from app.content.sync import sync_content
 from app.database import utcnow
 from app.extensions import db
@@ -48,6 +50,7 @@ from app.quizzes.models import QuizAttempt
 from app.reminders.preferences import unsubscribe_token
 from app.shops import service as shops
 from tests.conftest import PASSWORD, Client, _test_config, make_cohort, make_user
+from tests.wechat_servers import FakeTencentSms, FakeWechat
 
 PERSONAS = ("anonymous", "other_trainee", "other_mentor", "trainee", "mentor", "admin")
 # Walked in this order for each route: the home trainee and mentor after the outsiders, so an
@@ -95,6 +98,10 @@ API_PUBLIC = PUBLIC
 API_ANY_TOKEN = policy(   REFUSED,  OK,      OK,       OK,      OK,      OK)
 API_MENTORS = policy(     REFUSED,  REFUSED, REFUSED,  OK,      OK,      OK)
 API_COACHES = policy(     REFUSED,  REFUSED, REFUSED,  OK,      REFUSED, OK)
+# WeChat's callback: the one-time state is the proof; without it, refused whoever asks.
+ONE_TIME = policy(        REFUSED,  REFUSED, REFUSED,  REFUSED, REFUSED, REFUSED)
+# After WeChat found no account: a visitor without that WeChat in her session goes to the login page.
+WECHAT_VISITORS = policy( LOGIN,    HOME,    HOME,     HOME,    HOME,    HOME)
 # Signed by a shop (HMAC), not by a person: every token and cookie is refused (401).
 API_SIGNED = policy(      REFUSED,  REFUSED, REFUSED,  REFUSED, REFUSED, REFUSED)
 
@@ -211,9 +218,23 @@ ROUTES = {
     "GET /api/v1/today": API_ANY_TOKEN,
     "GET /api/v1/cohorts": API_MENTORS,
     "GET /api/v1/cohorts/<cohort_id>/trainees": API_COACHES,
+    # WeChat and SMS (walked with both configured, against local stand-ins)
+    "GET /auth/wechat": PUBLIC,                         # to WeChat's consent page (logged in: to bind)
+    "GET /auth/wechat/callback": ONE_TIME,
+    "GET /auth/wechat/welcome": WECHAT_VISITORS,
+    "POST /auth/wechat/welcome": WECHAT_VISITORS,
+    "POST /auth/wechat/bind": WECHAT_VISITORS,
+    "GET /auth/wechat/join/<code>": VISITORS,           # without a WeChat in her session: the invite page
+    "POST /auth/wechat/join/<code>": VISITORS,
+    "POST /account/wechat/unbind": LOGGED_IN,
+    "POST /preferences/channels": LOGGED_IN,
+    "POST /auth/sms/send": VISITORS,
+    "POST /auth/sms/login": VISITORS,
+    "GET /auth/sms/reset": VISITORS,
+    "GET /api/v1/wechat/jssdk": API_PUBLIC,             # for our pages' share cards: no token
     "POST /api/v1/hooks/orders": API_SIGNED,
 }
-PUBLIC_WITHOUT_TOKEN = {"GET /api/v1/openapi.json"}
+PUBLIC_WITHOUT_TOKEN = {"GET /api/v1/openapi.json", "GET /api/v1/wechat/jssdk"}
 
 
 # --- the home cohort and the people --------------------------------------------------------------
@@ -319,7 +340,12 @@ def seed_the_others(w: World, now) -> None:
 
 @pytest.fixture(scope="module")
 def walk(database_url, content, tmp_path_factory):
-    app = create_app(_test_config(database_url, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads"))))
+    with FakeWechat() as wechat, FakeTencentSms() as sms:
+        yield from _walk(database_url, content, tmp_path_factory, {**wechat.config, **sms.config()})
+
+
+def _walk(database_url, content, tmp_path_factory, services):
+    app = create_app(_test_config(database_url, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")), **services))
     app.test_client_class = Client
     with app.app_context():
         world = seed(content)
@@ -360,6 +386,7 @@ def url_values(w: World, rule: str) -> dict[str, str]:
 QUERIES = {  # aimed at the home cohort where a page takes it from the query string
     "/cohorts/compare": {"ids": "{home}"},
     "/rankings": {"cohort": "{home}"},
+    "/api/v1/wechat/jssdk": {"url": "http://127.0.0.1:5000/"},
 }
 
 
@@ -439,7 +466,7 @@ def test_the_table_keeps_the_prefix_rules():
             assert rules["anonymous"] == REFUSED or key in PUBLIC_WITHOUT_TOKEN, key
         if path.startswith("/cohorts/<cohort_id>/"):
             assert rules == COACHES, key
-        if rules not in (PUBLIC, LOGOUT, VISITORS, PHOTO_VIEWERS) \
+        if rules not in (PUBLIC, LOGOUT, VISITORS, PHOTO_VIEWERS, ONE_TIME) \
                 and not path.startswith("/api/"):
             assert rules["anonymous"] == LOGIN, f"{key}: a page that needs a login sends visitors to it"
 

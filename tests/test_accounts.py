@@ -4,9 +4,10 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts import service
-from app.accounts.models import LoginAttempt, Role, User
+from app.accounts.models import LoginAttempt, User
+from app.core.access import Role
 from app.database import utcnow
-from app.demo import DEMO_CODE, DEMO_PASSWORD, seed_demo
+from app.demo.seed import DEMO_CODE, DEMO_PASSWORD, seed_demo
 from app.extensions import db
 from tests.conftest import PASSWORD, login, make_user
 

@@ -3,13 +3,14 @@ from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
-import time_machine
 from openapi_spec_validator import validate
 
 from app.api.models import ApiToken, create_token
 from app.checkins.models import Checkin, CheckinRevision
 from app.database import utcnow
 from app.extensions import db
+from tests.factories import api_headers
+from tests.factories import frozen_clock
 from tests.conftest import make_cohort, make_user
 
 NOW = datetime(2026, 5, 10, 4, 0, tzinfo=timezone.utc)  # noon on 10 May in Shanghai: day 7 of a 4 May cohort
@@ -18,10 +19,7 @@ BODY = {"date": TODAY, "earnings": "12.50", "orders": 3, "group_members": 120, "
         "note": "first 接龙"}
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+clock = frozen_clock(NOW, autouse=True)
 
 
 def trainee(email: str):
@@ -32,12 +30,6 @@ def trainee(email: str):
     return user
 
 
-def bearer(user) -> dict:
-    _, secret = create_token(db.session, user, "test", utcnow())
-    db.session.commit()
-    return {"Authorization": f"Bearer {secret}"}
-
-
 @pytest.fixture
 def mei(synced):
     return trainee("mei@example.com")
@@ -46,7 +38,7 @@ def mei(synced):
 @pytest.fixture
 def api(client, mei):
     """POST or GET as Mei: api("get", "/checkins")."""
-    headers = bearer(mei)
+    headers = api_headers(mei)
     return lambda method, path, **kw: getattr(client, method)(f"/api/v1{path}", headers=headers, **kw)
 
 
@@ -111,7 +103,7 @@ def test_a_body_that_is_not_a_json_object_is_refused(api, body):
 
 def test_each_token_only_ever_reads_and_writes_its_own_user_s_check_ins(client, api, mei):
     ana = trainee("ana@example.com")
-    hers = bearer(ana)
+    hers = api_headers(ana)
     api("post", "/checkins", json=BODY)
     assert client.post("/api/v1/checkins", json={"date": TODAY, "earnings": "1"}, headers=hers).status_code == 201
     assert [c["earnings"] for c in api("get", "/checkins").json] == ["12.50"]
@@ -141,7 +133,7 @@ def test_progress_has_the_programme_day_milestones_courses_and_diagnosis(api):
 
 
 def test_a_revoked_token_stops_working_at_once(client, mei):
-    headers = bearer(mei)
+    headers = api_headers(mei)
     assert client.get("/api/v1/progress", headers=headers).status_code == 200
     token = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == mei.id))
     token.revoked_at = utcnow()

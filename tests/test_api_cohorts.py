@@ -6,23 +6,21 @@ Who may call it: mentors (their own cohorts) and admins (every cohort). A traine
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-import time_machine
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.cohorts.models import MentorNote
 from app.extensions import db
+from tests.factories import api_headers
+from tests.factories import frozen_clock
 from tests.conftest import make_cohort, make_user
-from tests.test_dashboard import NOW, START, bearer, check_in, trainee
+from tests.test_dashboard import NOW, START, check_in, trainee
 
 UTC = timezone.utc
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+clock = frozen_clock(NOW, autouse=True)
 
 
 @pytest.fixture
@@ -67,7 +65,7 @@ def test_the_openapi_document_validates_and_has_the_cohort_endpoints(spec):
 
 
 def test_a_mentor_lists_her_cohorts_with_their_active_trainees(client, spec, team):
-    response = client.get("/api/v1/cohorts", headers=bearer(team["mentor"]))
+    response = client.get("/api/v1/cohorts", headers=api_headers(team["mentor"]))
     assert response.status_code == 200
     conforms(spec, "CohortSummary", response.json[0])
     assert response.json == [{"id": team["mine"].id, "name": "Spring cohort", "start_date": "2026-05-10",
@@ -76,12 +74,12 @@ def test_a_mentor_lists_her_cohorts_with_their_active_trainees(client, spec, tea
 
 
 def test_an_admin_lists_every_cohort_that_is_not_archived(client, team):
-    cohorts = client.get("/api/v1/cohorts", headers=bearer(team["admin"])).json
+    cohorts = client.get("/api/v1/cohorts", headers=api_headers(team["admin"])).json
     assert [(c["name"], c["trainee_count"]) for c in cohorts] == [("Autumn cohort", 1), ("Spring cohort", 2)]
 
 
 def test_a_trainee_gets_403_on_the_list_and_404_on_any_cohort(client, team):
-    headers = bearer(team["mei"])
+    headers = api_headers(team["mei"])
     response = client.get("/api/v1/cohorts", headers=headers)
     assert response.status_code == 403 and response.json["error"]
     for cohort in (team["mine"], team["other"]):
@@ -96,14 +94,14 @@ def test_without_a_token_both_answer_401(client, team):
 
 
 def test_another_cohort_answers_exactly_like_a_missing_one(client, team):
-    headers = bearer(team["mentor"])
+    headers = api_headers(team["mentor"])
     other = client.get(f"/api/v1/cohorts/{team['other'].id}/trainees", headers=headers)
     missing = client.get("/api/v1/cohorts/424242/trainees", headers=headers)
     assert other.status_code == missing.status_code == 404 and other.json == missing.json
 
 
 def test_a_trainee_row_has_her_figures_in_the_documented_shape(client, spec, team):
-    response = client.get(f"/api/v1/cohorts/{team['mine'].id}/trainees", headers=bearer(team["mentor"]))
+    response = client.get(f"/api/v1/cohorts/{team['mine'].id}/trainees", headers=api_headers(team["mentor"]))
     assert response.status_code == 200
     conforms(spec, "TraineePage", response.json)
     page = response.json
@@ -126,7 +124,7 @@ def test_a_trainee_row_has_her_figures_in_the_documented_shape(client, spec, tea
 def test_rows_page_and_filter(client, spec, team):
     for n in range(7):
         trainee(f"t{n}@example.com", team["mine"], f"T{n}")
-    headers, path = bearer(team["mentor"]), f"/api/v1/cohorts/{team['mine'].id}/trainees"
+    headers, path = api_headers(team["mentor"]), f"/api/v1/cohorts/{team['mine'].id}/trainees"
 
     def names(query: str) -> list[str]:
         response = client.get(f"{path}?{query}", headers=headers)
@@ -148,7 +146,7 @@ def test_rows_page_and_filter(client, spec, team):
 @pytest.mark.parametrize("query", ["page=0", "page=-1", "page=abc", "page=²", "per_page=0", "per_page=1.5",
                                    "sort=__class__", "status=sleeping"])
 def test_bad_paging_or_filters_answer_422(client, team, query):
-    response = client.get(f"/api/v1/cohorts/{team['mine'].id}/trainees?{query}", headers=bearer(team["mentor"]))
+    response = client.get(f"/api/v1/cohorts/{team['mine'].id}/trainees?{query}", headers=api_headers(team["mentor"]))
     assert response.status_code == 422 and response.json["error"]
 
 
@@ -157,7 +155,7 @@ def test_contacted_shows_in_the_row_and_clears_her_reasons(client, team):
                       body="", created_at=NOW - timedelta(hours=2))
     db.session.add(note)
     db.session.commit()
-    rows = client.get(f"/api/v1/cohorts/{team['mine'].id}/trainees", headers=bearer(team["mentor"])).json
+    rows = client.get(f"/api/v1/cohorts/{team['mine'].id}/trainees", headers=api_headers(team["mentor"])).json
     mei = next(row for row in rows["trainees"] if row["name"] == "美美")
     assert mei["reasons"] == [] and mei["attention"] == 0
     assert datetime.fromisoformat(mei["contacted_at"]) == NOW - timedelta(hours=2)

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                               status_code_conformance)
 
 from app import create_app
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import create_token
 from app.checkins.service import record_checkin
 from app.content.sync import sync_content

@@ -15,7 +15,7 @@ from app import create_app
 from app.content import load_content
 from app.content.sync import sync_courses, sync_milestones
 from app.database import utcnow
-from app.demo import seed_demo
+from app.demo.seed import seed_demo
 from app.extensions import db
 from tests.conftest import REPO
 from tests.quiz_helpers import load_test_quizzes
@@ -79,7 +79,7 @@ def seed_week_trainee() -> None:
     from datetime import timedelta
     from app.accounts.service import create_user
     from app.cohorts.models import Cohort
-    from app.checkins.service import local_today
+    from app.core.calendar import local_today
     now = utcnow()
     cohort = Cohort(name="Week cohort", invite_code="WEEK7", start_date=now.date())
     db.session.add(cohort)
@@ -385,7 +385,7 @@ def test_a_trainee_walks_her_first_camp_week(browser, live_server, live_url):
     import zxingcpp
     from PIL import Image
 
-    from app.accounts.models import Role
+    from app.core.access import Role
     from app.accounts.service import create_user
     from app.cohorts.models import Cohort
 

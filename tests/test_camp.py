@@ -7,12 +7,14 @@ import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp import service
 from app.camp.models import CampTask, Photo, TaskCheckin
-from app.camp.service import CampError, record_task_checkin
+from app.camp.service import record_task_checkin
 from app.checkins.models import Checkin
 from app.extensions import db
+from app.core.errors import DomainError
 from tests.conftest import count_queries, make_cohort, make_user
 
 UTC = timezone.utc
@@ -98,7 +100,7 @@ def test_a_task_opens_at_eight_in_her_own_time_zone(synced, tz):
     state = service.today(db.session, she, on(1, "07:59:59", tz))
     assert (state.programme_day, state.task.key, state.is_unlocked, state.is_done) == (1, first.key, False, False)
     assert state.unlocks_at == on(1, "08:00", tz) and state.next_task.day == 2
-    with pytest.raises(CampError, match="opens on 2026-05-04 at 08:00"):
+    with pytest.raises(DomainError, match="opens on 2026-05-04 at 08:00"):
         do(she, 1, on(1, "07:59:59", tz))
     assert service.today(db.session, she, on(1, "08:00", tz)).is_unlocked
 
@@ -112,7 +114,7 @@ def test_at_one_instant_a_task_is_open_in_shanghai_and_still_locked_in_los_angel
 
 
 def test_a_future_task_is_refused_and_listed_as_coming_with_its_unlock_time(mei):
-    with pytest.raises(CampError, match="Day 3's task opens on 2026-05-06 at 08:00"):
+    with pytest.raises(DomainError, match="Day 3's task opens on 2026-05-06 at 08:00"):
         do(mei, 3, on(1))
     upcoming = service.today(db.session, mei, on(1)).upcoming
     assert [u.task.day for u in upcoming][:3] == [2, 3, 4] and upcoming[1].unlocks_at == on(3, "08:00")
@@ -135,7 +137,7 @@ def test_an_on_time_check_in_is_stored_once(mei):
     assert (checkin.day, checkin.number, checkin.text, checkin.is_makeup, checkin.is_shared) == (
         day(1), 12, "邀请了8个人", False, True)
     assert service.today(db.session, mei, on(1, "21:00")).is_done
-    with pytest.raises(CampError, match="already checked in for day 1"):
+    with pytest.raises(DomainError, match="already checked in for day 1"):
         do(mei, 1, on(1, "21:00"))
 
 
@@ -149,9 +151,9 @@ def test_an_on_time_check_in_is_stored_once(mei):
     (4, {"photos": []}, "photos"),              # day 4 asks for a photo
 ])
 def test_missing_or_bad_proof_is_refused_naming_the_field(mei, n, values, field):
-    with pytest.raises(CampError) as refused:
+    with pytest.raises(DomainError) as refused:
         do(mei, n, on(n), **values)
-    assert set(refused.value.errors) == {field}
+    assert set(refused.value.fields) == {field}
     assert db.session.scalar(sa.select(sa.func.count(TaskCheckin.id))) == 0
 
 
@@ -169,12 +171,12 @@ def test_up_to_three_photos_are_attached_to_her_check_in(mei):
 
 
 def test_a_fourth_photo_or_someone_else_s_is_refused(mei, synced):
-    with pytest.raises(CampError) as refused:
+    with pytest.raises(DomainError) as refused:
         do(mei, 4, on(4), photos=[photo_of(mei) for _ in range(4)])
-    assert set(refused.value.errors) == {"photos"}
+    assert set(refused.value.fields) == {"photos"}
     db.session.rollback()
     other = trainee_in(SHANGHAI)
-    with pytest.raises(CampError):
+    with pytest.raises(DomainError):
         do(mei, 4, on(4), photos=[photo_of(other)])
 
 
@@ -183,7 +185,7 @@ def test_a_fourth_photo_or_someone_else_s_is_refused(mei, synced):
 def test_a_missed_day_can_be_made_up_until_48_hours_after_it_ended(mei):
     # Day 1 ends at midnight into day 2 (her time): the window closes at midnight into day 4.
     assert service.makeup_deadline(task(1), mei, service.CampRules()) == on(4, "00:00")
-    with pytest.raises(CampError, match="can no longer be made up"):
+    with pytest.raises(DomainError, match="can no longer be made up"):
         do(mei, 1, on(4, "00:00:01"))
     checkin = do(mei, 1, on(4, "00:00"))
     assert checkin.is_makeup and checkin.day == day(1)
@@ -199,7 +201,7 @@ def test_the_window_is_counted_from_her_own_midnight(synced, tz):
     she = trainee_in(tz)
     assert do(she, 2, on(4, "23:59:59", tz)).is_makeup
     she = trainee_in(tz)
-    with pytest.raises(CampError, match="closed on 2026-05-08 at 00:00"):
+    with pytest.raises(DomainError, match="closed on 2026-05-08 at 00:00"):
         do(she, 2, on(5, "00:00:01", tz))
 
 
@@ -207,14 +209,14 @@ def test_one_make_up_a_programme_week_then_the_next_week_brings_a_new_one(mei):
     assert service.makeup_left(db.session, mei, on(3)) == 1
     do(mei, 1, on(2, "09:00"))                      # week 1's make-up
     assert service.makeup_left(db.session, mei, on(3)) == 0
-    with pytest.raises(CampError, match="used this week's make-ups"):
+    with pytest.raises(DomainError, match="used this week's make-ups"):
         do(mei, 2, on(3, "09:00"))
     assert service.today(db.session, mei, on(3)).makeups == []
     # Day 8 starts week 2: day 7, missed, may be made up again.
     assert service.makeup_left(db.session, mei, on(8)) == 1
     assert [m.task.day for m in service.today(db.session, mei, on(8)).makeups] == [6, 7]
     assert do(mei, 7, on(8)).is_makeup
-    with pytest.raises(CampError, match="used this week's make-ups"):
+    with pytest.raises(DomainError, match="used this week's make-ups"):
         do(mei, 6, on(8, "21:00"))
 
 

@@ -16,13 +16,16 @@ from markupsafe import escape
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp import coaching, photos
 from app.camp.models import CampTask, FeedPost, Photo, TaskCheckin
 from app.camp.service import record_task_checkin
 from app.cohorts import dashboard
-from app.cohorts.models import AuditEntry, MentorNote
+from app.cohorts.models import MentorNote
+from app.core.audit import AuditEntry
 from app.extensions import db
+from tests.factories import frozen_clock
 from tests.conftest import count_queries, login, make_cohort, make_user
 
 UTC = timezone.utc
@@ -44,10 +47,7 @@ def on(n: int, clock: str = "12:00", tz: str = SHANGHAI) -> datetime:
 NOW = on(4)
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+clock = frozen_clock(NOW, autouse=True)
 
 
 def jpeg(color=(200, 40, 40)) -> bytes:

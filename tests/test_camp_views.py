@@ -6,16 +6,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-import time_machine
 from openapi_schema_validator import OAS30Validator
 from PIL import Image
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import create_token
 from app.camp.models import CampTask, FeedPost, Photo, TaskCheckin
 from app.checkins.service import record_checkin
 from app.database import utcnow
 from app.extensions import db
+from app.core.errors import DomainError
+from tests.factories import api_headers
+from tests.factories import frozen_clock
 from tests.conftest import login, make_cohort, make_user
 
 START = date(2026, 5, 4)
@@ -30,10 +32,7 @@ def stored() -> list[TaskCheckin]:
     return list(db.session.scalars(sa.select(TaskCheckin)))
 
 
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+clock = frozen_clock(NOW)
 
 
 @pytest.fixture
@@ -176,7 +175,7 @@ def test_a_photo_stored_before_a_late_refusal_leaves_no_file(web, uploads, clock
     from app.camp import service
 
     def refuse(*args, **kwargs):
-        raise service.CampError("refused at the last moment")
+        raise DomainError("refused at the last moment")
     monkeypatch.setattr(service, "record_task_checkin", refuse)
     response = web.post(f"/today/{task(4).key}", data={"photos": [jpg("a.jpg")]}, content_type="multipart/form-data")
     assert response.status_code == 422
@@ -256,14 +255,8 @@ def test_rankings_show_her_cohort_and_earnings_only_of_those_who_share(web, mei)
 
 # --- GET /api/v1/today -------------------------------------------------------------------------------------------
 
-def bearer(user) -> dict:
-    _, secret = create_token(db.session, user, "test", utcnow())
-    db.session.commit()
-    return {"Authorization": f"Bearer {secret}"}
-
-
 def test_api_today_gives_the_day_the_task_and_the_streak_in_her_language(client, mei, clock):
-    headers = bearer(mei)
+    headers = api_headers(mei)
     body = client.get("/api/v1/today", headers=headers).json
     first = task(1)
     assert body == {"program_day": 1, "task": {"key": first.key, "title": first.title_en,
@@ -286,7 +279,7 @@ def test_api_today_gives_the_day_the_task_and_the_streak_in_her_language(client,
 
 def test_api_today_on_a_day_without_a_task_and_without_a_token(client, mei, clock):
     clock.move_to(NOW + timedelta(days=7))                      # day 8 has no task
-    body = client.get("/api/v1/today", headers=bearer(mei)).json
+    body = client.get("/api/v1/today", headers=api_headers(mei)).json
     assert (body["program_day"], body["task"], body["unlocked"], body["done"]) == (8, None, False, False)
     assert client.get("/api/v1/today").status_code == 401
 

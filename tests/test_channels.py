@@ -3,7 +3,6 @@ how each answer maps to sent, Retry or Dead. No database: messages are built in 
 import base64
 import hashlib
 import hmac
-import json
 import socket
 import time
 from datetime import datetime, timezone
@@ -16,7 +15,8 @@ from app import create_app
 from app.accounts.models import User
 from app.cohorts.models import Cohort
 from app.reminders import robots
-from app.reminders.channels import Dead, Rendered, Retry, channel_for
+from app.reminders.channels import Dead, Rendered, Retry
+from app.reminders.registry import channel_for
 from app.reminders.email import EmailChannel, message_id
 from app.reminders.models import OutboxMessage
 from app.reminders.robots import ROBOTS, DingTalkRobot, FeishuRobot, WebhookChannel, WeComRobot

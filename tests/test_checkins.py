@@ -10,10 +10,12 @@ import time_machine
 from flask_babel import force_locale
 
 from app.checkins.models import Checkin, CheckinRevision, Milestone, Programme
-from app.checkins.service import (CheckinError, diagnose, format_yuan, milestone_status, parse_yuan, progress,
+from app.core.money import format_yuan, parse_yuan
+from app.checkins.service import (diagnose, milestone_status, progress,
                                   record_checkin)
 from app.extensions import db
-from app.learning.service import programme_day
+from app.core.calendar import programme_day
+from app.core.errors import DomainError
 from tests.conftest import count_queries, login, make_cohort, make_user
 
 UTC = timezone.utc
@@ -77,9 +79,9 @@ def test_a_check_in_at_half_past_eleven_at_night_in_shanghai_counts_for_that_sha
     assert now == datetime(2026, 5, 6, 15, 30, tzinfo=UTC)  # UTC is on the same date, 8 hours earlier
     checkin, _ = record(mei, now, date="2026-05-06", earnings="5")
     assert checkin.day == date(2026, 5, 6) and progress(db.session, mei, now).checked_in_today
-    with pytest.raises(CheckinError) as refused:
+    with pytest.raises(DomainError) as refused:
         record(mei, now, date="2026-05-07")
-    assert set(refused.value.errors) == {"date"}
+    assert set(refused.value.fields) == {"date"}
 
 
 def test_half_past_midnight_in_shanghai_is_her_new_day_while_utc_is_still_on_the_day_before(mei):
@@ -94,7 +96,7 @@ def test_late_evening_in_los_angeles_is_tomorrow_in_utc_but_counts_for_her_day(s
     now = at("2026-05-06 23:30", LA)
     assert now.date() == date(2026, 5, 7)
     assert record(ana, now, date="2026-05-06", earnings="5")[0].day == date(2026, 5, 6)
-    with pytest.raises(CheckinError):
+    with pytest.raises(DomainError):
         record(ana, now, date="2026-05-07")
 
 
@@ -223,18 +225,18 @@ BAD = [  # today is 2026-05-20 for her (day 17); she may still correct back to 2
 
 @pytest.mark.parametrize("raw, field, message", BAD, ids=[f"{f}:{list(r.values())[-1]}" for r, f, _ in BAD])
 def test_bad_input_gets_a_clear_message_on_its_field_and_stores_nothing(mei, raw, field, message):
-    with pytest.raises(CheckinError) as refused:
+    with pytest.raises(DomainError) as refused:
         record(mei, at("2026-05-20 12:00"), **{"date": "2026-05-20", "earnings": "12.50", **raw})
     with force_locale("en"):
-        assert set(refused.value.errors) == {field} and message in str(refused.value.errors[field])
+        assert set(refused.value.fields) == {field} and message in str(refused.value.fields[field])
     db.session.commit()
     assert stored() == 0
 
 
 def test_every_bad_field_is_reported_at_once_the_day_included(mei):
-    with pytest.raises(CheckinError) as refused:
+    with pytest.raises(DomainError) as refused:
         record(mei, at("2026-05-20 12:00"), date="2026-05-21", earnings="-1", orders="x")
-    assert set(refused.value.errors) == {"date", "earnings", "orders"}
+    assert set(refused.value.fields) == {"date", "earnings", "orders"}
 
 
 def test_the_oldest_day_she_may_still_correct_is_the_window_s_last(mei):

@@ -7,11 +7,16 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts import service as accounts
-from app.accounts.models import Role, User
-from app.cohorts import admin, audit
-from app.cohorts.models import AuditEntry, Cohort, PasswordReset
+from app.accounts.models import User
+from app.core.access import Role
+from app.cohorts import admin
+from app.core import audit
+from app.cohorts.models import Cohort
+from app.core.audit import AuditEntry
+from app.accounts.models import PasswordReset
 from app.database import utcnow
 from app.extensions import db
+from app.core.errors import DomainError
 from tests.conftest import count_queries, english, login, make_cohort, make_user
 
 REGISTRATION = {"name": "王芳", "mobile": "138 0013 8000", "email": "", "password": "goodpass1",
@@ -205,10 +210,10 @@ def test_a_full_cohort_refuses_to_register(client, cohort, trainee):
 def test_registration_itself_checks_the_invite(app, cohort):
     cohort.seat_limit = 0
     db.session.commit()
-    with pytest.raises(accounts.InviteClosed):
+    with pytest.raises(DomainError):
         accounts.register_trainee(db.session, cohort, name="X", email="x@example.com", password="longenough")
     cohort.seat_limit, cohort.invite_expires_at = None, datetime(2026, 1, 1, tzinfo=timezone.utc)
-    with pytest.raises(accounts.InviteClosed):
+    with pytest.raises(DomainError):
         accounts.register_trainee(db.session, cohort, now=datetime(2026, 1, 1, tzinfo=timezone.utc),
                                   name="X", email="x@example.com", password="longenough")
     assert accounts.register_trainee(db.session, cohort, now=datetime(2025, 12, 31, 23, 59, tzinfo=timezone.utc),
@@ -362,13 +367,13 @@ def test_the_service_claims_a_reset_once(app, boss, trainee):
     token = admin.create_reset_link(db.session, boss, trainee, now)
     db.session.commit()
     accounts.reset_password(db.session, token, "brand new 9", now)
-    with pytest.raises(accounts.ResetLinkError) as error:
+    with pytest.raises(DomainError) as error:
         accounts.reset_password(db.session, token, "brand new 10", now)
-    assert error.value.problem == "used"
-    with pytest.raises(accounts.ResetLinkError) as error:
+    assert error.value.code == "used"
+    with pytest.raises(DomainError) as error:
         accounts.find_reset(db.session, admin.create_reset_link(db.session, boss, trainee, now),
                             now + timedelta(hours=72))
-    assert error.value.problem == "expired"
+    assert error.value.code == "expired"
 
 
 # --- the audit log -----------------------------------------------------------------------------

@@ -7,15 +7,16 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.checkins.models import Checkin
 from app.cohorts import stats
 from app.content.sync import SyncReport, sync_quizzes
 from app.database import utcnow
-from app.demo_scale import seed_scale
+from app.demo.scale import seed_scale
 from app.extensions import db
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import QuizAttempt
+from app.core.members import trainee_count
 from tests.conftest import count_queries, login, make_cohort, make_user
 from tests.quiz_helpers import load_test_quizzes
 
@@ -276,7 +277,7 @@ def test_the_numbers_page_takes_as_many_queries_for_200_trainees_as_for_10(clien
         response = client.get(url)
     assert response.status_code == 200 and "Demo cohort (200 trainees)" in response.text
     assert large_count() == small_count(), (small_count(), large_count())
-    assert stats.trainee_count(db.session, cohort) == 200
+    assert trainee_count(db.session, cohort.id) == 200
 
 
 def test_the_page_escapes_names_and_has_no_script_and_no_remote_url(client, frozen):

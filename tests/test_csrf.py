@@ -1,7 +1,7 @@
 """CSRF is enforced on every state-changing route: this walks the URL map, so a new route is covered."""
 import re
 
-from app.accounts.models import Role
+from app.core.access import Role
 from tests.conftest import PASSWORD, make_user
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

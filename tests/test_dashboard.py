@@ -13,16 +13,19 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from app.accounts.models import Role, User
-from app.api.models import create_token
+from app.accounts.models import User
+from app.core.access import Role
 from app.checkins.models import Checkin
 from app.checkins.service import record_checkin
-from app.cohorts.models import InboxMessage, MentorNote
+from app.cohorts.models import MentorNote
+from app.reminders.models import InboxMessage
 from app.database import utcnow
 from app.extensions import db
 from app.learning.models import Lesson
 from app.quizzes import service as quiz_service
 from app.quizzes.models import QuizAttempt
+from tests.factories import api_headers
+from tests.factories import frozen_clock
 from bench.dashboard import seed_trainees
 from tests.conftest import count_queries, login, make_cohort, make_user
 from tests.quiz_helpers import load_test_quizzes
@@ -36,10 +39,7 @@ EVIL = f'{SCRIPT} [x](javascript:alert(1)) <a href="javascript:alert(2)">y</a> <
 ACTIONS = ("notes", "nudge", "contacted")
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+clock = frozen_clock(NOW, autouse=True)
 
 
 # --- people and what they did ----------------------------------------------------------------------
@@ -88,12 +88,6 @@ def as_user(app, user):
     client = app.test_client()
     assert login(client, user.email).status_code == 302
     return client
-
-
-def bearer(user) -> dict:
-    _, secret = create_token(db.session, user, "test", utcnow())
-    db.session.commit()
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def card_ids(html: str) -> list[int]:
@@ -156,7 +150,7 @@ def test_a_mentor_sees_her_own_cohort_and_nothing_of_another(app, world):
         assert client.get(path).status_code == 200, path
     for path in pages(world.other.id, world.ana.id) + pages(999_999, world.mei.id):
         assert client.get(path).status_code == 404, path
-    headers = bearer(world.mentor)
+    headers = api_headers(world.mentor)
     assert [c["id"] for c in client.get("/api/v1/cohorts", headers=headers).json] == [world.mine.id]
     assert client.get(f"/api/v1/cohorts/{world.mine.id}/trainees", headers=headers).status_code == 200
     assert client.get(f"/api/v1/cohorts/{world.other.id}/trainees", headers=headers).status_code == 404
@@ -199,7 +193,7 @@ def test_an_admin_sees_every_cohort(app, world):
     for path in pages(world.other.id, world.ana.id) + pages(world.mine.id, world.mei.id):
         assert client.get(path).status_code == 200, path
     assert post(client, world.other.id, world.ana.id, "nudge").status_code == 302
-    ids = {c["id"] for c in client.get("/api/v1/cohorts", headers=bearer(world.admin)).json}
+    ids = {c["id"] for c in client.get("/api/v1/cohorts", headers=api_headers(world.admin)).json}
     assert ids == {world.mine.id, world.other.id}
 
 
@@ -211,7 +205,7 @@ def test_a_trainee_sees_no_mentor_page_not_even_of_her_own_cohort(app, world):
     for action in ACTIONS:
         assert post(client, world.mine.id, world.mei.id, action).status_code == 404
     assert written() == (0, 0)
-    headers = bearer(world.mei)
+    headers = api_headers(world.mei)
     assert client.get("/api/v1/cohorts", headers=headers).status_code == 403
     assert client.get(f"/api/v1/cohorts/{world.mine.id}/trainees", headers=headers).status_code == 404
 
@@ -244,7 +238,7 @@ def test_someone_logged_out_is_sent_to_log_in(client, world):
 
 def test_the_dashboard_attention_list_and_api_run_as_many_queries_for_500_trainees_as_for_10(app, world):
     load_test_quizzes()  # so that there are attempts: passed, failed twice, essays waiting
-    client, headers = as_user(app, world.mentor), bearer(world.mentor)
+    client, headers = as_user(app, world.mentor), api_headers(world.mentor)
     paths = {"dashboard": (f"/cohorts/{world.mine.id}/dashboard", {}),
              "filtered": (f"/cohorts/{world.mine.id}/dashboard?sort=earnings&status=behind&page=2", {}),
              "attention": (f"/cohorts/{world.mine.id}/attention", {}),
@@ -309,7 +303,7 @@ def reasons(client, headers, cohort_id) -> dict[str, list[str]]:
 
 
 def test_each_reason_for_attention_is_given_for_the_right_trainee(app, world, cases):
-    client, headers = as_user(app, world.mentor), bearer(world.mentor)
+    client, headers = as_user(app, world.mentor), api_headers(world.mentor)
     assert reasons(client, headers, world.mine.id) == {
         "Star": [], "Retried": [],
         "美美": ["behind"],                                # ¥12.50 by day 11 of a ¥1,000 month
@@ -337,7 +331,7 @@ def test_quiet_counts_from_day_3_and_inactive_after_day_3(app, world):
         cohort.mentors.append(world.mentor)
         db.session.commit()
         trainee(f"{name.replace(' ', '')}@example.com", cohort, name, active_hours_ago=None)
-    client, headers = as_user(app, world.mentor), bearer(world.mentor)
+    client, headers = as_user(app, world.mentor), api_headers(world.mentor)
     found = {}
     for cohort in client.get("/api/v1/cohorts", headers=headers).json:
         if cohort["name"].startswith("Day"):
@@ -346,7 +340,7 @@ def test_quiet_counts_from_day_3_and_inactive_after_day_3(app, world):
 
 
 def test_contacted_takes_her_off_the_list_until_she_checks_in_again(app, world, cases):
-    client, headers = as_user(app, world.mentor), bearer(world.mentor)
+    client, headers = as_user(app, world.mentor), api_headers(world.mentor)
     behind = cases["behind"]
     attention = f"/cohorts/{world.mine.id}/attention"
     assert behind.id in attention_ids(client.get(attention).text)
@@ -363,7 +357,7 @@ def test_contacted_takes_her_off_the_list_until_she_checks_in_again(app, world, 
 
 
 def test_contacted_lasts_a_week_when_she_does_nothing_new(app, world, cases):
-    client, headers = as_user(app, world.mentor), bearer(world.mentor)
+    client, headers = as_user(app, world.mentor), api_headers(world.mentor)
     gone = cases["gone"]
     attention = f"/cohorts/{world.mine.id}/attention"
     client.post(f"/cohorts/{world.mine.id}/trainees/{gone.id}/contacted", data={})
@@ -386,7 +380,7 @@ def crowd(world):
 
 def api_rows(client, world) -> list[dict]:
     return client.get(f"/api/v1/cohorts/{world.mine.id}/trainees?per_page=200",
-                      headers=bearer(world.mentor)).json["trainees"]
+                      headers=api_headers(world.mentor)).json["trainees"]
 
 
 def test_the_dashboard_pages_by_50_and_keeps_the_filters_on_its_links(app, crowd):

@@ -11,11 +11,12 @@ from app.checkins.models import Checkin
 from app.cohorts import stats
 from app.cohorts.models import Cohort
 from app.content.sync import SyncReport, sync_quizzes
-from app.demo import DEMO_PASSWORD
-from app.demo_scale import SCALE_CODE, Content, Rows, _activity, _content, _trainee, seed_scale
+from app.demo.seed import DEMO_PASSWORD
+from app.demo.scale import SCALE_CODE, Content, Rows, _activity, _content, _trainee, seed_scale
 from app.extensions import db
 from app.learning.models import LessonProgress
 from app.quizzes.models import EssayReview, QuizAttempt
+from app.core.members import trainee_count
 
 NOW = datetime(2026, 6, 7, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(timezone.utc)
 TABLES = (User, Checkin, LessonProgress, QuizAttempt, EssayReview, Cohort)
@@ -142,7 +143,7 @@ def test_three_hundred_trainees_seed_in_reasonable_time(app, content_synced, cap
     seconds = time.perf_counter() - began
     with capsys.disabled():
         print(f"\nseed_scale(300) on {db.engine.dialect.name}: {seconds:.2f} s")
-    assert stats.trainee_count(db.session, cohort) == 300
+    assert trainee_count(db.session, cohort.id) == 300
     assert seconds < 30  # about 2 s on a laptop; N=1000 takes about 6 s on SQLite
 
 
@@ -152,7 +153,7 @@ def test_the_demo_command_takes_a_number_of_trainees(app, content_synced):
         result = runner.invoke(args=["demo", "--trainees", "12"])
         assert result.exit_code == 0, result.output
         assert "Demo cohort (12 trainees)" in result.output and SCALE_CODE in result.output
-    assert stats.trainee_count(db.session, scale_cohort()) == 12
+    assert trainee_count(db.session, scale_cohort().id) == 12
     assert runner.invoke(args=["demo", "--trainees", "0"]).exit_code != 0
     result = runner.invoke(args=["demo"])  # without the option: the small demo only, as before
     assert result.exit_code == 0 and "trainees)" not in result.output
@@ -161,6 +162,6 @@ def test_the_demo_command_takes_a_number_of_trainees(app, content_synced):
 def test_without_content_it_seeds_check_ins_only(app):
     cohort = seed_scale(db.session, 20, NOW)
     db.session.commit()
-    assert stats.trainee_count(db.session, cohort) == 20
+    assert trainee_count(db.session, cohort.id) == 20
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Checkin)) > 20
     assert db.session.scalar(sa.select(sa.func.count()).select_from(QuizAttempt)) == 0

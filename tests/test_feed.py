@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.camp import feed, photos
 from app.camp.models import CampTask, FeedComment, FeedLike, FeedPost, Photo, TaskCheckin
 from app.checkins.models import Checkin
-from app.cohorts.models import AuditEntry
+from app.core.audit import AuditEntry
 from app.database import utcnow
 from app.extensions import db
 from tests.conftest import count_queries, login, make_cohort, make_user

@@ -1,11 +1,11 @@
-"""The GIFT reader (app/quizzes/gift.py): pure parsing, no app needed."""
+"""The GIFT reader (app/content/gift.py): pure parsing, no app needed."""
 import os
 import tempfile
 import textwrap
 
 import pytest
 
-from app.quizzes.gift import GiftAnswer, GiftQuestion, parse_gift
+from app.content.gift import GiftAnswer, GiftQuestion, parse_gift
 
 
 def parse(source: str) -> tuple[list[GiftQuestion], list[tuple[int, str]]]:

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.quizzes.grading import AnswerError, check_answer, correct_answer, grade, normalize_text, parse_number
+from app.quizzes.grading import check_answer, correct_answer, grade, normalize_text, parse_number
+from app.core.errors import DomainError
 
 T = {"zh": "t", "en": "t"}
 
@@ -72,7 +73,7 @@ def test_numerical_answers_within_tolerance_or_range(typed, expected):
 def test_parse_number_accepts_how_people_type_money():
     assert parse_number("1,200") == 1200 and parse_number("20%") == 20 and parse_number("￥3.5") == 3.5
     for bad in ("", "nan", "inf", "1.2.3", True):
-        with pytest.raises(AnswerError):
+        with pytest.raises(DomainError):
             parse_number(bad)
 
 
@@ -93,7 +94,7 @@ def test_essays_wait_for_a_mentor():
     (SHORT, 42), (NUMERICAL, True), (NUMERICAL, {"x": 1}), (MATCHING, {"zz": "r1"}), (MATCHING, {"a": "zz"}),
     (MATCHING, "r1"), (ESSAY, ["x"])])
 def test_answers_that_cannot_belong_to_the_question_are_refused(question, answer):
-    with pytest.raises(AnswerError):
+    with pytest.raises(DomainError):
         check_answer(question, answer)
 
 

@@ -9,11 +9,12 @@ import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.checkins import imports, service
 from app.checkins.models import Checkin, CheckinRevision
 from app.database import utcnow
 from app.extensions import db
+from app.core.errors import DomainError
 from tests.conftest import login, make_cohort, make_user
 
 NOW = utcnow()
@@ -136,7 +137,7 @@ def test_a_row_failing_at_apply_time_applies_nothing(people, monkeypatch):
     def failing_on_the_third(*args, **kwargs):
         calls.append(args)
         if len(calls) == 3:
-            raise service.CheckinError({"date": "the database said no"})
+            raise DomainError(fields={"date": "the database said no"})
         return real(*args, **kwargs)
 
     monkeypatch.setattr(service, "record_checkin", failing_on_the_third)

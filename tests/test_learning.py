@@ -3,12 +3,14 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Role, User
 from app.content.snapshot import content_changed
 from app.database import utcnow
+from app.accounts.models import User
+from app.core.access import Role
 from app.extensions import db
 from app.learning import service
 from app.learning.models import Lesson, LessonProgress
+from app.core import calendar
 from tests.conftest import count_queries, login, make_cohort, make_user
 
 FIRST = "/courses/start-here/targets-and-formula"
@@ -131,11 +133,11 @@ def test_programme_day_counts_in_her_timezone_from_her_start(app, cohort):
     trainee.created_at = datetime(2026, 2, 20, tzinfo=timezone.utc)
     # 2026-03-01 17:00 UTC is already 2026-03-02 01:00 in Shanghai: day 2 there, day 1 in London.
     now = datetime(2026, 3, 1, 17, 0, tzinfo=timezone.utc)
-    assert service.programme_day(trainee, now) == 2
+    assert calendar.programme_day(trainee, now) == 2
     trainee.timezone = "Europe/London"
-    assert service.programme_day(trainee, now) == 1
+    assert calendar.programme_day(trainee, now) == 1
     trainee.created_at = datetime(2026, 3, 5, tzinfo=timezone.utc)  # joined late: her own start
-    assert service.programme_day(trainee, datetime(2026, 3, 6, 12, tzinfo=timezone.utc)) == 2
+    assert calendar.programme_day(trainee, datetime(2026, 3, 6, 12, tzinfo=timezone.utc)) == 2
 
 
 @pytest.mark.parametrize("url", ["/", "/courses", "/courses/group-building", "/courses/group-building/daily-rhythm"])

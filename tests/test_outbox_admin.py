@@ -3,8 +3,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from app.accounts.models import Role
-from app.cohorts.models import AuditEntry
+from app.core.access import Role
+from app.core.audit import AuditEntry
 from app.database import utcnow
 from app.extensions import db
 from app.reminders.models import DeliveryTry, OutboxMessage

@@ -14,6 +14,7 @@ from app.camp import photos
 from app.camp.models import Photo
 from app.database import utcnow
 from app.extensions import db
+from app.core.errors import DomainError
 from tests.conftest import make_user
 
 
@@ -58,7 +59,7 @@ def english(message) -> str:
 
 
 def refused(user, file_storage) -> str:
-    with pytest.raises(photos.UploadError) as caught:
+    with pytest.raises(DomainError) as caught:
         photos.save_upload(db.session, user, file_storage, utcnow())
     db.session.rollback()
     return english(caught.value.message)
@@ -122,11 +123,11 @@ def test_a_truncated_jpeg_is_refused(user, upload_dir):
 
 
 def test_one_bad_photo_among_several_stores_none_of_them(user, upload_dir):
-    with pytest.raises(photos.UploadError):
+    with pytest.raises(DomainError):
         photos.save_uploads(db.session, user, [upload(image_bytes()), upload(b"not an image")], utcnow())
     db.session.rollback()
     assert_nothing_stored(upload_dir)
-    with pytest.raises(photos.UploadError) as caught:
+    with pytest.raises(DomainError) as caught:
         photos.save_uploads(db.session, user, [upload(image_bytes()) for _ in range(4)], utcnow())
     assert "At most 3" in english(caught.value.message)
     assert_nothing_stored(upload_dir)

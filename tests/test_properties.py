@@ -29,12 +29,14 @@ from app.accounts.models import LoginAttempt, User
 from app.api.models import ApiToken, create_token
 from app.camp.models import CampTask, FeedPost, TaskCheckin
 from app.checkins.models import Checkin, CheckinRevision
-from app.checkins.service import FIELDS, MAX_EARNINGS_FEN, CheckinError, parse_checkin, parse_yuan
+from app.checkins.service import FIELDS, parse_checkin
+from app.core.money import MAX_FEN as MAX_EARNINGS_FEN, parse_yuan
 from app.content.sync import sync_content
 from app.extensions import db
 from app.quizzes.models import EssayReview, QuizAttempt
 from app.reminders.models import ReminderPreference
 from app.reminders.preferences import TRAINEE_CATEGORIES, clock
+from app.core.errors import DomainError
 from tests.conftest import PASSWORD, Client, _test_config, make_cohort, make_user
 
 UTC = timezone.utc
@@ -528,7 +530,7 @@ def decimal_reading(raw: str) -> Decimal | None:
 def test_parse_yuan_gives_exact_fen_or_refuses(raw):
     try:
         fen = parse_yuan(raw)
-    except ValueError as e:  # CheckinError's base: parse_checkin turns it into the field's message
+    except ValueError as e:  # DomainError's base: parse_checkin turns it into the field's message
         assert str(e.args[0]), raw
         return
     assert type(fen) is int and 0 <= fen <= MAX_EARNINGS_FEN
@@ -559,9 +561,9 @@ def test_parse_checkin_gives_clean_values_or_a_message_per_field(raw, bounded):
     limits = {"today": TODAY, "start": START, "correction_days": 7} if bounded else {}
     try:
         values = parse_checkin(raw, **limits)
-    except CheckinError as e:
-        assert e.errors and set(e.errors) <= set(FIELDS) | set(raw), e.errors
-        assert all(str(message) for message in e.errors.values())
+    except DomainError as e:
+        assert e.fields and set(e.fields) <= set(FIELDS) | set(raw), e.fields
+        assert all(str(message) for message in e.fields.values())
         return
     assert set(values) == {"day", "earnings_fen", "orders", "group_members", "active_members", "posts", "note"}
     assert isinstance(values["day"], date) and isinstance(values["note"], str) and len(values["note"]) <= 2000

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.content.loader import load_courses
-from app.content.quizzes import load_quizzes
+from app.content.quiz_folder import load_quizzes
 from app.content.sync import SyncReport, sync_quizzes
 from app.database import utcnow
 from app.extensions import db

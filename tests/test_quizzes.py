@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import create_token
 from app.database import utcnow
 from app.extensions import db
@@ -14,6 +14,7 @@ from app.learning import service as learning
 from app.quizzes import service
 from app.quizzes.grading import correct_answer
 from app.quizzes.models import QuizAttempt
+from app.core.errors import DomainError
 from tests.conftest import login, make_user
 from tests.quiz_helpers import load_test_quizzes
 
@@ -93,7 +94,7 @@ def test_tampered_answers_are_refused_and_change_nothing(quizzes, trainee, answe
     sample, _ = quizzes
     attempt = service.start_attempt(db.session, trainee, sample, utcnow())
     service.save_answers(db.session, attempt, {"word": "Moments"}, utcnow())
-    with pytest.raises(service.QuizError) as refused:
+    with pytest.raises(DomainError) as refused:
         service.submit_attempt(db.session, attempt, answers, utcnow())
     assert refused.value.status == 422
     assert attempt.state == QuizAttempt.IN_PROGRESS and attempt.answers == {"word": "Moments"}
@@ -104,7 +105,7 @@ def test_submitting_twice_is_refused(quizzes, trainee):
     attempt = service.start_attempt(db.session, trainee, sample, utcnow())
     service.submit_attempt(db.session, attempt, right_answers(attempt), utcnow())
     score = attempt.score
-    with pytest.raises(service.QuizError):
+    with pytest.raises(DomainError):
         service.submit_attempt(db.session, attempt, {}, utcnow())
     assert attempt.score == score
 
@@ -113,7 +114,7 @@ def test_the_attempt_limit_holds(quizzes, trainee):
     sample, _ = quizzes  # max_attempts: 2
     for _ in range(2):
         service.submit_attempt(db.session, service.start_attempt(db.session, trainee, sample, utcnow()), {}, utcnow())
-    with pytest.raises(service.QuizError):
+    with pytest.raises(DomainError):
         service.start_attempt(db.session, trainee, sample, utcnow())
     assert db.session.scalar(sa.select(sa.func.count(QuizAttempt.id))) == 2
 
@@ -125,7 +126,7 @@ def test_after_the_time_limit_only_what_was_saved_in_time_counts(quizzes, traine
     attempt = service.start_attempt(db.session, trainee, sample, start)
     service.save_answers(db.session, attempt, {"word": "Moments"}, start + timedelta(minutes=5))
     late = start + timedelta(minutes=11)
-    with pytest.raises(service.QuizError) as refused:
+    with pytest.raises(DomainError) as refused:
         service.submit_attempt(db.session, attempt, right_answers(attempt), late)
     assert "Time is up" in str(refused.value.message) or "时间" in str(refused.value.message)
     assert attempt.state == QuizAttempt.GRADED and attempt.answers == {"word": "Moments"}
@@ -149,7 +150,7 @@ def test_another_trainees_attempt_is_not_hers(quizzes, trainee, cohort):
     sample, _ = quizzes
     other = make_user("other@example.com", cohort=cohort)
     attempt = service.start_attempt(db.session, other, sample, utcnow())
-    with pytest.raises(service.QuizError):
+    with pytest.raises(DomainError):
         service.get_own_attempt(db.session, trainee, attempt.id)
 
 
@@ -163,9 +164,9 @@ def test_essays_wait_for_review_then_the_mentor_score_grades_the_attempt(quizzes
     assert service.quiz_status(db.session, trainee.id, writing).label == "awaiting_review"
     assert [a.id for a in service.review_queue(db.session, mentor)] == [attempt.id]
     assert service.review_queue(db.session, outsider) == []
-    with pytest.raises(service.QuizError):
+    with pytest.raises(DomainError):
         service.review_essay(db.session, outsider, attempt, "welcome", [5, 5], "", utcnow())
-    with pytest.raises(service.QuizError):
+    with pytest.raises(DomainError):
         service.review_essay(db.session, mentor, attempt, "welcome", [6, 5], "", utcnow())  # over the criterion
     service.review_essay(db.session, mentor, attempt, "welcome", [4, 3], "很温暖!", utcnow())
     assert attempt.state == QuizAttempt.GRADED and attempt.score == 8 and attempt.percent == pytest.approx(72.73)

@@ -5,13 +5,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.accounts.service import create_user
 from app.checkins.models import Programme
 from app.database import utcnow
 from app.extensions import db
 from app.reminders import preferences as prefs
 from app.reminders.models import CATEGORIES, ReminderPreference
+from app.core.errors import DomainError
 from tests.conftest import PASSWORD, english, login, make_user
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -122,9 +123,9 @@ def test_save_keeps_following_the_programme_when_she_keeps_its_values(app, train
     prefs.save_preference(db.session, trainee, now=utcnow(), send_at="8:05", quiet_start="23:00", quiet_end="23:00")
     row = preference(trainee)
     assert (row.send_at, row.quiet_start, row.quiet_end) == ("08:05", "23:00", "23:00")
-    with pytest.raises(prefs.PreferenceError) as problem:
+    with pytest.raises(DomainError) as problem:
         prefs.save_preference(db.session, trainee, now=utcnow(), send_at="24:00", quiet_start="", quiet_end="06:00")
-    assert set(problem.value.errors) == {"send_at", "quiet_start"}
+    assert set(problem.value.fields) == {"send_at", "quiet_start"}
 
 
 # --- the preferences page ------------------------------------------------------------------------

@@ -5,10 +5,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.camp.models import CampTask
 from app.checkins.service import record_checkin
-from app.cohorts.models import Cohort, InboxMessage
+from app.cohorts.models import Cohort
+from app.reminders.models import InboxMessage
 from app.extensions import db
 from app.learning.models import Lesson, LessonProgress
 from app.reminders import outbox

@@ -24,8 +24,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
-from app.cohorts.models import Cohort, InboxMessage
+from app.accounts.models import User
+from app.core.access import Role
+from app.cohorts.models import Cohort
+from app.reminders.models import InboxMessage
 from app.extensions import db
 from app.reminders import outbox
 from app.reminders.email import message_id

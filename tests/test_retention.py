@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from app.accounts.models import LoginAttempt
-from app.cohorts.models import InboxMessage
+from app.reminders.models import InboxMessage
 from app.database import utcnow
 from app.extensions import db
 from app.ops.retention import prune

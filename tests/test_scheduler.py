@@ -1,7 +1,6 @@
 """The scheduler: one process per machine runs the jobs; each run is recorded for /healthz."""
 import subprocess
 import sys
-import time
 
 from app.extensions import db
 from app.reminders import scheduler

@@ -8,15 +8,16 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import ApiToken, create_token
 from app.cohorts import admin
-from app.cohorts.models import InboxMessage
+from app.reminders.models import InboxMessage
 from app.database import utcnow
 from app.extensions import db
 from app.reminders import outbox
 from app.reminders.models import CATEGORIES, OutboxMessage, ReminderPreference
 from app.security import CONTENT_SECURITY_POLICY, HSTS
+from tests.factories import bearer
 from tests.conftest import PASSWORD, login, make_user
 from tests.servers import smtp_sink  # noqa: F401
 
@@ -215,10 +216,6 @@ def test_logout_clears_the_session(client, trainee):
 def change_password(client, current: str = PASSWORD, new: str = NEW_PASSWORD):
     return client.post("/account/password", data={"current_password": current, "new_password": new,
                                                   "confirm": new})
-
-
-def bearer(secret: str) -> dict:
-    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture

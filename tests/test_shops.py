@@ -10,11 +10,12 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from app.accounts.models import Role
+from app.core.access import Role
 from app.api.models import create_token
 from app.checkins import imports
 from app.checkins.models import Checkin
-from app.checkins.service import local_today, record_checkin
+from app.checkins.service import record_checkin
+from app.core.calendar import local_today
 from app.database import utcnow
 from app.extensions import db
 from app.shops import service

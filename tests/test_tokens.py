@@ -8,13 +8,10 @@ from app.api.models import ApiToken, create_token, hash_token
 from app.api.tokens import list_tokens, revoke_token
 from app.database import utcnow
 from app.extensions import db
+from tests.factories import bearer
 from tests.conftest import make_user
 
 SECRET = re.compile(r"xa_[A-Za-z0-9_-]{40,}")
-
-
-def bearer(secret: str) -> dict:
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def create_via_page(client, name: str = "WeChat mini-program") -> str:

@@ -2,8 +2,9 @@ import click
 from flask.cli import with_appcontext
 
 from app.accounts import service
-from app.accounts.models import Role
+from app.core.access import Role
 from app.extensions import db
+from app.core.errors import DomainError
 
 
 @click.group(help="Manage user accounts.")
@@ -30,7 +31,7 @@ def create(email, mobile, password, role, cohort_code, name):
         user = service.create_user(
             db.session, name=name or (email.split("@")[0] if email else mobile or "user"), password=password,
             role=role, email=email, mobile=mobile, cohort=cohort if role == Role.TRAINEE else None)
-    except service.AccountError as e:
+    except DomainError as e:
         raise click.ClickException(f"{e.field}: {e}")
     if cohort is not None and role == Role.MENTOR:
         cohort.mentors.append(user)

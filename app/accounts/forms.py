@@ -3,7 +3,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField, TelField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-# The zones our trainees live in; Asia/Shanghai first, as the default.
+from app.core.calendar import default_timezone
+
+# The zones our trainees live in; Beijing time first (the usual ACADEMY_TIMEZONE).
 TIMEZONES = [
     SelectChoice("Asia/Shanghai", _l("China (Beijing time)")),
     SelectChoice("Asia/Hong_Kong", _l("Hong Kong")),
@@ -45,7 +47,7 @@ class RegisterForm(FlaskForm):
     confirm = PasswordField(_l("Password again"),
                             validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
                             render_kw={"autocomplete": "new-password"})
-    timezone = SelectField(_l("Time zone"), choices=TIMEZONES, default="Asia/Shanghai")
+    timezone = SelectField(_l("Time zone"), choices=TIMEZONES, default=default_timezone)
 
 
 class PasswordForm(FlaskForm):

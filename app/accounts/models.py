@@ -1,6 +1,5 @@
 import secrets
 from datetime import datetime
-from enum import StrEnum
 from typing import Optional
 
 import sqlalchemy as sa
@@ -11,12 +10,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.cohorts.models import Cohort
 from app.database import UTCDateTime, utcnow
 from app.extensions import db
-
-
-class Role(StrEnum):
-    TRAINEE = "trainee"
-    MENTOR = "mentor"
-    ADMIN = "admin"
+from app.core.calendar import default_timezone
+from app.core import access
+from app.core.access import Role
 
 
 class User(UserMixin, db.Model):
@@ -28,7 +24,7 @@ class User(UserMixin, db.Model):
     mobile: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20), unique=True)
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
     role: so.Mapped[str] = so.mapped_column(sa.String(16), default=Role.TRAINEE)
-    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="Asia/Shanghai")
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default=default_timezone)
     locale: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
     cohort_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("cohorts.id"), index=True)
     is_active: so.Mapped[bool] = so.mapped_column(default=True)
@@ -52,13 +48,10 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
-    @property
-    def is_trainee(self) -> bool:
-        return self.role == Role.TRAINEE
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
+    # The role rules are access's (app/core/access.py); these read them for templates and views.
+    is_trainee = property(access.is_trainee)
+    is_staff = property(access.is_staff)
+    is_admin = property(access.is_admin)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role} {self.email or self.mobile}>"
@@ -74,3 +67,17 @@ class LoginAttempt(db.Model):
     address: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
     succeeded: so.Mapped[bool] = so.mapped_column(default=False)
     attempted_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class PasswordReset(db.Model):
+    """A one-time link to set a new password; only the token's hash is kept."""
+
+    __tablename__ = "password_resets"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)

@@ -5,28 +5,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts.models import LoginAttempt, Role, User
-from app.cohorts.models import Cohort, PasswordReset
+from app.accounts.models import LoginAttempt, User
+from app.core.access import Role
+from app.accounts.models import PasswordReset
+from app.cohorts.models import Cohort
 from app.database import utcnow
+from app.core.calendar import default_timezone
+from app.core.members import trainee_count
+from app.core.errors import DomainError
+from app.api.models import ApiToken
+from app.reminders.notify import notify
 
 MIN_PASSWORD_LENGTH = 8
 CHINA_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 INTERNATIONAL_MOBILE = re.compile(r"^\+\d{7,15}$")
 # Checked when no account matches, so a wrong address costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a real password")
-
-
-class AccountError(ValueError):
-    """A problem with what the user entered, tied to one form field."""
-
-    def __init__(self, field: str, message):
-        super().__init__(str(message))
-        self.field, self.message = field, message
 
 
 def normalize_mobile(raw: str | None) -> str | None:
@@ -39,7 +37,7 @@ def normalize_mobile(raw: str | None) -> str | None:
             mobile = mobile[len(prefix):]
     if CHINA_MOBILE.match(mobile) or INTERNATIONAL_MOBILE.match(mobile):
         return mobile
-    raise AccountError("mobile", _l("Enter a mobile number such as 13812345678."))
+    raise DomainError(field="mobile", message=_l("Enter a mobile number such as 13812345678."))
 
 
 def normalize_email(raw: str | None) -> str | None:
@@ -48,7 +46,7 @@ def normalize_email(raw: str | None) -> str | None:
 
 def check_password_rules(password: str, field: str = "password") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(field, _l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+        raise DomainError(field=field, message=_l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
 
 
 def find_by_login(session: Session, identifier: str) -> User | None:
@@ -58,7 +56,7 @@ def find_by_login(session: Session, identifier: str) -> User | None:
         return session.scalar(sa.select(User).where(User.email == identifier.lower()))
     try:
         mobile = normalize_mobile(identifier)
-    except AccountError:
+    except DomainError:
         return None
     return session.scalar(sa.select(User).where(User.mobile == mobile)) if mobile else None
 
@@ -69,43 +67,30 @@ def find_cohort_by_code(session: Session, code: str) -> Cohort | None:
 
 def create_user(session: Session, *, name: str, password: str, role: str = Role.TRAINEE,
                 email: str | None = None, mobile: str | None = None, cohort: Cohort | None = None,
-                timezone: str = "Asia/Shanghai", locale: str | None = None) -> User:
+                timezone: str | None = None, locale: str | None = None) -> User:
     email, mobile = normalize_email(email), normalize_mobile(mobile)
     if not email and not mobile:
-        raise AccountError("mobile", _l("Give a mobile number or an email address (or both)."))
+        raise DomainError(field="mobile", message=_l("Give a mobile number or an email address (or both)."))
     check_password_rules(password)
     if email and session.scalar(sa.select(User.id).where(User.email == email)):
-        raise AccountError("email", _l("This email address already has an account: log in instead."))
+        raise DomainError(field="email", message=_l("This email address already has an account: log in instead."))
     if mobile and session.scalar(sa.select(User.id).where(User.mobile == mobile)):
-        raise AccountError("mobile", _l("This mobile number already has an account: log in instead."))
+        raise DomainError(field="mobile", message=_l("This mobile number already has an account: log in instead."))
     if role not in set(Role):
-        raise AccountError("role", f"unknown role {role!r}")
+        raise DomainError(field="role", message=f"unknown role {role!r}")
     user = User(name=name.strip(), email=email, mobile=mobile, role=role, cohort=cohort,
-                timezone=timezone, locale=locale)
+                timezone=timezone or default_timezone(), locale=locale)
     user.set_password(password)
     session.add(user)
     session.flush()
     return user
 
 
-class InviteClosed(ValueError):
-    """The invite no longer lets anyone register: expired, or every seat taken."""
-
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
-
-
-def active_trainee_count(session: Session, cohort: Cohort) -> int:
-    return session.scalar(sa.select(sa.func.count(User.id)).where(
-        User.cohort_id == cohort.id, User.role == Role.TRAINEE, User.is_active.is_(True)))
-
-
 def invite_problem(session: Session, cohort: Cohort, now: datetime):
     """Why this cohort's invite cannot be used now (a message for her), or None when it can."""
     if cohort.invite_expires_at is not None and now >= cohort.invite_expires_at:
         return _l("This invite link has expired. Ask your mentor for a new one.")
-    if cohort.seat_limit is not None and active_trainee_count(session, cohort) >= cohort.seat_limit:
+    if cohort.seat_limit is not None and trainee_count(session, cohort.id) >= cohort.seat_limit:
         return _l("This cohort is full: every place has been taken. Ask your mentor about the next cohort.")
     return None
 
@@ -116,7 +101,7 @@ def register_trainee(session: Session, cohort: Cohort, *, now: datetime | None =
     session.execute(sa.select(Cohort.id).where(Cohort.id == cohort.id).with_for_update())
     problem = invite_problem(session, cohort, now or utcnow())
     if problem is not None:
-        raise InviteClosed(problem)
+        raise DomainError(problem, code="invite_closed")
     return create_user(session, cohort=cohort, role=Role.TRAINEE, **fields)
 
 
@@ -164,7 +149,7 @@ def authenticate(session: Session, identifier: str, password: str, address: str,
 def change_password(session: Session, user: User, current: str, new: str, now: datetime) -> None:
     """She sets a new password: her other sessions and her API tokens end with the old one."""
     if not user.check_password(current):
-        raise AccountError("current_password", _l("That is not your current password."))
+        raise DomainError(field="current_password", message=_l("That is not your current password."))
     check_password_rules(new, "new_password")
     user.set_password(new)
     password_changed(session, user, now)
@@ -178,20 +163,10 @@ def password_changed(session: Session, user: User, now: datetime) -> None:
     password), and she is told, in her inbox at once and by email when she has an address and email
     is configured. A security notice: it goes by email whatever categories she muted, and has no
     unsubscribe link."""
-    from app.api.models import ApiToken
-    from app.reminders import outbox
-    from app.reminders.models import OutboxMessage
     session.execute(sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                     .values(revoked_at=now).execution_options(synchronize_session="fetch"))
     session.flush()
-    channels = ["inapp"] + (["email"] if user.email and current_app.config.get("SMTP_HOST") else [])
-    occasion = now.isoformat()
-    outbox.write(session, [{"key": outbox.key_for(f"user:{user.id}", "password_changed", occasion, channel),
-                            "rule": "password_changed", "category": "security", "occasion": occasion,
-                            "channel": channel, "user_id": user.id, "due_at": now} for channel in channels], now)
-    inapp = session.scalars(sa.select(OutboxMessage.id).where(
-        OutboxMessage.key == outbox.key_for(f"user:{user.id}", "password_changed", occasion, "inapp"))).all()
-    outbox.deliver_now(session, list(inapp), now)
+    notify(session, user, "password_changed", {}, now, category="security", occasion=now.isoformat())
 
 
 # --- one-time password reset links (an admin creates them: app/cohorts/admin.py) -----------------
@@ -204,29 +179,23 @@ RESET_PROBLEMS = {
 }
 
 
-class ResetLinkError(ValueError):
-    def __init__(self, problem: str):
-        super().__init__(problem)
-        self.problem, self.message = problem, RESET_PROBLEMS[problem]
-
-
 def hash_reset_token(token: str) -> str:
     """Only this is stored: whoever reads the database cannot use the link."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def find_reset(session: Session, token: str, now: datetime) -> PasswordReset:
-    """The reset this link stands for, if it can still be used; ResetLinkError says why not."""
+    """The reset this link stands for, if it can still be used; DomainError says why not."""
     reset = session.scalar(sa.select(PasswordReset).where(PasswordReset.token_hash == hash_reset_token(token)))
     if reset is None:
-        raise ResetLinkError("invalid")
+        raise DomainError(RESET_PROBLEMS["invalid"], code="invalid")
     if reset.used_at is not None:
-        raise ResetLinkError("used")
+        raise DomainError(RESET_PROBLEMS["used"], code="used")
     if now >= reset.expires_at:
-        raise ResetLinkError("expired")
+        raise DomainError(RESET_PROBLEMS["expired"], code="expired")
     user = session.get(User, reset.user_id)
     if user is None or not user.is_active:
-        raise ResetLinkError("invalid")
+        raise DomainError(RESET_PROBLEMS["invalid"], code="invalid")
     return reset
 
 
@@ -238,7 +207,7 @@ def reset_password(session: Session, token: str, new_password: str, now: datetim
     claimed = session.execute(sa.update(PasswordReset).where(
         PasswordReset.id == reset.id, PasswordReset.used_at.is_(None)).values(used_at=now)).rowcount
     if claimed != 1:
-        raise ResetLinkError("used")
+        raise DomainError(RESET_PROBLEMS["used"], code="used")
     user = session.get(User, reset.user_id)
     user.set_password(new_password)
     session.flush()

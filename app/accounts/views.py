@@ -1,3 +1,4 @@
+import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -7,21 +8,36 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.accounts import service
+from app.accounts.models import User
 from app.accounts.forms import JoinForm, LoginForm, PasswordForm, RegisterForm
 from app.database import utcnow
-from app.extensions import db
+from app.extensions import db, login_manager
 from app.i18n import safe_next
+from app.core.errors import DomainError, put_on_form
 
 bp = Blueprint("accounts", __name__)
+
+
+def load_user(session_token: str):
+    """Flask-Login's loader: the session carries her session token, which a new password rotates."""
+    return db.session.scalar(sa.select(User).where(User.session_token == session_token, User.is_active.is_(True)))
+
+
+def init_app(app) -> None:
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    app.register_blueprint(bp)
 
 
 def _client_address() -> str:
     return (request.remote_addr or "unknown")[:64]
 
 
-def _start_session(user, remember: bool = False) -> None:
+def start_session(user, remember: bool = False) -> None:
     """Log her in on a new session: nothing from before (whatever was put in the session cookie
-    before she logged in) survives, so a session planted on her device learns nothing."""
+    before she logged in) survives, so a session planted on her device learns nothing. Also how
+    WeChat and SMS-code logins start hers (app/wechat/views.py, app/sms/views.py)."""
     session.clear()
     login_user(user, remember=remember)
 
@@ -29,15 +45,15 @@ def _start_session(user, remember: bool = False) -> None:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("web.home"))
+        return redirect(url_for("home.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         result = service.authenticate(db.session, form.identifier.data, form.password.data,
                                       _client_address(), utcnow(), current_app.config)
         db.session.commit()
         if result.user:
-            _start_session(result.user, remember=form.remember.data)
-            return redirect(safe_next(form.next.data, url_for("web.home")))
+            start_session(result.user, remember=form.remember.data)
+            return redirect(safe_next(form.next.data, url_for("home.home")))
         if result.error == "throttled":
             form.password.errors.append(
                 _("Too many attempts. Try again in %(n)d minutes.", n=result.retry_minutes))
@@ -52,7 +68,7 @@ def login():
 def logout():
     session.clear()
     logout_user()  # after clear(): it leaves the note that deletes the remember-me cookie
-    return redirect(url_for("web.home"))
+    return redirect(url_for("home.home"))
 
 
 @bp.route("/join", methods=["GET", "POST"])
@@ -73,7 +89,7 @@ def invite(code: str):
         abort(404)
     if current_user.is_authenticated:
         flash(_("You already have an account."), "info")
-        return redirect(url_for("web.home"))
+        return redirect(url_for("home.home"))
     problem = service.invite_problem(db.session, cohort, utcnow())
     if problem is not None:
         return _invite_closed(cohort, problem)
@@ -84,16 +100,16 @@ def invite(code: str):
                 db.session, cohort, name=form.name.data, email=form.email.data, mobile=form.mobile.data,
                 password=form.password.data, timezone=form.timezone.data,
                 locale=request.cookies.get("lang"), now=utcnow())
-        except service.InviteClosed as e:
-            db.session.rollback()
-            return _invite_closed(cohort, e.message)
-        except service.AccountError as e:
-            getattr(form, e.field).errors.append(e.message)
+        except DomainError as e:
+            if e.code == "invite_closed":
+                db.session.rollback()
+                return _invite_closed(cohort, e.message)
+            put_on_form(form, e)
         else:
             db.session.commit()
-            _start_session(user)
+            start_session(user)
             flash(_("Welcome to %(cohort)s! Start with your first lesson.", cohort=cohort.name), "success")
-            return redirect(url_for("web.home"))
+            return redirect(url_for("home.home"))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/register.html", form=form, cohort=cohort), status
 
@@ -117,19 +133,19 @@ def reset_password(token: str):
     """Set a new password through the one-time link an admin created."""
     try:
         reset = service.find_reset(db.session, token, utcnow())
-    except service.ResetLinkError as e:
-        return _reset_page(None, e, 404 if e.problem == "invalid" else 410)
+    except DomainError as e:
+        return _reset_page(None, e, 404 if e.code == "invalid" else 410)
     form = ResetPasswordForm()
     if form.validate_on_submit():
         # Asked before the reset: the new password rotates her session token, and with it current_user.
         hers = current_user.is_authenticated and current_user.id == reset.user_id
         try:
             service.reset_password(db.session, token, form.new_password.data, utcnow())
-        except service.ResetLinkError as e:
-            db.session.rollback()
-            return _reset_page(None, e, 410)
-        except service.AccountError as e:
-            getattr(form, e.field).errors.append(e.message)
+        except DomainError as e:
+            if e.field is None:  # the link itself: used or expired meanwhile
+                db.session.rollback()
+                return _reset_page(None, e, 410)
+            put_on_form(form, e)
         else:
             db.session.commit()
             if hers:
@@ -156,15 +172,15 @@ def change_password():
         try:
             service.change_password(db.session, current_user, form.current_password.data, form.new_password.data,
                                     utcnow())
-        except service.AccountError as e:
-            getattr(form, e.field).errors.append(e.message)
+        except DomainError as e:
+            put_on_form(form, e)
         else:
             db.session.commit()
             # The session token changed with the password: sign this device in again, on a new session
             # (remembered again if it was: the old remember-me cookie holds the old token).
             remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-            _start_session(current_user._get_current_object(), remember=remembered)
+            start_session(current_user._get_current_object(), remember=remembered)
             flash(_("Password changed. Other devices have been logged out."), "success")
-            return redirect(url_for("web.home"))
+            return redirect(url_for("home.home"))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/password.html", form=form), status

@@ -7,18 +7,24 @@ import sqlalchemy as sa
 from flask import Blueprint, g, jsonify, request
 from flask_babel import force_locale
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.api.models import user_for_token
 from app.api.openapi import document
 from app.database import utcnow
 from app.extensions import csrf, db
 from app.camp import service as camp
 from app.checkins import service as checkins
-from app.cohorts import dashboard, mentoring
+from app.cohorts import dashboard
 from app.cohorts.models import Cohort
 from app.learning import service as learning
 from app.quizzes import grading
 from app.quizzes import service as quizzes
+from app.core.money import format_yuan
+from app.i18n import lang_for
+from app.core import access
+from app.core.access import is_staff
+from app.core.members import active_trainees
+from app.core.errors import DomainError
 from app.shops.earnings import earnings_of
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -53,9 +59,8 @@ def token_required(view):
 
 def api_lang() -> str:
     """The caller's language: her setting, else Accept-Language, else Chinese."""
-    user = g.api_user
-    if user.locale:
-        return "en" if user.locale.startswith("en") else "zh"
+    if g.api_user.locale:
+        return lang_for(g.api_user)
     return "en" if request.accept_languages.best_match(["zh", "en"]) == "en" else "zh"
 
 
@@ -172,7 +177,7 @@ def submit(slug: str):
         try:
             attempt = quizzes.start_attempt(db.session, g.api_user, quiz, now, chosen_ids=chosen)
             quizzes.submit_attempt(db.session, attempt, answers, now)
-        except quizzes.QuizError as e:
+        except DomainError as e:
             db.session.rollback()
             return error(e.status, str(e.message))
     db.session.commit()
@@ -182,12 +187,12 @@ def submit(slug: str):
 # --- check-ins and progress --------------------------------------------------------------------
 
 def checkin_json(checkin) -> dict:
-    return {"id": checkin.id, "date": checkin.day.isoformat(), "earnings": checkins.format_yuan(checkin.earnings_fen),
+    return {"id": checkin.id, "date": checkin.day.isoformat(), "earnings": format_yuan(checkin.earnings_fen),
             "earnings_fen": checkin.earnings_fen, "orders": checkin.orders, "group_members": checkin.group_members,
             "active_members": checkin.active_members, "posts": checkin.posts, "note": checkin.note,
             "source": checkin.source, "earnings_source": checkin.earnings_source,
             "reported_earnings": None if checkin.reported_earnings_fen is None
-            else checkins.format_yuan(checkin.reported_earnings_fen),
+            else format_yuan(checkin.reported_earnings_fen),
             "updated_at": checkin.updated_at.isoformat()}
 
 
@@ -206,15 +211,15 @@ def create_checkin():
     with force_locale("en" if api_lang() == "en" else "zh_CN"):
         try:
             checkin, created = checkins.record_checkin(db.session, g.api_user, body, utcnow(), source="api")
-        except checkins.CheckinError as e:
+        except DomainError as e:
             db.session.rollback()
-            fields = {("date" if k == "day" else k): str(v) for k, v in e.errors.items()}
+            fields = {("date" if k == "day" else k): str(v) for k, v in e.fields.items()}
             return error(422, "some fields are not valid", fields=fields)
     return jsonify(checkin_json(checkin)), 201 if created else 200
 
 
 def _amount(item, value: int) -> str:
-    return checkins.format_yuan(value) if item.milestone.metric == "earnings" else str(value)
+    return format_yuan(value) if item.milestone.metric == "earnings" else str(value)
 
 
 @bp.get("/progress")
@@ -241,7 +246,7 @@ def progress():
             "lesson": diagnosis.weakest.lesson if diagnosis.weakest else None,
             "factors": [{"name": f.name, "value": f.value, "reference": f.reference, "ratio": f.ratio,
                          "lesson": f.lesson} for f in diagnosis.factors]},
-        "earnings": {**{key: checkins.format_yuan(getattr(earned, key)) for key in EARNINGS_YUAN},
+        "earnings": {**{key: format_yuan(getattr(earned, key)) for key in EARNINGS_YUAN},
                      "orders": earned.orders, "refunds": earned.refunds},
     })
 
@@ -268,7 +273,7 @@ def today():
 
 
 # --- mentors: their cohorts and the dashboard rows -----------------------------------------------
-# The same rule as the mentor pages (mentoring.can_coach): admins see every cohort, mentors their own.
+# The same rule as the mentor pages (access.can_coach): admins see every cohort, mentors their own.
 # A trainee's token gets 403 on /cohorts (the endpoint is for mentors; nothing about any cohort is
 # revealed), and 404 on a cohort's trainees, like a mentor asking for a cohort she does not coach:
 # another cohort answers exactly like a missing one.
@@ -276,20 +281,16 @@ def today():
 MAX_PER_PAGE = 200
 
 
-def _is_coach(user) -> bool:
-    return user.role in (Role.MENTOR, Role.ADMIN)
-
-
 @bp.get("/cohorts")
 @token_required
 def cohorts():
     user = g.api_user
-    if not _is_coach(user):
+    if not is_staff(user):
         return error(403, "for mentors and admins only")
-    mine = mentoring.coached_cohorts(db.session, user)
+    mine = access.coached_cohorts(db.session, user)
     counts = dict(db.session.execute(
         sa.select(User.cohort_id, sa.func.count(User.id))
-        .where(User.cohort_id.in_([c.id for c in mine]), User.role == Role.TRAINEE, User.is_active.is_(True))
+        .where(User.cohort_id.in_([c.id for c in mine]), *active_trainees())
         .group_by(User.cohort_id)).all()) if mine else {}
     return jsonify([{"id": c.id, "name": c.name, "start_date": c.start_date.isoformat(), "timezone": c.timezone,
                      "trainee_count": counts.get(c.id, 0),
@@ -309,7 +310,7 @@ def trainee_row_json(row: dashboard.TraineeRow) -> dict:
         "id": user.id, "name": user.name, "mobile": user.mobile, "email": user.email,
         "programme_day": row.programme_day, "lessons_done": row.lessons_done, "lessons_total": row.lessons_total,
         "quizzes_passed": row.quizzes_passed, "quizzes_total": row.quizzes_total,
-        "earnings": checkins.format_yuan(row.total_earnings_fen), "earnings_fen": row.total_earnings_fen,
+        "earnings": format_yuan(row.total_earnings_fen), "earnings_fen": row.total_earnings_fen,
         "status": row.status,
         "milestones": [{"key": m.milestone.key, "status": m.status, "earned": _amount(m, m.current)}
                        for m in row.milestones],
@@ -338,7 +339,7 @@ def cohort_trainees(cohort_id: str):
     user = g.api_user
     cohort_id = _id(cohort_id)
     cohort = db.session.get(Cohort, cohort_id) if cohort_id is not None else None
-    if cohort is None or not mentoring.can_coach(user, cohort):
+    if cohort is None or not access.can_coach(user, cohort):
         return error(404, "no such cohort")
     page, per_page = _positive("page", 1), _positive("per_page", 50)
     if page is None or per_page is None:
@@ -360,6 +361,3 @@ def cohort_trainees(cohort_id: str):
                     "pages": max(1, -(-len(shown) // per_page)),
                     "trainees": [trainee_row_json(r) for r in shown[(page - 1) * per_page: page * per_page]]})
 
-
-def init_app(app) -> None:
-    app.register_blueprint(bp)

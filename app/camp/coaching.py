@@ -1,28 +1,28 @@
-"""The camp seen by her mentors: her 打卡 with their photos and comments, pins, and the proof photos
-waiting to be looked at; and the mentors' comments as she sees them.
+"""The camp seen by her mentors: her 打卡 with their photos, pins, and the proof photos waiting to be
+looked at (the comments on them are mentoring's: app/cohorts/mentoring.py).
 
 Access is the caller's: the views check `can_coach` (coached_cohort_or_404 + trainee_in) first, and
 every function here takes the trainee, or the mentor whose cohorts bound what is read. Each reads a
 fixed number of queries, however many 打卡, photos or comments there are. Nothing is committed.
 """
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload, selectinload
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp import feed
 from app.camp.models import FeedPost, Photo, TaskCheckin
-from app.cohorts.models import MentorNote, cohort_mentors
+from app.cohorts.mentoring import comments_on
+from app.cohorts.models import MentorNote
+from app.core.access import is_staff, only_coached
+from app.core.errors import DomainError
 
 PROOF_DAYS = 7          # the review queue shows the proof photos of this many days back
 PROOF_SHOWN = 50        # and at most this many 打卡
-COMMENTS_SHOWN = 100    # her calendar shows at most this many comments for a month
-
-
-class NotFound(LookupError):
-    """No such 打卡 for this trainee: the view answers 404, as for one that does not exist."""
 
 
 def task_checkins_of(session: Session, trainee: User) -> list[TaskCheckin]:
@@ -33,57 +33,12 @@ def task_checkins_of(session: Session, trainee: User) -> list[TaskCheckin]:
         .order_by(TaskCheckin.day.desc(), TaskCheckin.id.desc())))
 
 
-def task_comments(notes) -> dict[int, list[MentorNote]]:
-    """Comments per 打卡 id, oldest first, from notes already loaded (the trainee page has them all)."""
-    out: dict[int, list[MentorNote]] = {}
-    for note in sorted(notes, key=lambda n: (n.created_at, n.id)):
-        if note.kind == MentorNote.TASK_COMMENT and note.task_checkin_id is not None:
-            out.setdefault(note.task_checkin_id, []).append(note)
-    return out
-
-
-def comments_on(session: Session, checkin_ids) -> dict[int, list[MentorNote]]:
-    """Comments per 打卡 id, oldest first, with their authors: one query (none for no ids)."""
-    ids = list(checkin_ids)
-    if not ids:
-        return {}
-    out: dict[int, list[MentorNote]] = {}
-    for note in session.scalars(
-            sa.select(MentorNote).options(joinedload(MentorNote.author))
-            .where(MentorNote.task_checkin_id.in_(ids), MentorNote.kind == MentorNote.TASK_COMMENT)
-            .order_by(MentorNote.created_at, MentorNote.id)):
-        out.setdefault(note.task_checkin_id, []).append(note)
-    return out
-
-
-@dataclass
-class CommentedDay:
-    """One of her 打卡 with the comments mentors wrote on it."""
-    checkin: TaskCheckin
-    comments: list[MentorNote] = field(default_factory=list)
-
-
-def her_comments(session: Session, user: User, first: date, following: date) -> list[CommentedDay]:
-    """What mentors wrote on her 打卡 of the days [first, following), by day: one query, at most
-    COMMENTS_SHOWN comments (the newest ones)."""
-    rows = session.execute(
-        sa.select(MentorNote, TaskCheckin).join(TaskCheckin, TaskCheckin.id == MentorNote.task_checkin_id)
-        .options(joinedload(MentorNote.author))
-        .where(MentorNote.trainee_id == user.id, TaskCheckin.user_id == user.id,
-               MentorNote.kind == MentorNote.TASK_COMMENT, TaskCheckin.day >= first, TaskCheckin.day < following)
-        .order_by(MentorNote.created_at.desc(), MentorNote.id.desc()).limit(COMMENTS_SHOWN)).all()
-    days: dict[int, CommentedDay] = {}
-    for note, checkin in reversed(rows):  # oldest first under each day
-        days.setdefault(checkin.id, CommentedDay(checkin)).comments.append(note)
-    return sorted(days.values(), key=lambda d: (d.checkin.day, d.checkin.id))
-
-
 def pin(session: Session, mentor: User, trainee: User, checkin_id: int, on: bool | None = None) -> TaskCheckin:
     """Pin her 打卡 (on=None: the other way round from now). When she shared it, its post on the
-    cohort's feed is pinned too (feed.pin, which audits that). NotFound unless it is hers."""
+    cohort's feed is pinned too (feed.pin, which audits that). DomainError (404) unless it is hers."""
     checkin = session.get(TaskCheckin, checkin_id)
     if checkin is None or checkin.user_id != trainee.id:
-        raise NotFound(checkin_id)
+        raise DomainError(_l("No such check-in."), status=404)
     checkin.is_pinned = (not checkin.is_pinned) if on is None else bool(on)
     if checkin.is_shared:
         post = session.scalar(sa.select(FeedPost).where(FeedPost.checkin_id == checkin.id,
@@ -91,7 +46,7 @@ def pin(session: Session, mentor: User, trainee: User, checkin_id: int, on: bool
         if post is not None and post.is_pinned != checkin.is_pinned:
             try:
                 feed.pin(session, mentor, post, checkin.is_pinned)
-            except feed.FeedError:
+            except DomainError:
                 pass  # a post in a cohort she has left, which this mentor does not coach: the 打卡's pin stands
     session.flush()
     return checkin
@@ -109,7 +64,7 @@ def proof_photos(session: Session, mentor: User, now: datetime) -> list[Proof]:
     """The latest 打卡 with photos of the last PROOF_DAYS days (newest first, at most PROOF_SHOWN) of
     the trainees of the mentor's cohorts (an admin's: every cohort's): three queries (the 打卡 with
     their trainees and tasks, their photos, their comments)."""
-    if mentor.role not in (Role.MENTOR, Role.ADMIN):
+    if not is_staff(mentor):
         return []
     query = (sa.select(TaskCheckin, User).join(User, User.id == TaskCheckin.user_id)
              .where(User.role == Role.TRAINEE, User.cohort_id.is_not(None),
@@ -117,9 +72,6 @@ def proof_photos(session: Session, mentor: User, now: datetime) -> list[Proof]:
                     sa.exists().where(Photo.checkin_id == TaskCheckin.id))
              .options(selectinload(TaskCheckin.photos))
              .order_by(TaskCheckin.created_at.desc(), TaskCheckin.id.desc()).limit(PROOF_SHOWN))
-    if mentor.role != Role.ADMIN:
-        query = query.where(User.cohort_id.in_(
-            sa.select(cohort_mentors.c.cohort_id).where(cohort_mentors.c.user_id == mentor.id)))
-    rows = session.execute(query).all()
+    rows = session.execute(only_coached(query, mentor, User.cohort_id)).all()
     comments = comments_on(session, [checkin.id for checkin, _ in rows])
     return [Proof(checkin, user, comments.get(checkin.id, [])) for checkin, user in rows]

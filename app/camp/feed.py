@@ -21,25 +21,18 @@ from app.accounts.models import User
 from app.camp.models import FeedComment, FeedLike, FeedPost, Photo, TaskCheckin
 from app.camp.photos import MAX_PHOTOS
 from app.checkins.models import Checkin, Milestone
-from app.cohorts import audit
-from app.cohorts.mentoring import can_coach
+from app.core import audit
+from app.core.access import can_coach, is_staff
 from app.cohorts.models import Cohort
+from app.core.errors import DomainError
 
 MAX_POST = 2000
 MAX_COMMENT = 300
 PER_PAGE = 20
 
 
-class FeedError(ValueError):
-    """A refused action: `message` for her; status 404 for what she may not see or touch."""
-
-    def __init__(self, message, status: int = 422):
-        super().__init__(message)  # kept lazy: translated when shown, in her language
-        self.message, self.status = message, status
-
-
-def _not_found() -> FeedError:
-    return FeedError(_l("No such post."), 404)
+def _not_found() -> DomainError:
+    return DomainError(_l("No such post."), status=404)
 
 
 def _signed_in(user) -> bool:
@@ -94,15 +87,15 @@ def post_win(session: Session, user: User, text: str, photos: list[Photo], now: 
     """A win of her own: a few lines and up to 3 photos (already stored by photos.save_uploads)."""
     text = (text or "").strip()
     if user.cohort_id is None:
-        raise FeedError(_l("Join a cohort to share your wins with it."))
+        raise DomainError(_l("Join a cohort to share your wins with it."))
     if not text and not photos:
-        raise FeedError(_l("Write a few words or add a photo first."))
+        raise DomainError(_l("Write a few words or add a photo first."))
     if len(text) > MAX_POST:
-        raise FeedError(_l("At most %(n)d characters.", n=MAX_POST))
+        raise DomainError(_l("At most %(n)d characters.", n=MAX_POST))
     if len(photos) > MAX_PHOTOS:
-        raise FeedError(_l("At most %(n)d photos.", n=MAX_PHOTOS))
+        raise DomainError(_l("At most %(n)d photos.", n=MAX_PHOTOS))
     if any(p.user_id != user.id or p.post_id is not None or p.checkin_id is not None for p in photos):
-        raise FeedError(_l("No such photo."), 404)  # only her own, unused photos
+        raise DomainError(_l("No such photo."), status=404)  # only her own, unused photos
     post = FeedPost(cohort_id=user.cohort_id, user_id=user.id, kind=FeedPost.WIN, text=text, created_at=now)
     session.add(post)
     session.flush()
@@ -115,7 +108,7 @@ def post_win(session: Session, user: User, text: str, photos: list[Photo], now: 
 # --- who may see ---------------------------------------------------------------------------
 
 def _coaches(session: Session, user: User, cohort_id: int | None) -> bool:
-    if cohort_id is None or user.role not in ("mentor", "admin"):
+    if cohort_id is None or not is_staff(user):
         return False
     cohort = session.get(Cohort, cohort_id)
     return cohort is not None and can_coach(user, cohort)
@@ -129,7 +122,7 @@ def can_see_post(user, post: FeedPost | None) -> bool:
     """Members of its cohort while it is visible; its cohort's mentors and admins even if hidden."""
     if not _signed_in(user) or post is None or post.deleted_at is not None:
         return False
-    if user.role in ("mentor", "admin"):
+    if is_staff(user):
         session = object_session(post)
         return session is not None and _coaches(session, user, post.cohort_id)
     return _visible(post) and user.cohort_id == post.cohort_id
@@ -253,9 +246,9 @@ def comment(session: Session, user: User, post: FeedPost, body: str, now: dateti
         raise _not_found()
     body = (body or "").strip()
     if not body:
-        raise FeedError(_l("Write something first."))
+        raise DomainError(_l("Write something first."))
     if len(body) > MAX_COMMENT:
-        raise FeedError(_l("At most %(n)d characters.", n=MAX_COMMENT))
+        raise DomainError(_l("At most %(n)d characters.", n=MAX_COMMENT))
     entry = FeedComment(post_id=post.id, user_id=user.id, body=body, created_at=now)
     session.add(entry)
     session.flush()

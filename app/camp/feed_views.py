@@ -13,6 +13,7 @@ from app.cohorts.mentor_views import coached_cohort_or_404
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import safe_next
+from app.core.errors import DomainError
 
 bp = Blueprint("feed", __name__)
 
@@ -36,7 +37,7 @@ def _render(cohort, *, moderate: bool, draft: str = "", error: str = "", status:
 @bp.get("/feed")
 @login_required
 def feed_page():
-    if current_user.role in ("mentor", "admin"):
+    if current_user.is_staff:
         return redirect(url_for("mentor.cohorts"))  # their feeds are per cohort, with moderation
     return _render(current_user.cohort, moderate=False)
 
@@ -44,7 +45,7 @@ def feed_page():
 @bp.post("/feed")
 @login_required
 def post_win():
-    if current_user.role != "trainee" or current_user.cohort is None:
+    if not current_user.is_trainee or current_user.cohort is None:
         abort(404)
     text = request.form.get("text", "")
     now, stored = utcnow(), []
@@ -52,7 +53,7 @@ def post_win():
         stored = photos.save_uploads(db.session, current_user, request.files.getlist("photos"), now)
         post = feed.post_win(db.session, current_user, text, stored, now)
         db.session.commit()
-    except (photos.UploadError, feed.FeedError) as e:
+    except DomainError as e:
         db.session.rollback()
         photos.discard(stored)  # the rows are rolled back: their files go too
         # The page again with her text kept: typing it twice on a phone is what makes people give up.
@@ -84,7 +85,7 @@ def _act(post_id: int, action, done: str | None = None):
     post = _post_or_404(post_id)
     try:
         action(post, utcnow())
-    except feed.FeedError as e:
+    except DomainError as e:
         db.session.rollback()
         if e.status == 404:
             abort(404)
@@ -93,7 +94,7 @@ def _act(post_id: int, action, done: str | None = None):
         db.session.commit()
         if done:
             flash(done, "success")
-    fallback = (url_for("feed.cohort_feed", cohort_id=post.cohort_id) if current_user.role in ("mentor", "admin")
+    fallback = (url_for("feed.cohort_feed", cohort_id=post.cohort_id) if current_user.is_staff
                 else url_for("feed.feed_page"))
     return redirect(safe_next(request.form.get("next"), fallback) + f"#post-{post.id}")
 

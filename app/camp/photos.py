@@ -1,6 +1,6 @@
 """Photo uploads: checked by content, re-encoded to a clean JPEG, kept in a storage.
 
-    photo = save_upload(db.session, user, request.files["photo"], now)   # raises UploadError
+    photo = save_upload(db.session, user, request.files["photo"], now)   # raises DomainError
 
 Every check runs on the bytes in memory before anything is written, so a refused file leaves
 no file and no row. The stored JPEG is rebuilt from pixels only: no EXIF (GPS, camera, time),
@@ -24,6 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from app.camp.models import Photo
+from app.core.errors import DomainError
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -35,13 +36,6 @@ ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
 # ISO-BMFF brands of HEIC/HEIF files (an iPhone's "High Efficiency" photos), which Pillow cannot read.
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 
-
-class UploadError(ValueError):
-    """A refused upload; `message` is for her (translatable), shown as it is."""
-
-    def __init__(self, message):
-        super().__init__(message)  # kept lazy: translated when shown, in her language
-        self.message = message
 
 
 # --- storage ---------------------------------------------------------------------------------
@@ -117,39 +111,39 @@ class Prepared:
 
 def _read(file_storage, max_bytes: int) -> bytes:
     if file_storage is None:
-        raise UploadError(_l("Choose a photo to upload."))
+        raise DomainError(_l("Choose a photo to upload."))
     data = file_storage.stream.read(max_bytes + 1)  # never more than the limit in memory
     if not data:
-        raise UploadError(_l("Choose a photo to upload."))
+        raise DomainError(_l("Choose a photo to upload."))
     if len(data) > max_bytes:
-        raise UploadError(_l("This photo is too big: at most %(mb)s MB.", mb=f"{max_bytes / (1024 * 1024):g}"))
+        raise DomainError(_l("This photo is too big: at most %(mb)s MB.", mb=f"{max_bytes / (1024 * 1024):g}"))
     return data
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     """Open from the bytes (never the name or the browser's content type) and check the header."""
     if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
-        raise UploadError(_l("HEIC photos cannot be uploaded yet. On an iPhone, choose Settings > Camera > "
+        raise DomainError(_l("HEIC photos cannot be uploaded yet. On an iPhone, choose Settings > Camera > "
                              "Formats > Most Compatible, or upload a screenshot of the photo."))
     try:
         image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own limit (~89 MP warns, ~179 MP refuses); pytest turns the warning into an error.
-        raise UploadError(_l("This image is too large: at most %(mp)d megapixels.",
+        raise DomainError(_l("This image is too large: at most %(mp)d megapixels.",
                              mp=max_pixels // 1_000_000)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise UploadError(_l("Only JPEG, PNG or WebP photos can be uploaded.")) from None
+        raise DomainError(_l("Only JPEG, PNG or WebP photos can be uploaded.")) from None
     # GIF (animations) and anything else Pillow reads but we do not take; SVG never opens at all.
     if image.format not in ACCEPTED_FORMATS:
-        raise UploadError(_l("Only JPEG, PNG or WebP photos can be uploaded."))
+        raise DomainError(_l("Only JPEG, PNG or WebP photos can be uploaded."))
     # Our limit, checked on the declared size before a single pixel is decoded.
     if image.width * image.height > max_pixels:
-        raise UploadError(_l("This image is too large: at most %(mp)d megapixels.", mp=max_pixels // 1_000_000))
+        raise DomainError(_l("This image is too large: at most %(mp)d megapixels.", mp=max_pixels // 1_000_000))
     return image
 
 
 def prepare(file_storage) -> Prepared:
-    """Every check, then the clean JPEG; raises UploadError. Stores nothing."""
+    """Every check, then the clean JPEG; raises DomainError. Stores nothing."""
     config = current_app.config
     max_bytes = config.get("UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES)
     max_pixels = config.get("UPLOAD_MAX_PIXELS", DEFAULT_MAX_PIXELS)
@@ -170,13 +164,13 @@ def prepare(file_storage) -> Prepared:
             clean.paste(image.convert("RGB"))
         out = io.BytesIO()
         clean.save(out, "JPEG", quality=QUALITY, optimize=True, progressive=True)
-    except UploadError:
+    except DomainError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadError(_l("This image is too large: at most %(mp)d megapixels.",
+        raise DomainError(_l("This image is too large: at most %(mp)d megapixels.",
                              mp=max_pixels // 1_000_000)) from None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError):
-        raise UploadError(_l("This photo could not be read: it may be damaged. Try another one.")) from None
+        raise DomainError(_l("This photo could not be read: it may be damaged. Try another one.")) from None
     return Prepared(out.getvalue(), clean.width, clean.height)
 
 
@@ -197,7 +191,7 @@ def store(session: Session, user, prepared: Prepared, now: datetime) -> Photo:
 
 
 def save_upload(session: Session, user, file_storage, now: datetime) -> Photo:
-    """One uploaded photo, checked, cleaned and stored; raises UploadError."""
+    """One uploaded photo, checked, cleaned and stored; raises DomainError."""
     return store(session, user, prepare(file_storage), now)
 
 
@@ -211,7 +205,7 @@ def save_uploads(session: Session, user, files, now: datetime, *, limit: int = M
     photo stores none of them."""
     files = chosen_files(files)
     if len(files) > limit:
-        raise UploadError(_l("At most %(n)d photos.", n=limit))
+        raise DomainError(_l("At most %(n)d photos.", n=limit))
     prepared = [prepare(f) for f in files]
     photos: list[Photo] = []
     try:

@@ -19,8 +19,9 @@ from app.cohorts.models import Cohort, cohort_mentors
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import content_lang
+from app.core.money import display_yuan
 
-bp = Blueprint("posters", __name__)
+bp = Blueprint("poster", __name__)
 
 YES = ("1", "true", "yes", "on")
 
@@ -85,11 +86,6 @@ def reached_on(item: checkins.MilestoneProgress, her_checkins) -> date | None:
     return reached
 
 
-def yuan(fen: int) -> str:
-    """¥1,234.50, or ¥1,234 for whole yuan."""
-    return f"¥{fen // 100:,}" + (f".{fen % 100:02d}" if fen % 100 else "")
-
-
 def milestone_detail(user, progress: checkins.Progress, item: checkins.MilestoneProgress) -> str:
     """The lines under the milestone: the day she reached it, and her earnings if she shares them."""
     lines = []
@@ -98,7 +94,7 @@ def milestone_detail(user, progress: checkins.Progress, item: checkins.Milestone
         lines.append(_("Reached on day %(day)d · %(date)s", day=(day - progress.start).days + 1,
                        date=format_date(day, "long")))
     if user.shares_earnings:
-        lines.append(_("Earned so far: %(amount)s", amount=yuan(progress.total_earnings_fen)))
+        lines.append(_("Earned so far: %(amount)s", amount=display_yuan(progress.total_earnings_fen, whole=True)))
     return "\n".join(lines)
 
 
@@ -108,7 +104,7 @@ def achieved(progress: checkins.Progress) -> list[checkins.MilestoneProgress]:
 
 def growth_url(user) -> str:
     """Where her poster's QR code leads: her cohort's invite while it is open, else the home page."""
-    return invite_url(user.cohort) if invite_is_open(user.cohort) else absolute("web.home")
+    return invite_url(user.cohort) if invite_is_open(user.cohort) else absolute("home.home")
 
 
 @bp.get("/posters/milestone/<milestone_key>.png")

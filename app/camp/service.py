@@ -7,33 +7,27 @@ programme's unlock time (milestones/camp.yml) of that date.
 import calendar as month_grid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, object_session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.camp import feed
 from app.camp.models import CampTask, Photo, TaskCheckin
 from app.camp.photos import MAX_PHOTOS
 from app.checkins.models import Checkin, Programme
 from app.cohorts.models import Cohort
-from app.learning.service import programme_start
+from app.core.calendar import local_today, programme_day, programme_start, today_in
+from app.core.calendar import zone as calendar_zone
+from app.core.members import active_trainees_of
+from app.core.errors import DomainError
 
 PROOFS = ("text", "photo", "number")
 MAX_TEXT = 2000
 MAX_NUMBER = 1_000_000
 DONE, MADE_UP, MISSED, TODAY, LOCKED, NONE = "done", "made_up", "missed", "today", "locked", "none"
 PERIODS = ("week", "all")
-
-
-class CampError(ValueError):
-    """Why a 打卡 was refused, in words for her; `errors` names the form fields at fault, if any."""
-
-    def __init__(self, message, errors: dict | None = None):
-        super().__init__(str(message))
-        self.message, self.errors = message, errors or {}
 
 
 @dataclass(frozen=True)
@@ -65,17 +59,13 @@ def find_task(session: Session, key: str) -> CampTask | None:
 
 # --- her days and times ------------------------------------------------------------------------
 
-def local_today(user: User, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(user.timezone)).date()
-
-
 def task_date(task: CampTask, user: User) -> date:
     """The date (hers) of the task's day."""
     return programme_start(user) + timedelta(days=task.day - 1)
 
 
 def _local_instant(day: date, at: time, user: User) -> datetime:
-    return datetime.combine(day, at, tzinfo=ZoneInfo(user.timezone)).astimezone(timezone.utc)
+    return datetime.combine(day, at, tzinfo=calendar_zone(user.timezone)).astimezone(timezone.utc)
 
 
 def unlocks_at(task: CampTask, user: User, rules: CampRules) -> datetime:
@@ -127,32 +117,32 @@ def _can_make_up(task: CampTask, user: User, now: datetime, rules: CampRules, le
 
 
 def _when(instant: datetime, user: User) -> dict:
-    local = instant.astimezone(ZoneInfo(user.timezone))
+    local = instant.astimezone(calendar_zone(user.timezone))
     return {"date": local.date().isoformat(), "time": local.strftime("%H:%M")}
 
 
 def check_can_record(session: Session, user: User, task: CampTask, now: datetime,
                      rules: CampRules | None = None, checkins: dict | None = None) -> bool:
-    """Refuse (CampError) a task not open to her 打卡 now; True when it would be a make-up (补卡)."""
+    """Refuse (DomainError) a task not open to her 打卡 now; True when it would be a make-up (补卡)."""
     rules = rules or camp_rules(session)
     checkins = checkins_by_task(session, user) if checkins is None else checkins
     if task.is_archived:
-        raise CampError(_l("This task is no longer part of the camp."))
+        raise DomainError(_l("This task is no longer part of the camp."))
     if task.id in checkins:
-        raise CampError(_l("You have already checked in for day %(day)d.", day=task.day))
+        raise DomainError(_l("You have already checked in for day %(day)d.", day=task.day))
     if not unlocked(task, user, now, rules):
-        raise CampError(_l("Day %(day)d's task opens on %(date)s at %(time)s.", day=task.day,
+        raise DomainError(_l("Day %(day)d's task opens on %(date)s at %(time)s.", day=task.day,
                            **_when(unlocks_at(task, user, rules), user)))
     if task_date(task, user) >= local_today(user, now):
         return False
     # A past day: a make-up, within the window and the week's allowance.
     deadline = makeup_deadline(task, user, rules)
     if now > deadline:
-        raise CampError(_l("Day %(day)d can no longer be made up: make-ups are open until %(hours)d hours "
+        raise DomainError(_l("Day %(day)d can no longer be made up: make-ups are open until %(hours)d hours "
                            "after the missed day (it closed on %(date)s at %(time)s).",
                            day=task.day, hours=rules.makeup_within_hours, **_when(deadline, user)))
     if _makeups_used(checkins.values(), user, now) >= rules.makeup_per_week:
-        raise CampError(_l("You have used this week's make-ups (%(n)d a week). Keep going with today's task!",
+        raise DomainError(_l("You have used this week's make-ups (%(n)d a week). Keep going with today's task!",
                            n=rules.makeup_per_week))
     return True
 
@@ -175,7 +165,7 @@ def parse_number(raw) -> int | None:
 
 
 def check_proof(task: CampTask, text: str, number, photo_count: int) -> tuple[str, int | None]:
-    """Her text and number, cleaned; CampError naming every field at fault (missing proof included)."""
+    """Her text and number, cleaned; DomainError naming every field at fault (missing proof included)."""
     errors = {}
     text = (text or "").strip()
     if len(text) > MAX_TEXT:
@@ -194,29 +184,29 @@ def check_proof(task: CampTask, text: str, number, photo_count: int) -> tuple[st
     elif "photo" in task.proof and photo_count == 0:
         errors["photos"] = _l("Add at least one photo: this task asks for it.")
     if errors:
-        raise CampError(next(iter(errors.values())), errors)
+        raise DomainError(fields=errors)
     return text, number
 
 
 def record_task_checkin(session: Session, user: User, task: CampTask, *, text: str = "", number=None,
                         photos: list[Photo] = (), share: bool = False, now: datetime) -> TaskCheckin:
-    """Her 打卡 for a task: refused (CampError) when locked, done, missing its proof or past the 补卡 rule.
+    """Her 打卡 for a task: refused (DomainError) when locked, done, missing its proof or past the 补卡 rule.
 
     A past day is a make-up (is_makeup). `photos` are rows already saved by app.camp.photos; they are
-    attached here. `share` shows it on her cohort's wins feed. Nothing is committed: on CampError the
+    attached here. `share` shows it on her cohort's wins feed. Nothing is committed: on DomainError the
     caller rolls back.
     """
     is_makeup = check_can_record(session, user, task, now)
     text, number = check_proof(task, text, number, len(photos))
     if any(p.user_id != user.id or p.checkin_id is not None or p.post_id is not None for p in photos):
-        raise CampError(_l("One of the photos cannot be used: add it again."), {"photos": _l("Add the photos again.")})
+        raise DomainError(_l("One of the photos cannot be used: add it again."), fields={"photos": _l("Add the photos again.")})
     checkin = TaskCheckin(user_id=user.id, task_id=task.id, day=task_date(task, user), text=text, number=number,
                           is_makeup=is_makeup, is_shared=bool(share), created_at=now, updated_at=now)
     session.add(checkin)
     try:
         session.flush()
     except sa.exc.IntegrityError:  # the same 打卡 sent twice at once: the other one won
-        raise CampError(_l("You have already checked in for day %(day)d.", day=task.day)) from None
+        raise DomainError(_l("You have already checked in for day %(day)d.", day=task.day)) from None
     for photo in photos:
         photo.checkin_id = checkin.id
     session.flush()
@@ -264,7 +254,7 @@ class Today:
 def today(session: Session, user: User, now: datetime) -> Today:
     """Everything the /today page and the API show: three queries (rules, plan, her 打卡)."""
     rules, tasks, checkins = camp_rules(session), plan(session), checkins_by_task(session, user)
-    day, local = _programme_day(user, now), local_today(user, now)
+    day, local = programme_day(user, now), local_today(user, now)
     task = next((t for t in tasks if t.day == day), None)
     left = max(0, rules.makeup_per_week - _makeups_used(checkins.values(), user, now))
     later = [t for t in tasks if t.day > day]
@@ -278,10 +268,6 @@ def today(session: Session, user: User, now: datetime) -> Today:
         makeups=[Upcoming(t, makeup_deadline(t, user, rules)) for t in tasks
                  if t.day < day and t.id not in checkins and _can_make_up(t, user, now, rules, left)],
         makeup_left=left, streak=_streaks(tasks, checkins, day))
-
-
-def _programme_day(user: User, now: datetime) -> int:
-    return (local_today(user, now) - programme_start(user)).days + 1
 
 
 # --- streaks and the calendar ------------------------------------------------------------------------
@@ -305,7 +291,7 @@ def _streaks(tasks: list[CampTask], checkins: dict, day: int) -> tuple[int, int]
 
 def streak(session: Session, user: User, now: datetime) -> tuple[int, int]:
     """(current, longest): two queries."""
-    return _streaks(plan(session), checkins_by_task(session, user), _programme_day(user, now))
+    return _streaks(plan(session), checkins_by_task(session, user), programme_day(user, now))
 
 
 @dataclass
@@ -377,7 +363,7 @@ class RankingRow:
 
 def cohort_week(cohort: Cohort, now: datetime) -> tuple[date, date]:
     """The cohort's current camp week (its days 1-7, 8-14, ...), first and last date, in its time zone."""
-    today_there = now.astimezone(ZoneInfo(cohort.timezone)).date()
+    today_there = today_in(cohort.timezone, now)
     first = cohort.start_date + timedelta(days=7 * (max(0, (today_there - cohort.start_date).days) // 7))
     return first, first + timedelta(days=6)
 
@@ -390,8 +376,7 @@ def rankings(session: Session, cohort: Cohort, now: datetime, period: str = "wee
     """
     if period not in PERIODS:
         raise ValueError(f"period is one of {PERIODS}")
-    members = list(session.scalars(sa.select(User).where(
-        User.cohort_id == cohort.id, User.role == Role.TRAINEE, User.is_active.is_(True))))
+    members = list(session.scalars(sa.select(User).where(*active_trainees_of(cohort.id))))
     tasks = plan(session)
     active = {t.id for t in tasks}
     done: dict[int, dict[int, date]] = {m.id: {} for m in members}   # user -> {task id: day}
@@ -406,7 +391,7 @@ def rankings(session: Session, cohort: Cohort, now: datetime, period: str = "wee
     for member in members:
         counted = [d for d in done[member.id].values() if week is None or week[0] <= d <= week[1]]
         rows.append(RankingRow(0, member.id, member.name, len(counted),
-                               _streaks(tasks, done[member.id], _programme_day(member, now))[0],
+                               _streaks(tasks, done[member.id], programme_day(member, now))[0],
                                earnings.get(member.id, 0) if cohort.rank_by_earnings and member.shares_earnings
                                else None))
     return _ranked(rows)

@@ -6,20 +6,23 @@ from babel.dates import format_skeleton
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
-from app.camp import coaching, photos, service
-from app.cohorts import mentoring
+from app.camp import photos, service
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import content_lang
 from app.learning import service as learning
+from app.core import calendar
+from app.core import access
+from app.core.errors import DomainError
+from app.cohorts import mentoring
 
 bp = Blueprint("camp", __name__)
 
 
 def _trainees_only():
     """The camp is the trainee's: mentors and admins go to their own home page."""
-    return None if current_user.is_trainee else redirect(url_for("web.home"))
+    return None if current_user.is_trainee else redirect(url_for("home.home"))
 
 
 @bp.get("/today")
@@ -36,9 +39,9 @@ def render_today(typed: dict | None = None, errors: dict | None = None, message:
     return render_template(
         "camp/today.html", state=state, typed=typed or {}, errors=errors or {}, message=message,
         checked_in=service.has_earnings_checkin(db.session, current_user, now),
-        comments=coaching.comments_on(db.session, [state.checkin.id]).get(state.checkin.id, [])
+        comments=mentoring.comments_on(db.session, [state.checkin.id]).get(state.checkin.id, [])
         if state.checkin else [],
-        local_today=service.local_today(current_user, now),
+        local_today=calendar.local_today(current_user, now),
         lesson_titles=learning.lesson_titles(db.session, [t.lesson_key for t in shown if t.lesson_key],
                                              content_lang()),
         max_photos=service.MAX_PHOTOS)
@@ -65,10 +68,10 @@ def checkin_task(task_key: str):
         saved = save_photos(files, now)
         service.record_task_checkin(db.session, current_user, task, text=typed["text"], number=typed["number"],
                                     photos=saved, share=typed["share"], now=now)
-    except service.CampError as e:
+    except DomainError as e:
         db.session.rollback()
         photos.discard(saved)  # their rows are gone: so go their files
-        return render_today(typed, e.errors, str(e.message)), 422
+        return render_today(typed, e.fields, str(e.message)), 422
     db.session.commit()
     flash(_("Day %(day)d made up. Your streak counts it.", day=task.day) if is_makeup
           else _("Day %(day)d done. Well done!", day=task.day), "success")
@@ -79,8 +82,8 @@ def save_photos(files, now) -> list:
     """Store her uploads (all checked before any is stored); a refusal becomes the form's photo error."""
     try:
         return photos.save_uploads(db.session, current_user, files, now, limit=service.MAX_PHOTOS)
-    except photos.UploadError as e:
-        raise service.CampError(e.message, {"photos": e.message}) from None
+    except DomainError as e:
+        raise DomainError(e.message, fields={"photos": e.message}) from None
 
 
 @bp.get("/calendar")
@@ -92,7 +95,7 @@ def calendar_page():
     grid = service.calendar(db.session, current_user, utcnow(), month)
     return render_template("camp/calendar.html", grid=grid,
                            month_title=format_skeleton("yMMMM", grid.month, locale=get_locale()),
-                           comments=coaching.her_comments(db.session, current_user, grid.month, grid.following))
+                           comments=mentoring.her_comments(db.session, current_user, grid.month, grid.following))
 
 
 def _month(raw: str) -> date | None:
@@ -119,7 +122,7 @@ def _ranked_cohort() -> Cohort | None:
     """Her own cohort; for a mentor, the cohort asked for (?cohort=<id>) if she coaches it, else her first."""
     if current_user.is_trainee:
         return current_user.cohort
-    coached = mentoring.coached_cohorts(db.session, current_user)
+    coached = access.coached_cohorts(db.session, current_user)
     wanted = request.args.get("cohort", type=int)
     chosen = next((c for c in coached if c.id == wanted), None) if wanted else (coached[0] if coached else None)
     if wanted and chosen is None:

@@ -1,12 +1,11 @@
 """The "road": her cumulative earnings against the target line, as SVG drawn by pygal."""
-import re
 from datetime import timedelta
 
 import pygal
-from markupsafe import escape
 from pygal.style import Style
 
 from app.checkins.service import Progress
+from app.core.charts import inline_svg
 
 STYLE = Style(background="white", plot_background="white", foreground="#333", foreground_strong="#111",
               foreground_subtle="#ddd", colors=("#198754", "#adb5bd", "#fd7e14"), font_family="sans-serif",
@@ -38,15 +37,3 @@ def earnings_chart(progress: Progress, lang: str, labels: dict) -> str:
         chart.add(f"{labels['target']} {item.milestone.text('title', lang)}", line,
                   stroke_style={"width": 2, "dasharray": "6, 4"}, show_dots=True, dots_size=4)
     return inline_svg(chart, labels["aria"])
-
-
-# pygal always writes an inline <script> (its tooltip config, even with js=[]) and comments with its URLs.
-PYGAL_EXTRAS = re.compile(r"<script\b.*?</script>|<!--.*?-->", re.S)
-
-
-def inline_svg(chart: pygal.graph.graph.Graph, aria_label: str) -> str:
-    """A pygal chart as inline SVG with no script and no link, labelled for screen readers."""
-    svg = PYGAL_EXTRAS.sub("", chart.render(is_unicode=True))
-    label = str(escape(aria_label))
-    svg = re.sub(r"<title>.*?</title>", f"<title>{label}</title>", svg, count=1, flags=re.S)
-    return svg.replace("<svg", f'<svg role="img" aria-label="{label}"', 1)

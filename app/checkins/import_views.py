@@ -5,18 +5,19 @@ import binascii
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired
 
 from app.checkins import imports
-from app.cohorts import audit
+from app.core import audit
 from app.database import utcnow
 from app.extensions import db
+from app.core.access import staff_required
 
-bp = Blueprint("checkin_import", __name__)
+bp = Blueprint("import", __name__)
 
 
 class ImportForm(FlaskForm):
@@ -29,11 +30,6 @@ class ImportForm(FlaskForm):
 class ConfirmForm(FlaskForm):
     csv = HiddenField(validators=[DataRequired()])      # the previewed text, base64 of its UTF-8
     digest = HiddenField(validators=[DataRequired()])   # what the preview showed: a changed file or plan is refused
-
-
-def _mentor_only():
-    if current_user.role not in ("mentor", "admin"):
-        abort(404)
 
 
 def _uploaded_text(form: ImportForm) -> str:
@@ -60,16 +56,14 @@ def _preview_page(preview, text: str, status: int = 200):
 
 
 @bp.get("/import")
-@login_required
+@staff_required
 def import_form():
-    _mentor_only()
     return render_template("checkins/import.html", form=ImportForm(), errors=[])
 
 
 @bp.post("/import/preview")
-@login_required
+@staff_required
 def import_preview():
-    _mentor_only()
     form = ImportForm()
     if not form.validate_on_submit():
         abort(400)
@@ -85,9 +79,8 @@ def import_preview():
 
 
 @bp.post("/import/confirm")
-@login_required
+@staff_required
 def import_confirm():
-    _mentor_only()
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -114,4 +107,4 @@ def import_confirm():
     db.session.commit()
     flash(_("Imported. Check-ins created: %(created)d; updated: %(updated)d.",
             created=result.created, updated=result.updated), "success")
-    return redirect(url_for("checkin_import.import_form"))
+    return redirect(url_for("import.import_form"))

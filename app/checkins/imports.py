@@ -22,11 +22,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
-from app.accounts.service import AccountError, normalize_email, normalize_mobile
+from app.accounts.models import User
+from app.core.access import Role
+from app.accounts.service import normalize_email, normalize_mobile
 from app.checkins import service
 from app.checkins.models import Checkin
-from app.learning.service import programme_start
+from app.core.calendar import local_today, programme_start
+from app.core.money import format_yuan
+from app.core.access import coached_cohort_ids
+from app.core.errors import DomainError
 
 MAX_ROWS = 2000
 MAX_BYTES = 256 * 1024  # its base64 in the confirm form stays under Werkzeug's 500 KB form-field limit
@@ -97,7 +101,7 @@ class ImportRow:
 
     def raw_checkin(self) -> dict:
         """What record_checkin stores: the new numbers over what the day already has (members, posts, note)."""
-        raw = {"date": self.day.isoformat(), "earnings": service.format_yuan(self.earnings_fen),
+        raw = {"date": self.day.isoformat(), "earnings": format_yuan(self.earnings_fen),
                "orders": self.new_orders}
         if self.existing is not None:
             raw.update({name: getattr(self.existing, name) for name in service.COUNTERS if name != "orders"})
@@ -255,7 +259,7 @@ def _identifiers(cells: list[str], columns: dict) -> tuple[str, str, str | None,
         elif value:
             try:
                 mobile = mobile or normalize_mobile(value)
-            except AccountError:
+            except DomainError:
                 pass
     return mobile_cell, email_cell, mobile, email
 
@@ -320,7 +324,7 @@ def preview_import(session: Session, mentor: User, csv_text: str | bytes, now: d
                 reasons.append(_l("Bad date “%(value)s”: write it as YYYY-MM-DD.", value=value("date")))
         if day is not None and trainee is not None:
             start = programme_start(trainee)
-            if day > service.local_today(trainee, now):
+            if day > local_today(trainee, now):
                 reasons.append(_l("Future date: %(day)s has not come yet.", day=day.isoformat()))
             elif day < start:
                 reasons.append(_l("Before her start: %(name)s started on %(start)s.",
@@ -331,14 +335,14 @@ def preview_import(session: Session, mentor: User, csv_text: str | bytes, now: d
             values = service.parse_checkin({"date": "2000-01-01", "earnings": value("earnings"),
                                             "orders": value("orders")})
             earnings_fen, orders = values["earnings_fen"], values["orders"]
-        except service.CheckinError as e:
-            if "earnings" in e.errors:
+        except DomainError as e:
+            if "earnings" in e.fields:
                 reasons.append(_l("No earnings: write 0 if she earned nothing.") if not value("earnings") else
                                _l("Bad earnings “%(value)s”: %(problem)s", value=value("earnings"),
-                                  problem=e.errors["earnings"]))
-            if "orders" in e.errors:
+                                  problem=e.fields["earnings"]))
+            if "orders" in e.fields:
                 reasons.append(_l("Bad orders “%(value)s”: %(problem)s", value=value("orders"),
-                                  problem=e.errors["orders"]))
+                                  problem=e.fields["orders"]))
         candidates.append((line, raw, reasons, trainee, day, earnings_fen, orders))
 
     # The same trainee and day twice in the file: which one is right is hers to say, so neither is imported.
@@ -366,10 +370,7 @@ def preview_import(session: Session, mentor: User, csv_text: str | bytes, now: d
 
 def _cohort_ids(session: Session, mentor: User) -> set | None:
     """The cohorts whose trainees she may import for; None means every cohort (admins)."""
-    from app.quizzes.service import reviewable_cohort_ids
-    if mentor.role not in (Role.MENTOR, Role.ADMIN):
-        return set()
-    ids = reviewable_cohort_ids(session, mentor)
+    ids = coached_cohort_ids(session, mentor)
     return None if ids is None else set(ids)
 
 
@@ -407,10 +408,10 @@ def apply_import(session: Session, mentor: User, csv_text: str | bytes, now: dat
             service.record_checkin(session, row.trainee, row.raw_checkin(), now, source="import",
                                    changed_by=mentor, programme=programme)
         session.flush()
-    except service.CheckinError as e:
+    except DomainError as e:
         session.rollback()
         raise ImportFailed(_l("Line %(line)d: %(problem)s Nothing was imported.", line=row.line,
-                              problem="; ".join(str(m) for m in e.errors.values())), row.line) from e
+                              problem="; ".join(str(m) for m in e.fields.values())), row.line) from e
     except SQLAlchemyError as e:
         session.rollback()
         raise ImportFailed(_l("The check-ins changed while importing. Nothing was imported: try again.")) from e

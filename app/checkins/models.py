@@ -47,7 +47,6 @@ class Milestone(Bilingual, db.Model):
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
-
 class Checkin(db.Model):
     """What she reports for one day of hers: money in integer fen, counts; None = not reported."""
 

@@ -4,8 +4,6 @@ Money is integer fen from end to end: parsed from text with Decimal, summed as i
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -14,48 +12,16 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.checkins.models import Checkin, CheckinRevision, Milestone, Programme
 from app.content import snapshot
-from app.learning.service import programme_start
+from app.core.calendar import day_number, local_today, programme_start
+from app.core.money import parse_yuan
+from app.core.errors import DomainError
 
 COUNTERS = ("orders", "group_members", "active_members", "posts")
 FIELDS = ("date", "earnings", *COUNTERS, "note")
 MAX_COUNT = {"orders": 10_000, "group_members": 100_000, "active_members": 100_000, "posts": 1_000}
-MAX_EARNINGS_FEN = 100_000_00  # ¥100,000 in one day is a typo, not a sale
 MAX_NOTE = 2000
 CUMULATIVE = {"earnings": "earnings_fen", "orders": "orders", "posts": "posts"}
 LATEST = {"group_members": "group_members", "active_members": "active_members"}
-
-
-class CheckinError(ValueError):
-    """Problems with what she entered, one message per field; nothing was stored."""
-
-    def __init__(self, errors: dict):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
-def parse_yuan(raw) -> int:
-    """"12.5", 12.5, "¥1,200.00" -> fen. Refuses negatives, more than 2 decimals, absurd sums."""
-    if isinstance(raw, bool) or raw is None:
-        raise ValueError(_l("Enter an amount in yuan, such as 12.50."))
-    text = str(raw).strip().replace(",", "").removeprefix("¥").removeprefix("￥").removesuffix("元").strip()
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(_l("Enter an amount in yuan, such as 12.50.")) from None
-    if not amount.is_finite():
-        raise ValueError(_l("Enter an amount in yuan, such as 12.50."))
-    if amount < 0:
-        raise ValueError(_l("Earnings cannot be negative."))
-    if amount > Decimal(MAX_EARNINGS_FEN) / 100:  # before quantize(), which raises on huge numbers (1e30)
-        raise ValueError(_l("That is more than ¥100,000 in a day: check the number."))
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValueError(_l("Use at most 2 decimals (fen)."))
-    return int(amount * 100)
-
-
-def format_yuan(fen: int) -> str:
-    """1250 -> "12.50" (the API's money format)."""
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def _count(raw, name: str) -> int | None:
@@ -76,7 +42,7 @@ def _count(raw, name: str) -> int | None:
 
 def parse_checkin(raw: dict, *, today: date | None = None, start: date | None = None,
                   correction_days: int | None = None) -> dict:
-    """Check every field of a check-in at once; raise CheckinError with a message per bad field.
+    """Check every field of a check-in at once; raise DomainError with a message per bad field.
 
     The day is also checked against her `today`, her programme's `start` and the correction window
     (`correction_days` days back; None: no limit) when they are given.
@@ -112,7 +78,7 @@ def parse_checkin(raw: dict, *, today: date | None = None, start: date | None = 
         errors["note"] = _l("A note is text of at most %(n)d characters.", n=MAX_NOTE)
     values["note"] = note.strip() if isinstance(note, str) else ""
     if errors:
-        raise CheckinError(errors)
+        raise DomainError(fields=errors)
     return values
 
 
@@ -136,10 +102,6 @@ def _day_problem(day: date, today: date | None, start: date | None, correction_d
     if today is not None and correction_days is not None and day < today - timedelta(days=correction_days):
         return _l("Days more than %(n)d days ago can no longer be changed: ask your mentor.", n=correction_days)
     return None
-
-
-def local_today(user: User, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(user.timezone)).date()
 
 
 def get_programme(session: Session) -> Programme:
@@ -324,7 +286,7 @@ def progress(session: Session, user: User, now: datetime) -> Progress:
     checkins = checkins_of(session, user.id)
     today, start = local_today(user, now), programme_start(user)
     return Progress(
-        programme_day=(today - start).days + 1, today=today, start=start,
+        programme_day=day_number(start, today), today=today, start=start,
         milestones=[milestone_status(m, checkins, start, today, programme.behind_margin_percent) for m in milestones],
         diagnosis=diagnose(checkins, today, programme), checkins=checkins,
         checked_in_today=any(c.day == today and c.is_reported for c in checkins))

@@ -13,6 +13,9 @@ from app.extensions import db
 from app.i18n import safe_next
 from app.i18n import content_lang
 from app.learning import service as learning
+from app.core import calendar
+from app.core.money import format_yuan
+from app.core.errors import DomainError, put_on_form
 from app.shops.earnings import earnings_of
 
 bp = Blueprint("checkins", __name__)
@@ -29,7 +32,7 @@ def chart_for(progress) -> str:
 @login_required
 def checkin():
     now = utcnow()
-    today = service.local_today(current_user, now)
+    today = calendar.local_today(current_user, now)
     form = CheckinForm()
     if request.method == "GET":
         day = request.args.get("date", "")
@@ -40,7 +43,7 @@ def checkin():
         existing = next((c for c in service.checkins_of(db.session, current_user.id) if c.day == day), None)
         form.date.data = day
         if existing and existing.reported_earnings_fen is not None:
-            form.earnings.data = service.format_yuan(existing.reported_earnings_fen)
+            form.earnings.data = format_yuan(existing.reported_earnings_fen)
         if existing:
             for name in service.COUNTERS:
                 value = getattr(existing, name)
@@ -50,9 +53,8 @@ def checkin():
     if form.validate_on_submit():
         try:
             checkin, created = service.record_checkin(db.session, current_user, form.raw(), now)
-        except service.CheckinError as e:
-            for name, message in e.errors.items():
-                getattr(form, "date" if name == "day" else name).errors.append(message)
+        except DomainError as e:
+            put_on_form(form, e, {"day": "date"})
         else:
             db.session.commit()
             flash(_("Check-in saved for %(day)s.", day=checkin.day.isoformat()) if created

@@ -1,65 +1,38 @@
 """What admins do: cohorts and their invites, moving and closing accounts, reset links, the audit log.
 
 Plain functions over a session: each takes the acting admin and `now`, checks the rules, changes the
-rows, writes its audit entry and flushes. The caller commits (or rolls back on AdminError).
+rows, writes its audit entry and flushes. The caller commits (or rolls back on DomainError).
 """
-import math
 import re
 import secrets
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, timezone
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from flask_sqlalchemy.pagination import Pagination
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.accounts.forms import TIMEZONES
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.accounts.service import RESET_LINK_VALID, hash_reset_token
-from app.cohorts import audit
-from app.cohorts.models import Cohort, PasswordReset
+from app.core import audit
+from app.accounts.models import PasswordReset
+from app.cohorts.models import Cohort
+from app.core.calendar import default_timezone
+from app.core.members import active_trainees
+from app.core.errors import DomainError
+from app.core.paging import PER_PAGE, paginate
 
-PER_PAGE = 50
 ROBOT_KINDS = ("wecom", "dingtalk", "feishu")
 INVITE_CODE = re.compile(r"^[A-Z0-9-]{4,32}$")
 # No 0/O or 1/I/L: a code is often read aloud or copied by hand from a phone screen.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
-class AdminError(ValueError):
-    """A request the rules refuse, tied to a form field when there is one; nothing was changed."""
-
-    def __init__(self, field: str | None, message, status: int = 422):
-        super().__init__(str(message))
-        self.field, self.message, self.status = field, message, status
-
-
-@dataclass
-class Page:
-    items: list
-    total: int
-    page: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def _page_number(page) -> int:
-    try:
-        return max(1, int(page))
-    except (TypeError, ValueError):
-        return 1
 
 
 # --- cohorts -----------------------------------------------------------------------------------
@@ -73,7 +46,7 @@ class CohortRow:
 def list_cohorts(session: Session) -> list[CohortRow]:
     """Every cohort with its number of active trainees (one grouped query; mentors come selectin-loaded)."""
     counts = (sa.select(User.cohort_id, sa.func.count(User.id).label("trainees"))
-              .where(User.role == Role.TRAINEE, User.is_active.is_(True), User.cohort_id.is_not(None))
+              .where(*active_trainees(), User.cohort_id.is_not(None))
               .group_by(User.cohort_id).subquery())
     rows = session.execute(
         sa.select(Cohort, sa.func.coalesce(counts.c.trainees, 0))
@@ -111,7 +84,7 @@ class CohortData:
 
     name: str
     start_date: date
-    timezone: str = "Asia/Shanghai"
+    timezone: str = dataclass_field(default_factory=default_timezone)
     mentor_ids: tuple[int, ...] = ()
     invite_code: str | None = None
     invite_expires_at: datetime | None = None   # aware; stored as UTC
@@ -125,53 +98,53 @@ class CohortData:
 def _check_webhook(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in url):
-        raise AdminError("robot_webhook", _l("Enter the robot's webhook address: it starts with https://."))
+        raise DomainError(field="robot_webhook", message=_l("Enter the robot's webhook address: it starts with https://."))
     return url
 
 
 def _clean(session: Session, cohort: Cohort | None, data: CohortData) -> dict:
-    """The cohort's new column values, or AdminError for the first thing wrong."""
+    """The cohort's new column values, or DomainError for the first thing wrong."""
     name = (data.name or "").strip()
     if not name:
-        raise AdminError("name", _l("Give the cohort a name."))
+        raise DomainError(field="name", message=_l("Give the cohort a name."))
     if len(name) > 120:
-        raise AdminError("name", _l("At most %(n)d characters.", n=120))
+        raise DomainError(field="name", message=_l("At most %(n)d characters.", n=120))
     if data.start_date is None:
-        raise AdminError("start_date", _l("Choose the start date."))
+        raise DomainError(field="start_date", message=_l("Choose the start date."))
     if data.timezone not in {choice.value for choice in TIMEZONES}:
-        raise AdminError("timezone", _l("Choose a time zone from the list."))
+        raise DomainError(field="timezone", message=_l("Choose a time zone from the list."))
 
     code = re.sub(r"\s+", "", data.invite_code or "").upper()
     if not code:
         code = cohort.invite_code if cohort is not None else new_invite_code(session)
     elif not INVITE_CODE.match(code):
-        raise AdminError("invite_code", _l("Use 4 to 32 letters, digits or dashes."))
+        raise DomainError(field="invite_code", message=_l("Use 4 to 32 letters, digits or dashes."))
     if _code_taken(session, code, except_id=cohort.id if cohort is not None else None):
-        raise AdminError("invite_code", _l("Another cohort already uses this invite code. Choose another one."))
+        raise DomainError(field="invite_code", message=_l("Another cohort already uses this invite code. Choose another one."))
 
     expires = data.invite_expires_at
     if expires is not None and expires.tzinfo is None:
         raise ValueError("the invite expiry must be an aware datetime")
     if data.seat_limit is not None and data.seat_limit < 1:
-        raise AdminError("seat_limit", _l("Leave it empty for no limit, or give at least 1 seat."))
+        raise DomainError(field="seat_limit", message=_l("Leave it empty for no limit, or give at least 1 seat."))
 
     mentor_ids = sorted(set(data.mentor_ids))
     mentors = list(session.scalars(sa.select(User).where(User.id.in_(mentor_ids), User.role == Role.MENTOR)
                                    .order_by(User.name, User.id))) if mentor_ids else []
     if len(mentors) != len(mentor_ids):
-        raise AdminError("mentors", _l("Choose mentors from the list."))
+        raise DomainError(field="mentors", message=_l("Choose mentors from the list."))
 
     kind = data.robot_kind or None
     webhook = (data.robot_webhook or "").strip() or None
     if kind is None:
         if webhook:
-            raise AdminError("robot_kind", _l("Choose which app the robot belongs to."))
+            raise DomainError(field="robot_kind", message=_l("Choose which app the robot belongs to."))
         secret = None  # no robot: nothing of it is kept
     else:
         if kind not in ROBOT_KINDS:
-            raise AdminError("robot_kind", _l("Choose a robot from the list."))
+            raise DomainError(field="robot_kind", message=_l("Choose a robot from the list."))
         if not webhook:
-            raise AdminError("robot_webhook", _l("Enter the robot's webhook address: it starts with https://."))
+            raise DomainError(field="robot_webhook", message=_l("Enter the robot's webhook address: it starts with https://."))
         _check_webhook(webhook)
         secret = (data.robot_secret or "").strip() or (cohort.robot_secret if cohort is not None else None)
     return {"name": name, "start_date": data.start_date, "timezone": data.timezone, "invite_code": code,
@@ -226,7 +199,7 @@ def _like(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
-def find_users(session: Session, q: str | None, page=1, per_page: int = PER_PAGE) -> Page:
+def find_users(session: Session, q: str | None, page=1, per_page: int = PER_PAGE) -> Pagination:
     """Users whose name, email or mobile contains `q` (any case), by name; everyone when q is empty."""
     query = sa.select(User)
     q = (q or "").strip()
@@ -237,11 +210,7 @@ def find_users(session: Session, q: str | None, page=1, per_page: int = PER_PAGE
         if digits:
             conditions.append(User.mobile.like(_like(digits), escape="\\"))
         query = query.where(sa.or_(*conditions))
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    number = min(_page_number(page), max(1, math.ceil(total / per_page)))
-    items = list(session.scalars(query.order_by(User.name, User.id)
-                                 .offset((number - 1) * per_page).limit(per_page)).unique())
-    return Page(items, total, number, per_page)
+    return paginate(query.order_by(User.name, User.id), page, per_page)
 
 
 def cohort_choices(session: Session) -> list[Cohort]:
@@ -253,11 +222,11 @@ def cohort_choices(session: Session) -> list[Cohort]:
 def move_user(session: Session, actor: User, user: User, cohort: Cohort | None, now: datetime) -> None:
     """Move a trainee into another cohort; audited as user.move."""
     if user.role != Role.TRAINEE:
-        raise AdminError("cohort", _l("Only trainees belong to a cohort."))
+        raise DomainError(field="cohort", message=_l("Only trainees belong to a cohort."))
     if cohort is None or cohort.is_archived:
-        raise AdminError("cohort", _l("Choose a cohort from the list."))
+        raise DomainError(field="cohort", message=_l("Choose a cohort from the list."))
     if user.cohort_id == cohort.id:
-        raise AdminError("cohort", _l("She is already in this cohort."))
+        raise DomainError(field="cohort", message=_l("She is already in this cohort."))
     before = user.cohort
     user.cohort = cohort
     session.flush()
@@ -269,9 +238,9 @@ def move_user(session: Session, actor: User, user: User, cohort: Cohort | None, 
 def deactivate_user(session: Session, actor: User, user: User, now: datetime) -> None:
     """Close an account: nothing is deleted, she cannot log in, and every session of hers ends now."""
     if user.id == actor.id:
-        raise AdminError(None, _l("You cannot deactivate your own account."), 409)
+        raise DomainError(_l("You cannot deactivate your own account."), status=409)
     if not user.is_active:
-        raise AdminError(None, _l("This account is already deactivated."), 409)
+        raise DomainError(_l("This account is already deactivated."), status=409)
     user.is_active = False
     user.session_token = secrets.token_urlsafe(32)  # her cookies and remember-me stop matching
     session.flush()
@@ -280,7 +249,7 @@ def deactivate_user(session: Session, actor: User, user: User, now: datetime) ->
 
 def reactivate_user(session: Session, actor: User, user: User, now: datetime) -> None:
     if user.is_active:
-        raise AdminError(None, _l("This account is already active."), 409)
+        raise DomainError(_l("This account is already active."), status=409)
     user.is_active = True
     session.flush()
     audit.record(session, actor, "user.reactivate", user, name=user.name).created_at = now
@@ -292,7 +261,7 @@ def create_reset_link(session: Session, actor: User, user: User, now: datetime) 
     Her earlier unused links stop working: only the newest one counts.
     """
     if not user.is_active:
-        raise AdminError(None, _l("Reactivate the account before creating a reset link."), 409)
+        raise DomainError(_l("Reactivate the account before creating a reset link."), status=409)
     session.execute(sa.update(PasswordReset).where(
         PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > now)
         .values(expires_at=now))
@@ -308,11 +277,10 @@ def create_reset_link(session: Session, actor: User, user: User, now: datetime) 
 
 # --- the audit log -----------------------------------------------------------------------------
 
-def audit_page(session: Session, page=1, per_page: int = PER_PAGE) -> tuple[Page, dict[str, str]]:
+def audit_page(session: Session, page=1, per_page: int = PER_PAGE) -> tuple[Pagination, dict[str, str]]:
     """Entries newest first, and a readable name for each "user:N" / "cohort:N" target on the page."""
-    total = audit.count(session)
-    number = min(_page_number(page), max(1, math.ceil(total / per_page)))
-    entries = audit.entries(session, offset=(number - 1) * per_page, limit=per_page)
+    result = paginate(audit.newest_first(), page, per_page)
+    entries = result.items
     wanted: dict[str, set[int]] = {"user": set(), "cohort": set()}
     for entry in entries:
         kind, _, ident = entry.target.partition(":")
@@ -325,5 +293,5 @@ def audit_page(session: Session, page=1, per_page: int = PER_PAGE) -> tuple[Page
     if wanted["cohort"]:
         names |= {f"cohort:{i}": n for i, n in session.execute(
             sa.select(Cohort.id, Cohort.name).where(Cohort.id.in_(wanted["cohort"])))}
-    return Page(entries, total, number, per_page), names
+    return result, names
 

@@ -1,5 +1,5 @@
 """Admin pages: cohorts and invites, accounts, the audit log. Anyone but an admin gets 404."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -10,8 +10,11 @@ from app.cohorts.forms import CohortForm, MoveForm
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
+from app.core.calendar import default_timezone
+from app.core.access import require_admin
+from app.core.errors import DomainError, put_on_form
 
-bp = Blueprint("cohort_admin", __name__, url_prefix="/admin")
+bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 ROLE_LABELS = {"trainee": _l("Trainee"), "mentor": _l("Mentor"), "admin": _l("Admin")}
 # Actions recorded by other parts (mentors' notes, nudges…) show their code until they get a label here.
@@ -27,12 +30,7 @@ def labels():
     return {"role_labels": ROLE_LABELS, "action_labels": ACTION_LABELS}
 
 
-@bp.before_request
-def admins_only():
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if not current_user.is_admin:
-        abort(404)  # the admin pages do not exist for anyone else
+bp.before_request(require_admin)
 
 
 def _no_store(response):
@@ -52,7 +50,7 @@ def _cohort_form(cohort: Cohort | None) -> CohortForm:
         form = CohortForm()  # only what was sent: an unticked mentor must not come back from the row
     elif cohort is None:
         form = CohortForm(data={"start_date": utcnow().date(), "invite_code": admin.new_invite_code(db.session),
-                                "timezone": current_user.timezone if current_user.timezone else "Asia/Shanghai"})
+                                "timezone": current_user.timezone or default_timezone()})
     else:
         form = CohortForm(data={
             "name": cohort.name, "start_date": cohort.start_date, "timezone": cohort.timezone,
@@ -75,14 +73,14 @@ def _edit_cohort(cohort: Cohort | None):
             robot_secret=form.robot_secret.data)
         try:
             saved = admin.save_cohort(db.session, current_user, cohort, data, utcnow())
-        except admin.AdminError as e:
+        except DomainError as e:
             db.session.rollback()
-            getattr(form, e.field).errors.append(e.message)
+            put_on_form(form, e)
         else:
             db.session.commit()
             flash(_("Cohort saved.") if cohort else _("Cohort created. Send the invite link to its trainees."),
                   "success")
-            return redirect(url_for("cohort_admin.edit_cohort", cohort_id=saved.id))
+            return redirect(url_for("admin.edit_cohort", cohort_id=saved.id))
     status = 422 if request.method == "POST" else 200
     return render_template("cohorts/admin/cohort_form.html", form=form, cohort=cohort), status
 
@@ -125,13 +123,13 @@ def _act(account_id: int, action, success: str):
     user = db.get_or_404(User, account_id)
     try:
         action(db.session, current_user, user, utcnow())
-    except admin.AdminError as e:
+    except DomainError as e:
         db.session.rollback()
         flash(str(e.message), "danger")
         return _user_page(db.get_or_404(User, account_id), e.status)
     db.session.commit()
     flash(success, "success")
-    return redirect(url_for("cohort_admin.user", account_id=account_id))
+    return redirect(url_for("admin.user", account_id=account_id))
 
 
 @bp.post("/users/<int:account_id>/move")
@@ -142,14 +140,14 @@ def move(account_id: int):
         try:
             cohort = db.session.get(Cohort, form.cohort.data) if form.cohort.data is not None else None
             admin.move_user(db.session, current_user, user, cohort, utcnow())
-        except admin.AdminError as e:
+        except DomainError as e:
             db.session.rollback()
             user = db.get_or_404(User, account_id)
             form.cohort.errors.append(e.message)
         else:
             db.session.commit()
             flash(_("%(name)s is now in %(cohort)s.", name=user.name, cohort=user.cohort.name), "success")
-            return redirect(url_for("cohort_admin.user", account_id=account_id))
+            return redirect(url_for("admin.user", account_id=account_id))
     return _user_page(user, 422, move_form=form)
 
 
@@ -169,7 +167,7 @@ def reset_link(account_id: int):
     user = db.get_or_404(User, account_id)
     try:
         token = admin.create_reset_link(db.session, current_user, user, utcnow())
-    except admin.AdminError as e:
+    except DomainError as e:
         db.session.rollback()
         flash(str(e.message), "danger")
         return _user_page(db.get_or_404(User, account_id), e.status)

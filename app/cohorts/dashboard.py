@@ -8,13 +8,12 @@ from collections import namedtuple
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
 from app.checkins.models import Checkin, Milestone
@@ -22,6 +21,8 @@ from app.cohorts.models import Cohort, MentorNote
 from app.learning import service as learning
 from app.learning.models import LessonProgress
 from app.quizzes.models import Quiz, QuizAttempt
+from app.core import calendar
+from app.core.members import active_trainee_ids, active_trainees_of
 
 INACTIVE_DAYS = 3          # no activity for this long: "inactive"
 QUIET_CHECKIN_DAYS = 3     # no check-in for this long (from day 3 on): "missed check-ins"
@@ -101,8 +102,7 @@ _Try = namedtuple("_Try", "user_id quiz_id state percent is_passed")
 
 def cohort_trainees(session: Session, cohort: Cohort) -> list[User]:
     # Her cohort is the one given, already in the session: no need to join it to every row.
-    return list(session.scalars(sa.select(User).where(
-        User.cohort_id == cohort.id, User.role == Role.TRAINEE, User.is_active.is_(True)).order_by(User.name)
+    return list(session.scalars(sa.select(User).where(*active_trainees_of(cohort.id)).order_by(User.name)
         .options(so.lazyload(User.cohort))))
 
 
@@ -114,7 +114,7 @@ def _latest(*values):
 def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[TraineeRow]:
     """Every active trainee of the cohort with her figures and reasons for attention."""
     trainees = cohort_trainees(session, cohort)
-    members = sa.select(User.id).where(User.cohort_id == cohort.id, User.role == Role.TRAINEE)
+    members = active_trainee_ids(cohort.id)
     catalogue = learning.catalogue(session, None)
     lessons = [item.lesson for course in catalogue.courses for item in course.lessons]
     lesson_order = [(lesson.id, lesson) for lesson in lessons]
@@ -170,8 +170,8 @@ def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[Trainee
         tries = attempts.get(user_id, [])
         tried_at, submitted_at = attempt_times.get(user_id, (None, None))
         checked_in_at = checkin_times.get(user_id)
-        today = todays.get(user.timezone) or todays.setdefault(user.timezone, checkins.local_today(user, now))
-        start = learning.programme_start(user)
+        today = todays.get(user.timezone) or todays.setdefault(user.timezone, calendar.local_today(user, now))
+        start = calendar.programme_start(user)
         graded = [a for a in tries if a.state == QuizAttempt.GRADED]
         best = {}
         for a in graded:
@@ -183,7 +183,7 @@ def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[Trainee
                 failed_counts[a.quiz_id] = failed_counts.get(a.quiz_id, 0) + 1
         user_done = done.get(user_id, set())
         row = TraineeRow(
-            user=user, today=today, programme_day=(today - start).days + 1,
+            user=user, today=today, programme_day=calendar.day_number(start, today),
             lessons_done=len(user_done), lessons_total=len(lessons),
             next_lesson=next((lesson for lesson_id, lesson in lesson_order if lesson_id not in user_done), None),
             quizzes_passed=len(passed & quiz_ids), quizzes_total=len(quizzes), best_percent=best,
@@ -224,7 +224,7 @@ def _camp_tasks_done(session: Session, rows: list[TraineeRow], members) -> None:
 
 
 def _local_time(user: User, now: datetime) -> time:
-    return now.astimezone(ZoneInfo(user.timezone)).time()
+    return now.astimezone(calendar.zone(user.timezone)).time()
 
 
 def reasons_for(row: TraineeRow, now: datetime) -> list[Reason]:

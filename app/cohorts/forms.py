@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts.forms import TIMEZONES
+from app.core.calendar import default_timezone
 
 ROBOT_KINDS = [
     SelectChoice("", _l("No group robot")),
@@ -27,7 +28,7 @@ def _admin_zone():
 class CohortForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)], render_kw={"autocomplete": "off"})
     start_date = DateField(_l("Start date"), validators=[DataRequired()])
-    timezone = SelectField(_l("Time zone"), choices=TIMEZONES, default="Asia/Shanghai")
+    timezone = SelectField(_l("Time zone"), choices=TIMEZONES, default=default_timezone)
     # Checkboxes rather than a <select multiple>: easier to tap on a phone.
     mentors = SelectMultipleField(_l("Mentors"), coerce=int, choices=[], validate_choice=False,
                                   widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())

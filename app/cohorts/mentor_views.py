@@ -18,6 +18,12 @@ from app.extensions import db
 from app.i18n import content_lang, safe_next
 from app.learning import service as learning
 from app.quizzes.models import QuizAttempt
+from app.core.money import format_yuan
+from app.core import access
+from app.core.access import staff_required
+from app.core.errors import DomainError
+from app.core import audit
+from app.reminders import inbox
 
 bp = Blueprint("mentor", __name__)
 ATTENTION_SHOWN = 100
@@ -26,7 +32,7 @@ ATTENTION_SHOWN = 100
 def coached_cohort_or_404(cohort_id: int) -> Cohort:
     """Another cohort answers exactly like a missing one."""
     cohort = db.session.get(Cohort, cohort_id)
-    if cohort is None or not mentoring.can_coach(current_user, cohort):
+    if cohort is None or not access.can_coach(current_user, cohort):
         abort(404)
     return cohort
 
@@ -52,12 +58,9 @@ def _filter_args() -> dict:
 
 
 @bp.get("/cohorts")
-@login_required
+@staff_required
 def cohorts():
-    mine = mentoring.coached_cohorts(db.session, current_user)
-    if current_user.role not in ("mentor", "admin"):
-        abort(404)
-    return render_template("cohorts/list.html", cohorts=mine)
+    return render_template("cohorts/list.html", cohorts=access.coached_cohorts(db.session, current_user))
 
 
 @bp.get("/cohorts/<int:cohort_id>/dashboard")
@@ -104,7 +107,7 @@ def export(cohort_id: int):
     for r in rows:
         writer.writerow([_cell(r.user.name), _cell(r.user.mobile or ""), _cell(r.user.email or ""), r.programme_day,
                          r.lessons_done, r.lessons_total, r.quizzes_passed, r.quizzes_total,
-                         checkins.format_yuan(r.total_earnings_fen),
+                         format_yuan(r.total_earnings_fen),
                          r.status or "", *[m.status for m in r.milestones],
                          r.last_checkin.isoformat() if r.last_checkin else "",
                          r.last_active_at.isoformat() if r.last_active_at else "", r.weakest or "",
@@ -144,7 +147,7 @@ def trainee(cohort_id: int, trainee_id: int):
                            catalogue=catalogue, timeline=timeline, chart=chart, notes=notes, comments=comments,
                            grid=grid, month_title=format_skeleton("yMMMM", grid.month, locale=get_locale()),
                            task_checkins=coaching.task_checkins_of(db.session, person),
-                           task_comments=coaching.task_comments(notes))
+                           task_comments=mentoring.task_comments(notes))
 
 
 def _timeline(person, progress, notes, attempts) -> list[tuple]:
@@ -154,7 +157,7 @@ def _timeline(person, progress, notes, attempts) -> list[tuple]:
     events += [(n.created_at, n.kind, n) for n in notes]
     events += [(when, "lesson", lesson) for lesson, when in learning.completion_times(db.session, person.id)]
     events += [(m.created_at, "nudge" if m.category == "nudge" else "reminder", m)
-               for m in mentoring.inbox(db.session, person)]
+               for m in inbox.messages(db.session, person)]
     return sorted(events, key=lambda e: e[0], reverse=True)
 
 
@@ -165,14 +168,11 @@ def _act(cohort_id: int, trainee_id: int, action, anchor: str = ""):
     person = mentoring.trainee_in(db.session, cohort, trainee_id) or abort(404)
     try:
         result = action(person, utcnow())
-    except mentoring.MentoringError as e:
+    except DomainError as e:
         db.session.rollback()
         if e.status == 404:
             abort(404)
         flash(str(e.message), "warning")
-    except coaching.NotFound:
-        db.session.rollback()
-        abort(404)
     else:
         db.session.commit()
         flash(result, "success")
@@ -181,7 +181,6 @@ def _act(cohort_id: int, trainee_id: int, action, anchor: str = ""):
 
 
 def _audit(action: str, person, **details) -> None:
-    from app.cohorts import audit
     audit.record(db.session, current_user, action, f"user:{person.id}", **details)
 
 
@@ -237,14 +236,3 @@ def contacted(cohort_id: int, trainee_id: int):
         return _("Marked as contacted: %(name)s leaves the list until something new happens.", name=person.name)
     return _act(cohort_id, trainee_id, action)
 
-
-# --- the trainee's inbox ---------------------------------------------------------------------
-
-@bp.get("/inbox")
-@login_required
-def inbox():
-    messages = mentoring.inbox(db.session, current_user)
-    unread = {m.id for m in messages if m.read_at is None}
-    mentoring.mark_read(db.session, current_user, utcnow())
-    db.session.commit()
-    return render_template("cohorts/inbox.html", messages=messages, unread=unread)

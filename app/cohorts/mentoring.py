@@ -1,40 +1,20 @@
 """What a mentor does for a trainee: notes, comments on check-ins, nudges, "contacted"."""
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp.models import TaskCheckin
 from app.checkins.models import Checkin
-from app.cohorts.models import Cohort, InboxMessage, MentorNote, cohort_mentors
+from app.cohorts.models import Cohort, MentorNote
+from app.core.errors import DomainError
+from app.reminders.notify import notify
 
 MAX_TEXT = 2000
-
-
-class MentoringError(ValueError):
-    def __init__(self, message, status: int = 422):
-        super().__init__(str(message))
-        self.message, self.status = message, status
-
-
-def coached_cohorts(session: Session, user: User) -> list[Cohort]:
-    """The cohorts she may look after: all for an admin, her own for a mentor, none otherwise."""
-    query = sa.select(Cohort).where(Cohort.is_archived.is_(False)).order_by(Cohort.start_date.desc(), Cohort.id)
-    if user.role == Role.ADMIN:
-        return list(session.scalars(query))
-    if user.role == Role.MENTOR:
-        return list(session.scalars(query.join(cohort_mentors).where(cohort_mentors.c.user_id == user.id)))
-    return []
-
-
-def can_coach(user: User, cohort: Cohort) -> bool:
-    """The one rule for every mentor page, export and API: admins all, mentors their cohorts."""
-    if user.role == Role.ADMIN:
-        return True
-    return user.role == Role.MENTOR and any(m.id == user.id for m in cohort.mentors)
 
 
 def trainee_in(session: Session, cohort: Cohort, trainee_id: int) -> User | None:
@@ -45,9 +25,9 @@ def trainee_in(session: Session, cohort: Cohort, trainee_id: int) -> User | None
 def _text(body: str, required: bool = True) -> str:
     body = (body or "").strip()
     if required and not body:
-        raise MentoringError(_l("Write something first."))
+        raise DomainError(_l("Write something first."))
     if len(body) > MAX_TEXT:
-        raise MentoringError(_l("At most %(n)d characters.", n=MAX_TEXT))
+        raise DomainError(_l("At most %(n)d characters.", n=MAX_TEXT))
     return body
 
 
@@ -56,16 +36,16 @@ def add_note(session: Session, mentor: User, trainee: User, body: str, now: date
     """A note on her page, or a comment on one of her check-ins or of her camp 打卡 (she sees comments)."""
     kind = MentorNote.NOTE
     if checkin_id is not None and task_checkin_id is not None:
-        raise MentoringError(_l("No such check-in."), 404)
+        raise DomainError(_l("No such check-in."), status=404)
     if checkin_id is not None:
         owner = session.scalar(sa.select(Checkin.user_id).where(Checkin.id == checkin_id))
         if owner != trainee.id:
-            raise MentoringError(_l("No such check-in."), 404)
+            raise DomainError(_l("No such check-in."), status=404)
         kind = MentorNote.CHECKIN_COMMENT
     if task_checkin_id is not None:
         owner = session.scalar(sa.select(TaskCheckin.user_id).where(TaskCheckin.id == task_checkin_id))
         if owner != trainee.id:
-            raise MentoringError(_l("No such check-in."), 404)
+            raise DomainError(_l("No such check-in."), status=404)
         kind = MentorNote.TASK_COMMENT
     note = MentorNote(trainee_id=trainee.id, author_id=mentor.id, kind=kind, checkin_id=checkin_id,
                       task_checkin_id=task_checkin_id, body=_text(body), created_at=now)
@@ -83,43 +63,10 @@ def mark_contacted(session: Session, mentor: User, trainee: User, body: str, now
 
 
 def send_nudge(session: Session, mentor: User, trainee: User, body: str, now: datetime) -> list[int]:
-    """A personal message through the reminders' outbox: in her inbox at once, by email too when she
-    takes mentors' messages by email (quiet hours respected). Returns the outbox ids."""
-    from app.reminders import outbox
-    from app.reminders.models import OutboxMessage
-    from app.reminders.preferences import effective, get_preference
-    from app.checkins.service import get_programme
-    text = _text(body)
-    prefs = effective(get_programme(session).reminders or {}, get_preference(session, trainee))
-    channels = ["inapp"] + (["email"] if trainee.email and prefs.wants_email("nudge")
-                            and current_app.config.get("SMTP_HOST") else [])
-    occasion = f"{mentor.id}-{now.timestamp():.6f}"
-    params = {"sender_id": mentor.id, "mentor": mentor.name, "text": text}
-    outbox.write(session, [{"key": outbox.key_for(f"user:{trainee.id}", "nudge", occasion, channel),
-                            "rule": "nudge", "category": "nudge", "occasion": occasion, "channel": channel,
-                            "user_id": trainee.id, "params": params, "due_at": now} for channel in channels], now)
-    ids = list(session.scalars(sa.select(OutboxMessage.id).where(
-        OutboxMessage.rule == "nudge", OutboxMessage.occasion == occasion, OutboxMessage.user_id == trainee.id)))
-    inapp = session.scalars(sa.select(OutboxMessage.id).where(OutboxMessage.id.in_(ids),
-                                                              OutboxMessage.channel == "inapp")).all()
-    outbox.deliver_now(session, list(inapp), now)
-    return ids
-
-
-def inbox(session: Session, user: User) -> list[InboxMessage]:
-    return list(session.scalars(sa.select(InboxMessage).where(InboxMessage.recipient_id == user.id)
-                                .order_by(InboxMessage.created_at.desc()).limit(100)))
-
-
-def unread_count(session: Session, user: User) -> int:
-    return session.scalar(sa.select(sa.func.count(InboxMessage.id)).where(
-        InboxMessage.recipient_id == user.id, InboxMessage.read_at.is_(None)))
-
-
-def mark_read(session: Session, user: User, now: datetime) -> int:
-    result = session.execute(sa.update(InboxMessage).where(
-        InboxMessage.recipient_id == user.id, InboxMessage.read_at.is_(None)).values(read_at=now))
-    return result.rowcount
+    """A personal message: in her inbox at once, by email too when she takes mentors' messages by email
+    (quiet hours respected). Returns the outbox ids."""
+    return notify(session, trainee, "nudge", {"sender_id": mentor.id, "mentor": mentor.name, "text": _text(body)}, now,
+                  category="nudge", occasion=f"{mentor.id}-{now.timestamp():.6f}")
 
 
 def comments_on_checkins(session: Session, trainee: User) -> dict[int, list[MentorNote]]:
@@ -131,3 +78,53 @@ def comments_on_checkins(session: Session, trainee: User) -> dict[int, list[Ment
     for note in notes:
         out.setdefault(note.checkin_id, []).append(note)
     return out
+
+
+# --- comments on her camp 打卡 -----------------------------------------------------------------
+
+COMMENTS_SHOWN = 100    # her calendar shows at most this many comments for a month
+
+
+def task_comments(notes) -> dict[int, list[MentorNote]]:
+    """Comments per 打卡 id, oldest first, from notes already loaded (the trainee page has them all)."""
+    out: dict[int, list[MentorNote]] = {}
+    for note in sorted(notes, key=lambda n: (n.created_at, n.id)):
+        if note.kind == MentorNote.TASK_COMMENT and note.task_checkin_id is not None:
+            out.setdefault(note.task_checkin_id, []).append(note)
+    return out
+
+
+def comments_on(session: Session, checkin_ids) -> dict[int, list[MentorNote]]:
+    """Comments per 打卡 id, oldest first, with their authors: one query (none for no ids)."""
+    ids = list(checkin_ids)
+    if not ids:
+        return {}
+    out: dict[int, list[MentorNote]] = {}
+    for note in session.scalars(
+            sa.select(MentorNote).options(joinedload(MentorNote.author))
+            .where(MentorNote.task_checkin_id.in_(ids), MentorNote.kind == MentorNote.TASK_COMMENT)
+            .order_by(MentorNote.created_at, MentorNote.id)):
+        out.setdefault(note.task_checkin_id, []).append(note)
+    return out
+
+
+@dataclass
+class CommentedDay:
+    """One of her 打卡 with the comments mentors wrote on it."""
+    checkin: TaskCheckin
+    comments: list[MentorNote] = field(default_factory=list)
+
+
+def her_comments(session: Session, user: User, first: date, following: date) -> list[CommentedDay]:
+    """What mentors wrote on her 打卡 of the days [first, following), by day: one query, at most
+    COMMENTS_SHOWN comments (the newest ones)."""
+    rows = session.execute(
+        sa.select(MentorNote, TaskCheckin).join(TaskCheckin, TaskCheckin.id == MentorNote.task_checkin_id)
+        .options(joinedload(MentorNote.author))
+        .where(MentorNote.trainee_id == user.id, TaskCheckin.user_id == user.id,
+               MentorNote.kind == MentorNote.TASK_COMMENT, TaskCheckin.day >= first, TaskCheckin.day < following)
+        .order_by(MentorNote.created_at.desc(), MentorNote.id.desc()).limit(COMMENTS_SHOWN)).all()
+    days: dict[int, CommentedDay] = {}
+    for note, checkin in reversed(rows):  # oldest first under each day
+        days.setdefault(checkin.id, CommentedDay(checkin)).comments.append(note)
+    return sorted(days.values(), key=lambda d: (d.checkin.day, d.checkin.id))

@@ -6,6 +6,7 @@ import sqlalchemy.orm as so
 
 from app.database import UTCDateTime, utcnow
 from app.extensions import db
+from app.core.calendar import default_timezone
 
 if TYPE_CHECKING:
     from app.accounts.models import User
@@ -26,7 +27,7 @@ class Cohort(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
     start_date: so.Mapped[date] = so.mapped_column(sa.Date)
-    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="Asia/Shanghai")
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default=default_timezone)
     invite_code: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True)
     invite_expires_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     seat_limit: so.Mapped[Optional[int]] = so.mapped_column()  # trainees who may join by the invite
@@ -64,52 +65,3 @@ class MentorNote(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
 
     author = so.relationship("User", foreign_keys=[author_id])
-
-
-class InboxMessage(db.Model):
-    """A message in a user's in-app inbox: a reminder, a digest or a mentor's nudge."""
-
-    __tablename__ = "inbox_messages"
-
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    recipient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    sender_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-    category: so.Mapped[str] = so.mapped_column(sa.String(30), default="nudge")
-    title: so.Mapped[str] = so.mapped_column(sa.String(200), default="", server_default="")
-    body: so.Mapped[str] = so.mapped_column(sa.Text)
-    # The outbox message it was delivered from: a retried delivery finds it and writes nothing.
-    outbox_key: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200), unique=True)
-    link: so.Mapped[Optional[str]] = so.mapped_column(sa.String(300))
-    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
-    read_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
-
-    sender = so.relationship("User", foreign_keys=[sender_id])
-
-
-class AuditEntry(db.Model):
-    """Every mentor or admin action, for admins to read."""
-
-    __tablename__ = "audit_log"
-
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    actor_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    action: so.Mapped[str] = so.mapped_column(sa.String(60))   # e.g. cohort.create, user.deactivate
-    target: so.Mapped[str] = so.mapped_column(sa.String(120), default="")  # e.g. user:12, cohort:3
-    details: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
-    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
-
-    actor = so.relationship("User")
-
-
-class PasswordReset(db.Model):
-    """A one-time link to set a new password; only the token's hash is kept."""
-
-    __tablename__ = "password_resets"
-
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
-    created_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
-    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
-    used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)

@@ -10,17 +10,19 @@ own time zone. A day "is over" for her once her local date is past it.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.checkins.models import Checkin, Milestone
 from app.checkins.service import ACHIEVED, BEHIND, ON_TRACK, diagnose, get_programme, milestone_status
 from app.cohorts.models import Cohort
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import Quiz, QuizAttempt
+from app.core import calendar
+from app.core.members import trainee_count
+from app.core.members import active_trainee_ids, active_trainees_of
 
 DAYS = 30                   # the median line covers days 1..DAYS
 QUIET_DAYS = 3              # no check-in in her last QUIET_DAYS days (today included): quiet
@@ -57,7 +59,7 @@ class Trainee:
     @property
     def day(self) -> int:
         """Her programme day today (0 or less before she starts)."""
-        return (self.today - self.start).days + 1
+        return calendar.day_number(self.start, self.today)
 
     def is_over(self, day: int) -> bool:
         return self.day > day
@@ -67,24 +69,18 @@ class Trainee:
         return sum(c.earnings_fen for c in self.checkins if c.day <= last)
 
 
-def _trainee_filter(cohort: Cohort):
-    return (User.cohort_id == cohort.id, User.role == Role.TRAINEE, User.is_active.is_(True))
-
-
 def _trainee_ids(cohort: Cohort):
-    return sa.select(User.id).where(*_trainee_filter(cohort)).scalar_subquery()
+    return active_trainee_ids(cohort.id).scalar_subquery()
 
 
 def trainees(session: Session, cohort: Cohort, now: datetime) -> list[Trainee]:
     """The cohort's active trainees, each with her check-ins: two queries."""
-    zones: dict[str, ZoneInfo] = {}
     people = {}
     for user_id, name, created_at, tz in session.execute(
             sa.select(User.id, User.name, User.created_at, User.timezone)
-            .where(*_trainee_filter(cohort)).order_by(User.id)):
-        zone = zones.setdefault(tz, ZoneInfo(tz))
-        start = max(cohort.start_date, created_at.astimezone(zone).date())
-        people[user_id] = Trainee(user_id, name, start, now.astimezone(zone).date())
+            .where(*active_trainees_of(cohort.id)).order_by(User.id)):
+        start = calendar.start_date(created_at, tz, cohort.start_date)
+        people[user_id] = Trainee(user_id, name, start, calendar.today_in(tz, now))
     if people:
         rows = session.execute(
             sa.select(Checkin.user_id, Checkin.day, Checkin.earnings_fen, Checkin.orders, Checkin.group_members,
@@ -185,14 +181,10 @@ class LessonFigure:
         return rate(self.completed, self.trainees)
 
 
-def trainee_count(session: Session, cohort: Cohort) -> int:
-    return session.scalar(sa.select(sa.func.count(User.id)).where(*_trainee_filter(cohort)))
-
-
 def lesson_funnel(session: Session, cohort: Cohort, trainee_total: int | None = None) -> list[LessonFigure]:
     """Per active lesson, in catalogue order: how many of the cohort's trainees completed it. Two queries
     (+1 to count the trainees when not given)."""
-    total = trainee_count(session, cohort) if trainee_total is None else trainee_total
+    total = trainee_count(session, cohort.id) if trainee_total is None else trainee_total
     lessons = session.execute(
         sa.select(Lesson, Course).join(Lesson.course)
         .where(Course.is_archived.is_(False), Lesson.is_archived.is_(False))

@@ -4,34 +4,26 @@ Mentors see the cohorts they coach, admins every cohort; anyone else, or any oth
 a 404 exactly like a missing cohort. Charts are pygal's inline SVG with no script and no link,
 each with an aria-label and a table of the same numbers.
 """
-import re
 
 import pygal
 import sqlalchemy as sa
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from pygal.style import Style
 
-from app.accounts.models import Role
 from app.cohorts import stats
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import content_lang
-from app.quizzes.service import reviewable_cohort_ids
+from app.core.access import coached_cohort_ids
+from app.core.charts import inline_svg
 
-bp = Blueprint("cohort_stats", __name__)
+bp = Blueprint("stats", __name__)
 
 MAX_COMPARE = 8
-# pygal always writes an inline <script> (its tooltip config, even with js=[]) and comments with its URLs.
-PYGAL_EXTRAS = re.compile(r"<script\b.*?</script>|<!--.*?-->", re.S)
-# Its legend entries have the same ids in every chart (activate-serie-0...; for that script only), which
-# repeat on a page of several charts; and a bar of 0 loses its width (or height) attribute (pygal's
-# transposable_node drops a falsy 0), which SVG requires: both fixed so the page is valid HTML.
-PYGAL_LEGEND_ID = re.compile(r'\sid="activate-serie-\d+"')
-RECT_WITHOUT = {size: re.compile(rf"<rect(?![^>]*\s{size}=)") for size in ("width", "height")}
 GREEN, GREY, ORANGE, BLUE = "#198754", "#adb5bd", "#fd7e14", "#0d6efd"
 WIDTH = 390  # drawn for a phone; the SVG scales to its container (explicit_size=False)
 
@@ -47,15 +39,6 @@ def _chart(kind, colors: tuple[str, ...], height: int, **options):
     return kind(style=_style(*colors), width=WIDTH, height=height, js=[], disable_xml_declaration=True,
                 explicit_size=False, margin=8, spacing=8, legend_at_bottom=True, legend_at_bottom_columns=1,
                 truncate_legend=-1, truncate_label=-1, dynamic_print_values=False, **options)
-
-
-def _svg(chart, aria: str) -> Markup:
-    """The chart as inline SVG with no script and no link anywhere, labelled for screen readers."""
-    svg = PYGAL_EXTRAS.sub("", chart.render(is_unicode=True))
-    svg = PYGAL_LEGEND_ID.sub("", svg)
-    for size, missing in RECT_WITHOUT.items():
-        svg = missing.sub(f'<rect {size}="0"', svg)
-    return Markup(svg.replace("<svg", f'<svg role="img" aria-label="{escape(aria)}"', 1))
 
 
 def _label(text: str, limit: int = 14) -> str:
@@ -81,7 +64,7 @@ def _horizontal(labels: list[str], series: list[tuple[str, list, str]], aria: st
     chart.x_labels = list(reversed(labels))
     for title, values, _color in series:
         chart.add(title, list(reversed(values)))
-    return _svg(chart, aria)
+    return inline_svg(chart, aria)
 
 
 def charts(numbers: stats.CohortNumbers, lang: str) -> dict[str, Markup]:
@@ -129,7 +112,7 @@ def median_chart(numbers: stats.CohortNumbers, lang: str) -> Markup:
         chart.add(f"{_('Target:')} {_label(figure.milestone.text('title', lang), 40)}",
                   [(0, 0), (end, figure.milestone.target * end / figure.milestone.by_day / 100)],
                   stroke_style={"width": 2, "dasharray": "6, 4"}, show_dots=True, dots_size=4)
-    return _svg(chart, _("Chart of the median cumulative earnings by programme day against the target lines; "
+    return inline_svg(chart, _("Chart of the median cumulative earnings by programme day against the target lines; "
                          "the table below has the numbers."))
 
 
@@ -137,9 +120,9 @@ def median_chart(numbers: stats.CohortNumbers, lang: str) -> Markup:
 
 def _allowed_ids() -> list[int] | None:
     """The cohorts she may see numbers of; None means all (admins). Anyone else: 404."""
-    if current_user.role not in (Role.MENTOR, Role.ADMIN):
+    if not current_user.is_staff:
         abort(404)
-    return reviewable_cohort_ids(db.session, current_user)
+    return coached_cohort_ids(db.session, current_user)
 
 
 @bp.get("/cohorts/<int:cohort_id>/numbers")

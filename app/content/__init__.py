@@ -4,7 +4,8 @@ from pathlib import Path
 
 from app.content.loader import CourseSpec, Problem, load_courses
 from app.content.milestones import MilestoneSpec, ProgrammeSpec, load_milestones
-from app.content.quizzes import QuizSpec, load_quizzes
+from app.content.quiz_folder import load_quizzes
+from app.content.quizzes import QuizSpec
 
 
 @dataclass

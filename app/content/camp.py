@@ -3,7 +3,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.content.loader import LANGS, SLUG, CourseSpec, Problem, Report, _digest, _rel, read_yaml_file
+from app.content.loader import LANGS, SLUG, CourseSpec, Problem, Report, digest, relative, read_yaml_file
 from app.content.quizzes import QuizReader
 from app.content.render import render_markdown
 from app.content.yamlnode import Node
@@ -48,7 +48,7 @@ class CampSpec:
 
 def load_camp(path: Path, root: Path, courses: list[CourseSpec], problems: list[Problem]) -> CampSpec | None:
     """The camp plan, or None after reporting every problem found as path:line."""
-    report = Report(problems, _rel(path, root))
+    report = Report(problems, relative(path, root))
     reader = QuizReader("camp", report)
     node = read_yaml_file(path, report)
     if node is None:
@@ -137,7 +137,7 @@ def _task(reader: QuizReader, item: Node, index: int, lessons: set[str], source_
     ok, reader.ok = reader.ok, before and reader.ok
     if not ok:
         return None
-    spec.content_hash = _digest(spec.__dict__ | {"content_hash": ""})
+    spec.content_hash = digest(spec.__dict__ | {"content_hash": ""})
     return spec
 
 

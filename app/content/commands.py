@@ -48,7 +48,3 @@ def sync(root):
     report = sync_content(db.session, content, utcnow())
     db.session.commit()
     click.echo(f"synced: {report}")
-
-
-def init_app(app) -> None:
-    app.cli.add_command(content)

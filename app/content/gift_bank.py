@@ -5,10 +5,10 @@ from pathlib import Path
 
 import nh3
 
-from app.content.loader import SLUG, Problem, Report, _digest, _read, _rel, read_yaml_file
-from app.content.quizzes import LANGS, SETTINGS, TRUE_FALSE_TEXT, QuizReader, QuizSpec, _check_draw, _links, opaque_id
+from app.content.loader import SLUG, Problem, Report, digest, read_text, relative, read_yaml_file
+from app.content.quizzes import LANGS, SETTINGS, TRUE_FALSE_TEXT, QuizReader, QuizSpec, check_draw, lesson_links, opaque_id
 from app.content.render import render_inline, render_markdown, render_plain
-from app.quizzes.gift import GiftQuestion, parse_gift
+from app.content.gift import GiftQuestion, parse_gift
 
 GIFT_SETTINGS = SETTINGS | {"language"}
 
@@ -81,14 +81,14 @@ def _same_shape(a: GiftQuestion, b: GiftQuestion) -> bool:
 
 
 def load_gift_quiz(path: Path, root: Path, courses: dict, problems: list[Problem]) -> QuizSpec | None:
-    report = Report(problems, _rel(path, root))
+    report = Report(problems, relative(path, root))
     slug = path.name[: -len(".gift")]
     reader = QuizReader(slug, report)
     if not SLUG.match(slug):
         reader.problem(1, f'file name "{slug}": use lowercase letters, digits and dashes')
 
     settings_path = path.with_name(path.name + ".yml")
-    settings_report = Report(problems, _rel(settings_path, root))
+    settings_report = Report(problems, relative(settings_path, root))
     settings_reader = QuizReader(slug, settings_report)
     node = None
     if not settings_path.exists():
@@ -98,14 +98,14 @@ def load_gift_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
     if node is None:
         return None
     settings_reader.fields(node, GIFT_SETTINGS, {"course", "title", "language"})
-    course, lesson = _links(settings_reader, node, courses)
+    course, lesson = lesson_links(settings_reader, node, courses)
     settings = settings_reader.settings(node)
     language = node.value.get("language")
     if "language" in node.value and language not in LANGS:
         settings_reader.problem(node.get("language").line, "language: must be zh or en")
 
     def parse(file: Path, file_report: Report) -> list[GiftQuestion] | None:
-        source = _read(file, file_report)
+        source = read_text(file, file_report)
         if source is None:
             return None
         questions, errors = parse_gift(source)
@@ -117,7 +117,7 @@ def load_gift_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
     en_path = path.with_name(f"{slug}.en.gift")
     english = None
     if en_path.exists():
-        en_report = Report(problems, _rel(en_path, root))
+        en_report = Report(problems, relative(en_path, root))
         english = parse(en_path, en_report) or []
         if len(english) != len(primary):
             en_report(1, f"{len(english)} questions but {path.name} has {len(primary)}: keep the two files in step")
@@ -142,7 +142,7 @@ def load_gift_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
         questions.append(_convert(reader, zh, en, qid))
     if not questions:  # `problems` holds every file's problems: another file's must not hide this
         reader.problem(1, "no questions")
-    _check_draw(settings_reader, node, settings, questions)
+    check_draw(settings_reader, node, settings, questions)
     title = settings_reader.localized(node, "title", required=True, inline=True)
     if not reader.ok or not settings_reader.ok:
         return None
@@ -150,5 +150,5 @@ def load_gift_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
                     description=settings_reader.localized(node, "description", required=False) or {"zh": "", "en": ""},
                     feedback=settings_reader.localized(node, "feedback", required=False) or {"zh": "", "en": ""},
                     source_path=report.path)
-    spec.content_hash = _digest(json.loads(json.dumps(spec.__dict__, default=str)))
+    spec.content_hash = digest(json.loads(json.dumps(spec.__dict__, default=str)))
     return spec

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from app.content.render import RENDER_VERSION, render_markdown
+from app.content.yamlnode import load_yaml
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGS = ("zh", "en")
@@ -214,7 +215,7 @@ def _check_body(body: str, first_line: int, report: Report) -> bool:
     return True
 
 
-def _read(path: Path, report: Report) -> str | None:
+def read_text(path: Path, report: Report) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
@@ -226,19 +227,18 @@ def _read(path: Path, report: Report) -> str | None:
 
 def read_yaml_file(path: Path, report: Report):
     """A whole YAML file as nodes with lines (see yamlnode), or None after reporting why not."""
-    from app.content.yamlnode import load_yaml
-    text = _read(path, report)
+    text = read_text(path, report)
     return load_yaml(text, 1, report) if text is not None else None
 
 
-def _digest(*parts: Any) -> str:
+def digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps([RENDER_VERSION, *parts], ensure_ascii=False, sort_keys=True)
                           .encode()).hexdigest()
 
 
 def load_lesson(zh_path: Path, en_path: Path, root: Path, problems: list[Problem]) -> LessonSpec | None:
-    zh_report = Report(problems, _rel(zh_path, root))
-    en_report = Report(problems, _rel(en_path, root))
+    zh_report = Report(problems, relative(zh_path, root))
+    en_report = Report(problems, relative(en_path, root))
     slug = zh_path.name[: -len(".md")]
     ok = True
     if not SLUG.match(slug):
@@ -250,7 +250,7 @@ def load_lesson(zh_path: Path, en_path: Path, root: Path, problems: list[Problem
             zh_report(1, f"no English version ({en_path.name})")
             ok = False
             continue
-        text = _read(path, report)
+        text = read_text(path, report)
         split = split_front_matter(text, report) if text is not None else None
         if split is None:
             ok = False
@@ -296,22 +296,22 @@ def load_lesson(zh_path: Path, en_path: Path, root: Path, problems: list[Problem
         body_html={"zh": render_markdown(zh_body), "en": render_markdown(en_body)},
         source_path=zh_report.path, order_line=zh_meta.line_of("order"),
     )
-    spec.content_hash = _digest(spec.order, spec.minutes, spec.title, spec.summary, spec.objectives, zh_body, en_body)
+    spec.content_hash = digest(spec.order, spec.minutes, spec.title, spec.summary, spec.objectives, zh_body, en_body)
     return spec
 
 
 def load_course(folder: Path, root: Path, problems: list[Problem]) -> CourseSpec | None:
     meta_path = folder / "course.yml"
-    report = Report(problems, _rel(meta_path, root))
+    report = Report(problems, relative(meta_path, root))
     slug = folder.name
     ok = True
     if not SLUG.match(slug):
-        Report(problems, _rel(folder, root))(1, f'folder name "{slug}": use lowercase letters, digits and dashes')
+        Report(problems, relative(folder, root))(1, f'folder name "{slug}": use lowercase letters, digits and dashes')
         ok = False
     meta = None
     if not meta_path.exists():
         report(1, "missing: every course folder needs a course.yml")
-    elif (text := _read(meta_path, report)) is not None:
+    elif (text := read_text(meta_path, report)) is not None:
         meta = parse_yaml(text, 1, report)
 
     lessons = []
@@ -322,11 +322,11 @@ def load_course(folder: Path, root: Path, problems: list[Problem]) -> CourseSpec
             continue
         if name.endswith(".en.md"):
             if not (folder / (name[: -len(".en.md")] + ".md")).exists():
-                Report(problems, _rel(path, root))(1, "English version of a lesson with no Chinese file "
+                Report(problems, relative(path, root))(1, "English version of a lesson with no Chinese file "
                                                     f"({name[: -len('.en.md')]}.md)")
             continue
         if not name.endswith(".md"):
-            Report(problems, _rel(path, root))(1, "unexpected file: lessons are <slug>.md and <slug>.en.md")
+            Report(problems, relative(path, root))(1, "unexpected file: lessons are <slug>.md and <slug>.en.md")
             continue
         lesson = load_lesson(path, folder / (name[: -len(".md")] + ".en.md"), root, problems)
         if lesson is None:
@@ -352,7 +352,7 @@ def load_course(folder: Path, root: Path, problems: list[Problem]) -> CourseSpec
         return None
     course = CourseSpec(slug=slug, order=order, title=title, summary=summary, source_path=report.path,
                         lessons=sorted(lessons, key=lambda lesson: lesson.order), order_line=meta.line_of("order"))
-    course.content_hash = _digest(order, title, summary)
+    course.content_hash = digest(order, title, summary)
     return course
 
 
@@ -377,7 +377,7 @@ def load_courses(root: Path) -> tuple[list[CourseSpec], list[Problem]]:
     return sorted(courses, key=lambda c: c.order), problems
 
 
-def _rel(path: Path, root: Path) -> str:
+def relative(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

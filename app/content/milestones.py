@@ -1,12 +1,12 @@
 """Read milestones/: the programme's rules (programme.yml) and one file per milestone."""
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from app.content.camp import CampSpec, load_camp
-from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _rel, read_yaml_file
+from app.content.loader import SLUG, CourseSpec, Problem, Report, digest, relative, read_yaml_file
 from app.content.quizzes import QuizReader
 from app.content.reminders import load_reminders
+from app.core.money import parse_yuan
 
 
 # Cumulative metrics add up over her check-ins; the others take the latest number reported.
@@ -43,12 +43,9 @@ class ProgrammeSpec:
 
 def _to_fen(value) -> int | None:
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
+        return parse_yuan(value, maximum=10**12)
+    except ValueError:
         return None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-        return None
-    return int(amount * 100)
 
 
 def _lessons(courses: list[CourseSpec]) -> set[str]:
@@ -56,7 +53,7 @@ def _lessons(courses: list[CourseSpec]) -> set[str]:
 
 
 def load_programme(path: Path, root: Path, courses: list[CourseSpec], problems: list[Problem]) -> ProgrammeSpec | None:
-    report = Report(problems, _rel(path, root))
+    report = Report(problems, relative(path, root))
     reader = QuizReader("programme", report)
     node = read_yaml_file(path, report)
     if node is None:
@@ -94,12 +91,12 @@ def load_programme(path: Path, root: Path, courses: list[CourseSpec], problems: 
         return None
     spec = ProgrammeSpec(checkin_days=days, asks=asks, behind_margin_percent=margin, correction_days=correction,
                          diagnosis=diagnosis, source_path=report.path)
-    spec.content_hash = _digest(spec.__dict__)
+    spec.content_hash = digest(spec.__dict__)
     return spec
 
 
 def load_milestone(path: Path, root: Path, problems: list[Problem]) -> MilestoneSpec | None:
-    report = Report(problems, _rel(path, root))
+    report = Report(problems, relative(path, root))
     key = path.name[: -len(".yml")]
     reader = QuizReader(key, report)
     if not SLUG.match(key):
@@ -125,7 +122,7 @@ def load_milestone(path: Path, root: Path, problems: list[Problem]) -> Milestone
                          by_day=reader.integer(node, "by_day", 1, 365), source_path=report.path)
     if not reader.ok:
         return None
-    spec.content_hash = _digest(spec.__dict__)
+    spec.content_hash = digest(spec.__dict__)
     return spec
 
 
@@ -137,12 +134,12 @@ def load_milestones(root: Path, courses: list[CourseSpec]):
         return None, [], []  # no milestones: the programme's defaults apply
     programme, milestones, orders = None, [], {}
     if not (folder / "programme.yml").exists():
-        problems.append(Problem(_rel(folder / "programme.yml", root), 1, "missing: the programme's rules"))
+        problems.append(Problem(relative(folder / "programme.yml", root), 1, "missing: the programme's rules"))
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.is_dir() or path.name == "README.md":
             continue
         if not path.name.endswith(".yml"):
-            Report(problems, _rel(path, root))(1, "unexpected file: milestones are <key>.yml")
+            Report(problems, relative(path, root))(1, "unexpected file: milestones are <key>.yml")
         elif path.name == "programme.yml":
             programme = load_programme(path, root, courses, problems)
         elif path.name == "reminders.yml":
@@ -160,11 +157,11 @@ def load_milestones(root: Path, courses: list[CourseSpec]):
         reminders = load_reminders(folder / "reminders.yml", root, {m.key for m in milestones}, problems)
         if programme is not None and reminders is not None:
             programme.reminders = reminders
-            programme.content_hash = _digest(programme.__dict__ | {"content_hash": ""})
+            programme.content_hash = digest(programme.__dict__ | {"content_hash": ""})
     if (folder / "camp.yml").exists():
         camp = load_camp(folder / "camp.yml", root, courses, problems)
         if programme is not None and camp is not None:
             programme.camp = camp
             # The tasks have their own rows and hashes: the programme's hash covers its settings only.
-            programme.content_hash = _digest(programme.__dict__ | {"content_hash": "", "camp": camp.settings})
+            programme.content_hash = digest(programme.__dict__ | {"content_hash": "", "camp": camp.settings})
     return programme, sorted(milestones, key=lambda m: m.order), problems

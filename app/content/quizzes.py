@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.content.loader import SLUG, CourseSpec, Problem, Report, _digest, _rel, read_yaml_file
+from app.content.loader import SLUG, CourseSpec, Problem, Report, digest, relative, read_yaml_file
 from app.content.render import render_inline, render_markdown
 from app.content.yamlnode import Node
 
@@ -318,7 +318,7 @@ class QuizReader:
 
 # --- the files ----------------------------------------------------------------------------
 
-def _links(reader: QuizReader, node: Node, courses: dict[str, CourseSpec]) -> tuple[str | None, str | None]:
+def lesson_links(reader: QuizReader, node: Node, courses: dict[str, CourseSpec]) -> tuple[str | None, str | None]:
     course_slug, lesson_slug = node.value.get("course"), node.value.get("lesson")
     course = courses.get(course_slug) if isinstance(course_slug, str) else None
     if "course" in node.value and course is None:
@@ -328,14 +328,14 @@ def _links(reader: QuizReader, node: Node, courses: dict[str, CourseSpec]) -> tu
     return course_slug if course else None, lesson_slug
 
 
-def _check_draw(reader: QuizReader, node: Node, settings: dict, questions: list[dict]) -> None:
+def check_draw(reader: QuizReader, node: Node, settings: dict, questions: list[dict]) -> None:
     graded = sum(q["type"] != "description" for q in questions)
     if settings["draw"] and settings["draw"] > graded:
         reader.problem(node.get("draw").line, f"draw: {settings['draw']} but the quiz has {graded} questions")
 
 
 def load_yaml_quiz(path: Path, root: Path, courses: dict, problems: list[Problem]) -> QuizSpec | None:
-    report = Report(problems, _rel(path, root))
+    report = Report(problems, relative(path, root))
     slug = path.name[: -len(".yml")]
     reader = QuizReader(slug, report)
     if not SLUG.match(slug):
@@ -346,7 +346,7 @@ def load_yaml_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
             report(node.line, "expected the quiz's fields (course:, title:, questions: ...)")
         return None
     reader.fields(node, SETTINGS | {"questions"}, {"course", "title", "questions"})
-    course, lesson = _links(reader, node, courses)
+    course, lesson = lesson_links(reader, node, courses)
     settings = reader.settings(node)
     items = node.get("questions")
     questions, ids = [], set()
@@ -357,7 +357,7 @@ def load_yaml_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
         if question:
             questions.append(question)
     if len(questions) == len(items.items() if items is not None else []):  # broken ones would not count
-        _check_draw(reader, node, settings, questions)
+        check_draw(reader, node, settings, questions)
     spec = QuizSpec(slug=slug, course=course, lesson=lesson, settings=settings, questions=questions,
                     title=reader.localized(node, "title", required=True, inline=True),
                     description=reader.localized(node, "description", required=False) or {"zh": "", "en": ""},
@@ -365,33 +365,5 @@ def load_yaml_quiz(path: Path, root: Path, courses: dict, problems: list[Problem
                     source_path=report.path)
     if not reader.ok:
         return None
-    spec.content_hash = _digest(json.loads(json.dumps(spec.__dict__, default=str)))
+    spec.content_hash = digest(json.loads(json.dumps(spec.__dict__, default=str)))
     return spec
-
-
-def load_quizzes(root: Path, courses: list[CourseSpec]) -> tuple[list[QuizSpec], list[Problem]]:
-    """Every quiz under root/quizzes; a missing folder simply means no quizzes."""
-    problems: list[Problem] = []
-    folder = root / "quizzes"
-    by_slug = {c.slug: c for c in courses}
-    quizzes: list[QuizSpec] = []
-    if not folder.is_dir():
-        return quizzes, problems
-    for path in sorted(folder.iterdir()):
-        name = path.name
-        if path.is_dir() or name.startswith(".") or name.endswith((".gift.yml", ".en.gift")) or name == "README.md":
-            continue
-        if name.endswith(".yml"):
-            quiz = load_yaml_quiz(path, root, by_slug, problems)
-        elif name.endswith(".gift"):
-            from app.content.gift_bank import load_gift_quiz  # noqa: PLC0415 (gift_bank imports this module)
-            quiz = load_gift_quiz(path, root, by_slug, problems)
-        else:
-            Report(problems, _rel(path, root))(1, "unexpected file: quizzes are <slug>.yml or <slug>.gift")
-            continue
-        if quiz:
-            quizzes.append(quiz)
-    order = {c.slug: c.order for c in courses}
-    for position, quiz in enumerate(sorted(quizzes, key=lambda q: (order.get(q.course, 0), q.slug))):
-        quiz.position = position
-    return sorted(quizzes, key=lambda q: q.position), problems

@@ -3,7 +3,8 @@ import re
 import string
 from pathlib import Path
 
-from app.content.loader import LANGS, Problem, Report, _digest, _rel, read_yaml_file
+from app.content import reminder_channels
+from app.content.loader import LANGS, Problem, Report, digest, relative, read_yaml_file
 from app.content.quizzes import QuizReader
 
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -33,12 +34,13 @@ def _placeholders(text: str) -> set[str] | None:
 
 def load_reminders(path: Path, root: Path, milestone_keys: set[str], problems: list[Problem]) -> dict | None:
     """The file as a plain dict (stored on the programme by sync), or None with its problems reported."""
-    report = Report(problems, _rel(path, root))
+    report = Report(problems, relative(path, root))
     reader = QuizReader("reminders", report)
     node = read_yaml_file(path, report)
     if node is None:
         return None
-    reader.fields(node, {"send_at", "digest_at", "quiet_hours", "rules"}, {"send_at", "quiet_hours", "rules"})
+    reader.fields(node, {"send_at", "digest_at", "quiet_hours", "rules", "wechat", "sms"},
+                  {"send_at", "quiet_hours", "rules"})
     out = {"source_path": report.path}
 
     def clock(parent, key, where=""):
@@ -88,9 +90,14 @@ def load_reminders(path: Path, root: Path, milestone_keys: set[str], problems: l
                             reader.problem(line, f"{where}on_days: no milestone {key!r}")
                         spec["on_days"][key] = _days(reader, per_milestone.get(key), f"{where}on_days.{key}")
             out["rules"][name] = spec
+    # The 公众号 and SMS channels: app/content/reminder_channels.py
+    if (wechat := node.get("wechat")) is not None:
+        out["wechat"] = reminder_channels.load_wechat(reader, wechat, RULES, _texts, _placeholders)
+    if (sms := node.get("sms")) is not None:
+        out["sms"] = reminder_channels.load_sms(reader, sms, RULES, _placeholders)
     if not reader.ok:
         return None
-    out["content_hash"] = _digest(out)
+    out["content_hash"] = digest(out)
     return out
 
 

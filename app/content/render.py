@@ -3,6 +3,7 @@ import re
 
 import markdown
 import nh3
+from markupsafe import escape
 
 # Bump when the rendering changes, so the next sync re-renders every lesson.
 RENDER_VERSION = 1
@@ -29,5 +30,4 @@ def render_inline(text: str) -> str:
 
 def render_plain(text: str) -> str:
     """Plain text shown as typed: escaped, line breaks kept."""
-    from markupsafe import escape
     return str(escape(text)).replace("\n", "<br>")

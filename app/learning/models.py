@@ -28,7 +28,6 @@ class Course(Bilingual, db.Model):
         back_populates="course", order_by="Lesson.position")
 
 
-
 class Lesson(Bilingual, db.Model):
     __tablename__ = "lessons"
     __table_args__ = (sa.UniqueConstraint("course_id", "slug", name="uq_lessons_course_slug"),)
@@ -53,7 +52,6 @@ class Lesson(Bilingual, db.Model):
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     course: so.Mapped[Course] = so.relationship(back_populates="lessons")
-
 
 
 class LessonProgress(db.Model):

@@ -1,7 +1,6 @@
 """Course catalogue and lesson progress, as plain functions over a session."""
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -147,20 +146,6 @@ def neighbours(lessons, lesson) -> tuple:
     index = ids.index(lesson.id)
     return (lessons[index - 1] if index > 0 else None,
             lessons[index + 1] if index + 1 < len(lessons) else None)
-
-
-def programme_start(user: User) -> date:
-    """Her start: her cohort's start date, or the day she registered if that is later."""
-    registered = user.created_at.astimezone(ZoneInfo(user.timezone)).date()
-    if user.cohort is None:
-        return registered
-    return max(user.cohort.start_date, registered)
-
-
-def programme_day(user: User, now: datetime) -> int:
-    """Day 1 is her start date, counted in her own time zone."""
-    today = now.astimezone(ZoneInfo(user.timezone)).date()
-    return (today - programme_start(user)).days + 1
 
 
 def lesson_titles(session: Session, keys: list[str], lang: str) -> dict[str, str]:

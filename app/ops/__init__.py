@@ -41,13 +41,7 @@ def proxy_count(value) -> int:
 
 
 def init_app(app) -> None:
-    from app.ops import commands, logging, metrics
-    logging.init_app(app)
-    app.register_blueprint(metrics.bp)
-    app.cli.add_command(commands.serve_command)
-    app.cli.add_command(commands.backup_command)
-    app.cli.add_command(commands.restore_command)
-
+    """PROXY_FIX: trust the forwarded headers of that many proxies."""
     proxies = proxy_count(setting(app, "PROXY_FIX", 0))
     if proxies:
         # Only the headers our nginx snippet sets (overwriting the client's): a client-sent

@@ -1,4 +1,5 @@
 """`academy serve` (gunicorn), `academy backup FILE` and `academy restore FILE` (SQLite)."""
+import importlib
 import os
 import sqlite3
 import tempfile
@@ -8,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
+from app.config import MIGRATIONS
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 MAX_WORKERS = 8  # sync workers each hold a database connection and ~100 MB: more only queue on SQLite
@@ -46,7 +48,7 @@ def gunicorn_options(host: str, port: int, workers: int, timeout: int, graceful_
 
 
 def make_server(options: dict):
-    from gunicorn.app.base import BaseApplication
+    from gunicorn.app.base import BaseApplication  # only `academy serve` needs gunicorn: not loaded by every command
 
     class AcademyServer(BaseApplication):
         """gunicorn's custom application pattern: our options, and `app:create_app()` in each worker."""
@@ -60,8 +62,8 @@ def make_server(options: dict):
                 self.cfg.set(key, value)
 
         def load(self):
-            from app import create_app
-            return create_app()
+            # By name, as gunicorn loads any app: the factory itself lists this module's commands.
+            return importlib.import_module("app.factory").create_app()
 
     return AcademyServer(options)
 
@@ -134,10 +136,10 @@ def inspect_database(path: Path) -> str:
 
 def migration_heads() -> tuple[set[str], set[str]]:
     """(every revision the code knows, the heads)."""
+    # Only backup and restore read the migration scripts: alembic's script machinery is not loaded by other commands.
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from app import MIGRATIONS
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     script = ScriptDirectory.from_config(config)

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from flask import g, request
 from flask.logging import default_handler
+from app.ops import setting
 
 # The attributes every LogRecord has: anything else on a record came from `extra=`.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
@@ -85,7 +86,6 @@ class StderrHandler(logging.StreamHandler):
 
 
 def level_for(app) -> int:
-    from app.ops import setting
     name = str(setting(app, "LOG_LEVEL", "WARNING" if app.testing else "INFO")).upper()
     level = logging.getLevelName(name)
     if not isinstance(level, int):

@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
 from app.accounts.models import User
-from app.cohorts.admin_views import admins_only
+from app.core.access import require_admin
 from app.database import utcnow
 from app.extensions import db
 from app.reminders.models import OutboxMessage, SchedulerRun
 
-bp = Blueprint("ops", __name__, url_prefix="/admin")
-bp.before_request(admins_only)
+bp = Blueprint("metrics", __name__, url_prefix="/admin")
+bp.before_request(require_admin)
 
 
 def _seconds_since(moment: datetime | None, now: datetime) -> float | None:

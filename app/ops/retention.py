@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.accounts.models import LoginAttempt
-from app.cohorts.models import InboxMessage
+from app.reminders.models import InboxMessage
 from app.reminders.models import DeliveryTry, OutboxMessage
 
 

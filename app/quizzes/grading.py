@@ -7,12 +7,9 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from app.core.errors import DomainError
 
 CHOICE_TYPES = {"single", "truefalse", "multiple"}
-
-
-class AnswerError(ValueError):
-    """An answer that cannot belong to the question: tampering or a broken client."""
 
 
 @dataclass
@@ -36,7 +33,7 @@ def normalize_text(value: str) -> str:
 def parse_number(value) -> float:
     """12.5, "12.50", "¥12.5", "12.5元", "１２.５", "1,200", "20%" -> a float."""
     if isinstance(value, bool):
-        raise AnswerError("not a number")
+        raise DomainError("not a number")
     if isinstance(value, (int, float)):
         number = float(value)
     else:
@@ -45,9 +42,9 @@ def parse_number(value) -> float:
         try:
             number = float(text)
         except ValueError:
-            raise AnswerError("not a number") from None
+            raise DomainError("not a number") from None
     if not math.isfinite(number):
-        raise AnswerError("not a number")
+        raise DomainError("not a number")
     return number
 
 
@@ -60,40 +57,40 @@ def _option_ids(question: dict) -> set[str]:
 
 
 def check_answer(question: dict, answer):
-    """Return the answer in canonical form, or raise AnswerError. None means not answered."""
+    """Return the answer in canonical form, or raise DomainError. None means not answered."""
     kind = question["type"]
     if answer is None or answer == "" or answer == []:
         return None
     if kind in ("single", "truefalse"):
         if not isinstance(answer, str) or answer not in _option_ids(question):
-            raise AnswerError("no such option")
+            raise DomainError("no such option")
         return answer
     if kind == "multiple":
         chosen = [answer] if isinstance(answer, str) else answer
         if not isinstance(chosen, list) or not all(isinstance(a, str) for a in chosen):
-            raise AnswerError("expected a list of options")
+            raise DomainError("expected a list of options")
         if not set(chosen) <= _option_ids(question):
-            raise AnswerError("no such option")
+            raise DomainError("no such option")
         return sorted(set(chosen))
     if kind in ("short", "essay"):
         if not isinstance(answer, str):
-            raise AnswerError("expected text")
+            raise DomainError("expected text")
         return answer[:20000]
     if kind == "numerical":
         if not isinstance(answer, (str, int, float)) or isinstance(answer, bool):
-            raise AnswerError("expected a number")
+            raise DomainError("expected a number")
         return str(answer).strip()[:40]  # kept as typed; a non-number simply scores 0
     if kind == "matching":
         if not isinstance(answer, dict):
-            raise AnswerError("expected a left -> right mapping")
+            raise DomainError("expected a left -> right mapping")
         lefts = {pair["id"] for pair in question["pairs"]}
         rights = {choice["id"] for choice in question["choices"]}
         if not set(answer) <= lefts or not all(v in rights for v in answer.values() if v):
-            raise AnswerError("no such pair")
+            raise DomainError("no such pair")
         return {left: right for left, right in answer.items() if right}
     if kind == "description":
-        raise AnswerError("a description takes no answer")
-    raise AnswerError(f"unknown question type {kind}")
+        raise DomainError("a description takes no answer")
+    raise DomainError(f"unknown question type {kind}")
 
 
 def grade(question: dict, answer) -> Graded:
@@ -123,7 +120,7 @@ def grade(question: dict, answer) -> Graded:
     elif kind == "numerical":
         try:
             value = parse_number(answer)
-        except AnswerError:
+        except DomainError:
             value = None
         if value is not None:
             # A hair of slack so that 0.1 + 0.2 style float error never costs a mark.
@@ -135,7 +132,7 @@ def grade(question: dict, answer) -> Graded:
         right = sum(answer.get(pair["id"]) == pair["right_id"] for pair in question["pairs"])
         fraction = right / len(question["pairs"])
     else:
-        raise AnswerError(f"unknown question type {kind}")
+        raise DomainError(f"unknown question type {kind}")
     score = round(points * fraction, 4)
     return Graded(score, points, math.isclose(fraction, 1.0), [f for f in feedback if f])
 

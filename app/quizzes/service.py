@@ -9,21 +9,14 @@ import sqlalchemy.orm as so
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
-from app.cohorts.models import cohort_mentors
+from app.accounts.models import User
 from app.quizzes import grading
 from app.quizzes.models import EssayReview, Quiz, QuizAttempt
+from app.core.access import coached_cohort_ids, is_staff, only_coached
+from app.core.errors import DomainError
 
 # A submission that arrives this long after the deadline still counts (a slow phone network).
 GRACE = timedelta(seconds=30)
-
-
-class QuizError(Exception):
-    """A request the rules refuse; the message is for her, and nothing was changed."""
-
-    def __init__(self, message, status: int = 409):
-        super().__init__(str(message))
-        self.message, self.status = message, status
 
 
 # --- status --------------------------------------------------------------------------------
@@ -135,7 +128,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, now: datetime,
     if status.in_progress_id:
         return session.get(QuizAttempt, status.in_progress_id)
     if status.attempts_left == 0:
-        raise QuizError(_l("You have used all %(n)d attempts of this quiz.", n=quiz.max_attempts))
+        raise DomainError(_l("You have used all %(n)d attempts of this quiz.", n=quiz.max_attempts), status=409)
     attempt = QuizAttempt(
         quiz=quiz, user_id=user.id, number=status.attempts_used + 1, state=QuizAttempt.IN_PROGRESS,
         questions=draw_questions(quiz, rng or random.SystemRandom(), chosen_ids), answers={}, results={},
@@ -150,7 +143,7 @@ def start_attempt(session: Session, user: User, quiz: Quiz, now: datetime,
 def get_own_attempt(session: Session, user: User, attempt_id: int) -> QuizAttempt:
     attempt = session.get(QuizAttempt, attempt_id)
     if attempt is None or attempt.user_id != user.id:
-        raise QuizError(_l("This attempt does not exist."), 404)
+        raise DomainError(_l("This attempt does not exist."), status=404)
     return attempt
 
 
@@ -161,11 +154,11 @@ def check_answers(attempt: QuizAttempt, answers: dict) -> dict:
     for qid, answer in answers.items():
         question = questions.get(qid)
         if question is None:
-            raise QuizError(_l("An answer was sent for a question that is not in this attempt."), 422)
+            raise DomainError(_l("An answer was sent for a question that is not in this attempt."), status=422)
         try:
             value = grading.check_answer(question, answer)
-        except grading.AnswerError:
-            raise QuizError(_l("An answer does not fit its question. Reload the page and try again."), 422) from None
+        except DomainError:
+            raise DomainError(_l("An answer does not fit its question. Reload the page and try again."), status=422) from None
         if value is not None:
             clean[qid] = value
     return clean
@@ -173,9 +166,9 @@ def check_answers(attempt: QuizAttempt, answers: dict) -> dict:
 
 def _ensure_open(attempt: QuizAttempt, now: datetime) -> None:
     if attempt.state != QuizAttempt.IN_PROGRESS:
-        raise QuizError(_l("This attempt has already been submitted."))
+        raise DomainError(_l("This attempt has already been submitted."), status=409)
     if attempt.deadline_at and now > attempt.deadline_at + GRACE:
-        raise QuizError(_l("Time is up: the answers saved before the time limit have been graded."))
+        raise DomainError(_l("Time is up: the answers saved before the time limit have been graded."), status=409)
 
 
 def save_answers(session: Session, attempt: QuizAttempt, answers: dict, now: datetime) -> None:
@@ -193,7 +186,7 @@ def submit_attempt(session: Session, attempt: QuizAttempt, answers: dict | None,
     if attempt.state == QuizAttempt.IN_PROGRESS and attempt.deadline_at and now > attempt.deadline_at + GRACE:
         _finish(attempt, attempt.deadline_at)  # graded as it stood at the deadline
         session.flush()
-        raise QuizError(_l("Time is up: the answers saved before the time limit have been graded."))
+        raise DomainError(_l("Time is up: the answers saved before the time limit have been graded."), status=409)
     _ensure_open(attempt, now)
     if answers is not None:
         save_answers(session, attempt, answers, now)
@@ -240,45 +233,33 @@ def shows_answers(attempt: QuizAttempt, status: QuizStatus) -> bool:
 
 # --- essay review ----------------------------------------------------------------------------
 
-def reviewable_cohort_ids(session: Session, mentor: User) -> list[int] | None:
-    """None means every cohort (admins)."""
-    if mentor.role == Role.ADMIN:
-        return None
-    return list(session.scalars(sa.select(cohort_mentors.c.cohort_id).where(cohort_mentors.c.user_id == mentor.id)))
-
-
 def review_queue(session: Session, mentor: User) -> list[QuizAttempt]:
     """Attempts with essays waiting, oldest first, from the mentor's cohorts."""
     query = (sa.select(QuizAttempt).join(User, User.id == QuizAttempt.user_id)
              .where(QuizAttempt.state == QuizAttempt.AWAITING_REVIEW)
              .order_by(QuizAttempt.submitted_at)
              .options(sa.orm.contains_eager(QuizAttempt.user), sa.orm.joinedload(QuizAttempt.quiz)))
-    cohort_ids = reviewable_cohort_ids(session, mentor)
-    if cohort_ids is not None:
-        query = query.where(User.cohort_id.in_(cohort_ids))
-    return list(session.scalars(query).unique())
+    return list(session.scalars(only_coached(query, mentor, User.cohort_id)).unique())
 
 
 def can_review(session: Session, mentor: User, attempt: QuizAttempt) -> bool:
-    if mentor.role not in (Role.MENTOR, Role.ADMIN):
-        return False
-    cohort_ids = reviewable_cohort_ids(session, mentor)
-    return cohort_ids is None or attempt.user.cohort_id in cohort_ids
+    cohort_ids = coached_cohort_ids(session, mentor)
+    return is_staff(mentor) and (cohort_ids is None or attempt.user.cohort_id in cohort_ids)
 
 
 def review_essay(session: Session, mentor: User, attempt: QuizAttempt, question_id: str, scores: list[float],
                  comment: str, now: datetime) -> EssayReview:
     """Score one essay against its rubric; when the last essay is scored, the attempt is graded."""
     if not can_review(session, mentor, attempt):
-        raise QuizError(_l("You do not coach this trainee."), 404)
+        raise DomainError(_l("You do not coach this trainee."), status=404)
     question = next((q for q in attempt.questions if q["id"] == question_id and q["type"] == "essay"), None)
     if question is None:
-        raise QuizError(_l("No such essay in this attempt."), 404)
+        raise DomainError(_l("No such essay in this attempt."), status=404)
     if attempt.state == QuizAttempt.IN_PROGRESS:
-        raise QuizError(_l("This attempt has not been submitted yet."))
+        raise DomainError(_l("This attempt has not been submitted yet."), status=409)
     rubric = question["rubric"]
     if len(scores) != len(rubric) or any(not 0 <= s <= r["points"] for s, r in zip(scores, rubric)):
-        raise QuizError(_l("Give each criterion a score between 0 and its points."), 422)
+        raise DomainError(_l("Give each criterion a score between 0 and its points."), status=422)
     review = next((r for r in attempt.reviews if r.question_id == question_id), None)
     if review is None:
         review = EssayReview(attempt=attempt, question_id=question_id)

@@ -3,11 +3,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.camp import coaching
-from app.cohorts import audit
+from app.core import audit
 from app.database import utcnow
 from app.extensions import db
 from app.quizzes import grading, service
 from app.quizzes.models import QuizAttempt
+from app.core.access import staff_required
+from app.core.errors import DomainError
 
 bp = Blueprint("quizzes", __name__)
 
@@ -29,7 +31,7 @@ def answers_from_form(form) -> dict:
     return answers
 
 
-def _refuse(error: service.QuizError):
+def _refuse(error: DomainError):
     flash(str(error.message), "warning")
 
 
@@ -49,7 +51,7 @@ def start(slug: str):
     quiz = service.find_quiz(db.session, slug) or abort(404)
     try:
         attempt = service.start_attempt(db.session, current_user, quiz, utcnow())
-    except service.QuizError as e:
+    except DomainError as e:
         _refuse(e)
         return redirect(url_for("quizzes.quiz", slug=slug))
     db.session.commit()
@@ -59,7 +61,7 @@ def start(slug: str):
 def _own_attempt(attempt_id: int) -> QuizAttempt:
     try:
         return service.get_own_attempt(db.session, current_user, attempt_id)
-    except service.QuizError:
+    except DomainError:
         abort(404)
 
 
@@ -88,7 +90,7 @@ def answer(attempt_id: int):
         db.session.commit()
         flash(_("Your answers are saved. You can come back and finish later."), "success")
         return redirect(url_for("quizzes.take", attempt_id=attempt.id))
-    except service.QuizError as e:
+    except DomainError as e:
         db.session.rollback()
         service.expire_overdue(db.session, current_user.id, now)  # time up: grade what was saved
         db.session.commit()
@@ -106,7 +108,7 @@ def autosave(attempt_id: int):
     attempt = _own_attempt(attempt_id)
     try:
         service.save_answers(db.session, attempt, answers_from_form(request.form), utcnow())
-    except service.QuizError as e:
+    except DomainError as e:
         db.session.rollback()
         return jsonify(error=str(e.message)), e.status
     db.session.commit()
@@ -127,24 +129,17 @@ def result(attempt_id: int):
 
 # --- mentors: essay review -------------------------------------------------------------------
 
-def _mentor_only():
-    if current_user.role not in ("mentor", "admin"):
-        abort(404)
-
-
 @bp.get("/review")
-@login_required
+@staff_required
 def review_queue():
-    _mentor_only()
     return render_template("quizzes/review_queue.html", attempts=service.review_queue(db.session, current_user),
                            proofs=coaching.proof_photos(db.session, current_user, utcnow()),
                            proof_days=coaching.PROOF_DAYS)
 
 
 @bp.route("/review/<int:attempt_id>", methods=["GET", "POST"])
-@login_required
+@staff_required
 def review(attempt_id: int):
-    _mentor_only()
     attempt = db.session.get(QuizAttempt, attempt_id)
     if attempt is None or not service.can_review(db.session, current_user, attempt) \
             or attempt.state == QuizAttempt.IN_PROGRESS:
@@ -156,18 +151,18 @@ def review(attempt_id: int):
         question = next((q for q in essays if q["id"] == question_id), None)
         try:
             if question is None:
-                raise service.QuizError(_("No such essay in this attempt."), 404)
+                raise DomainError(_("No such essay in this attempt."), status=404)
             scores = [float(request.form.get(f"score-{i}", "")) for i in range(len(question["rubric"]))]
         except ValueError:
             flash(_("Give each criterion a score between 0 and its points."), "warning")
             status = 422
-        except service.QuizError as e:
+        except DomainError as e:
             abort(e.status)
         else:
             try:
                 service.review_essay(db.session, current_user, attempt, question_id, scores,
                                      request.form.get("comment", ""), utcnow())
-            except service.QuizError as e:
+            except DomainError as e:
                 db.session.rollback()
                 flash(str(e.message), "warning")
                 status = 422

@@ -1,8 +1,1 @@
 """Reminders: rules write due messages to the outbox; dispatchers deliver them through channels."""
-
-
-def init_app(app) -> None:
-    from app.reminders import commands, views
-    app.register_blueprint(views.bp)
-    app.cli.add_command(commands.reminders_command)
-    app.cli.add_command(commands.scheduler_command)

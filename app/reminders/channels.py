@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from app.reminders.models import OutboxMessage
+from app.reminders.models import InboxMessage
 
 
 @dataclass
@@ -21,12 +22,17 @@ class Rendered:
     category: str
     mentions: list[str] = field(default_factory=list)   # mobiles to @-mention (group robots)
     unsubscribe_url: str | None = None                  # email: stop this category, one click
+    values: dict = field(default_factory=dict)          # the rule's placeholders, filled (template fields)
 
 
 class Retry(Exception):
     def __init__(self, reason: str, after_seconds: float | None = None):
         super().__init__(reason)
         self.after_seconds = after_seconds
+
+
+class Skip(Exception):
+    """Not sent, on purpose (over a budget, turned off): recorded as skipped, never retried."""
 
 
 class Dead(Exception):
@@ -53,7 +59,6 @@ class InAppChannel(Channel):
         self.session = session
 
     def send(self, message: OutboxMessage, content: Rendered) -> None:
-        from app.cohorts.models import InboxMessage
         exists = self.session.scalar(sa.select(InboxMessage.id).where(InboxMessage.outbox_key == message.key))
         if exists is None:  # written by an earlier try that died before marking the message sent
             self.session.add(InboxMessage(
@@ -61,13 +66,3 @@ class InAppChannel(Channel):
                 title=content.title, body=content.body, link=content.link, outbox_key=message.key,
                 created_at=message.due_at))
             self.session.flush()
-
-
-def channel_for(name: str, session) -> Channel:
-    if name == "inapp":
-        return InAppChannel(session)
-    if name == "email":
-        from app.reminders.email import EmailChannel
-        return EmailChannel()
-    from app.reminders import robots
-    return robots.ROBOTS[name]()

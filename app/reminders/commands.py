@@ -6,6 +6,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app.extensions import db
+from app.reminders import outbox
+from app.reminders.rules import run_rules
+from app.database import utcnow
+from app.reminders import scheduler
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -24,9 +28,6 @@ def reminders_command():
 @click.option("--now", help="ISO-8601 moment to run at (default: the clock); without an offset, UTC.")
 @with_appcontext
 def tick(now):
-    from app.reminders import outbox
-    from app.reminders.rules import run_rules
-    from app.database import utcnow
     moment = _moment(now) or utcnow()
     created = run_rules(db.session, moment)
     db.session.commit()
@@ -40,7 +41,6 @@ def tick(now):
 @click.option("--batch", default=100, show_default=True)
 @with_appcontext
 def dispatch(now, batch):
-    from app.reminders import outbox
     outcomes = outbox.dispatch(db.session, _moment(now), batch=batch)
     click.echo(f"dispatch: {', '.join(f'{k} {v}' for k, v in sorted(outcomes.items())) or 'nothing due'}")
 
@@ -48,7 +48,6 @@ def dispatch(now, batch):
 @click.command("scheduler", help="Run the reminder jobs alone, in the foreground (production).")
 @with_appcontext
 def scheduler_command():
-    from app.reminders import scheduler
     click.echo("scheduler: rules every {} s, dispatch every {} s".format(
         current_app.config["SCHEDULER_RULES_SECONDS"], current_app.config["SCHEDULER_DISPATCH_SECONDS"]))
     scheduler.run_forever(current_app._get_current_object())

@@ -99,3 +99,23 @@ class SchedulerRun(db.Model):
     ok: so.Mapped[bool] = so.mapped_column(default=True)
     detail: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
     host: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+
+
+class InboxMessage(db.Model):
+    """A message in a user's in-app inbox: a reminder, a digest or a mentor's nudge."""
+
+    __tablename__ = "inbox_messages"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    recipient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sender_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    category: so.Mapped[str] = so.mapped_column(sa.String(30), default="nudge")
+    title: so.Mapped[str] = so.mapped_column(sa.String(200), default="", server_default="")
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    # The outbox message it was delivered from: a retried delivery finds it and writes nothing.
+    outbox_key: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200), unique=True)
+    link: so.Mapped[Optional[str]] = so.mapped_column(sa.String(300))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    read_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+
+    sender = so.relationship("User", foreign_keys=[sender_id])

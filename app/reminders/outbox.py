@@ -14,7 +14,6 @@ import random
 import socket
 from collections import Counter
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -23,8 +22,13 @@ from sqlalchemy.orm import Session
 
 from app.database import utcnow
 from app.reminders import preferences
-from app.reminders.channels import Dead, Retry, channel_for
+from app.reminders.channels import Dead, Retry, Skip
+from app.reminders.registry import channel_for
 from app.reminders.models import ROBOT_CHANNELS, DeliveryTry, OutboxMessage, ReminderPreference
+from app.core import calendar
+from app.reminders.render import Renderer
+from app.accounts.models import User
+from app.core.access import Role
 
 ROBOT_PER_MINUTE = 20   # WeCom and DingTalk accept 20 messages a minute per robot
 RATE_LIMITED = ("wecom", "dingtalk", "feishu")   # group robots; an integrator's webhook is not limited
@@ -162,7 +166,6 @@ def dispatch(session: Session, now: datetime | None = None, *, worker: str | Non
 
     `now` fixes the clock for everything decided here (tests and `--now`); None follows the
     real clock, batch by batch. Returns the outcomes counted: sent, retry, dead, skipped, later."""
-    from app.reminders.render import Renderer
     worker = worker or worker_name()
     fixed = now
     outcomes: Counter = Counter()
@@ -200,7 +203,6 @@ def _dispatch_batches(session, renderer, clock, worker, batch, max_messages, out
 
 def deliver_now(session: Session, ids: list[int], now: datetime) -> None:
     """Deliver these messages in this request (a mentor's nudge to the in-app inbox)."""
-    from app.reminders.render import Renderer
     worker = worker_name()
     claimed = session.scalars(
         sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.state == OutboxMessage.PENDING)
@@ -228,7 +230,7 @@ def quiet_until(message: OutboxMessage, pref: ReminderPreference | None, default
         zone, effective = message.cohort.timezone, preferences.effective(defaults, None)
     else:
         zone, effective = message.user.timezone, preferences.effective(defaults, pref)
-    local = now.astimezone(ZoneInfo(zone or "Asia/Shanghai"))
+    local = now.astimezone(calendar.zone(zone))
     allowed = preferences.next_allowed(local, effective.quiet_start, effective.quiet_end)
     return None if allowed <= local else allowed
 
@@ -251,6 +253,8 @@ def deliver(session: Session, message: OutboxMessage, renderer, now: datetime, w
         if content is None:
             return _finish(session, message, started, now, worker, "skipped", "nothing to say")
         channel_for(message.channel, session).send(message, content)
+    except Skip as reason:
+        return _finish(session, message, started, now, worker, "skipped", str(reason))
     except Retry as problem:
         message.tries += 1
         if message.tries >= current_app.config["REMINDER_MAX_TRIES"]:
@@ -291,7 +295,6 @@ def _robot_busy(session: Session, message: OutboxMessage, now: datetime) -> bool
 
 def _tell_admins(session: Session, message: OutboxMessage, reason: str, now: datetime) -> None:
     """A robot that can never work needs a person: every admin gets it in the app, once per cause."""
-    from app.accounts.models import Role, User
     admins = session.scalars(sa.select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True))).all()
     cohort = message.cohort.name if message.cohort else "-"
     write(session, [{"key": key_for(f"user:{admin}", "robot_failed", f"{message.channel}:{message.cohort_id}:"

@@ -20,6 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.reminders.models import CATEGORIES, ReminderPreference
+from app.core.errors import DomainError
+from app.checkins.service import get_programme
+from app.accounts.models import User
 
 # Used only when the programme has no reminders settings yet (content never synced); the same
 # values as the shipped milestones/reminders.yml.
@@ -63,14 +66,6 @@ class Effective:
         if in_quiet_hours(_time(self.send_at), self.quiet_start, self.quiet_end):
             return self.quiet_end
         return None
-
-
-class PreferenceError(ValueError):
-    """What she typed cannot be saved: {field: message}, every problem at once. Nothing was changed."""
-
-    def __init__(self, errors: dict):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def _time(clock: str) -> time:
@@ -133,7 +128,6 @@ def get_preference(session: Session, user) -> ReminderPreference | None:
 
 
 def effective_for(session: Session, user) -> Effective:
-    from app.checkins.service import get_programme
     return effective(get_programme(session).reminders, get_preference(session, user))
 
 
@@ -144,9 +138,8 @@ def save_preference(session: Session, user, *, now: datetime, email_enabled=_UNS
     email_categories: {category: True to get it by email, False to mute it}; others unchanged.
     send_at, quiet_start, quiet_end: "HH:MM" as typed; empty means the programme's default, and so
     does the programme's own value (she keeps following the programme if it changes later).
-    Quiet hours go in pairs: both times or neither. Raises PreferenceError with every problem.
+    Quiet hours go in pairs: both times or neither. Raises DomainError with every problem.
     """
-    from app.checkins.service import get_programme
     if (quiet_start is _UNSET) != (quiet_end is _UNSET):
         raise TypeError("quiet_start and quiet_end go together")
     default_send_at, default_start, default_end = programme_defaults(get_programme(session).reminders)
@@ -167,7 +160,7 @@ def save_preference(session: Session, user, *, now: datetime, email_enabled=_UNS
         if unknown:
             raise ValueError(f"unknown categories: {sorted(unknown)}")
     if errors:
-        raise PreferenceError(errors)
+        raise DomainError(fields=errors)
 
     pref = get_preference(session, user)
     if pref is None:
@@ -224,7 +217,6 @@ def read_unsubscribe_token(token: str) -> tuple[int, str] | None:
 def unsubscribe(session: Session, user_id: int, category: str, now: datetime) -> bool:
     """Mute `category` for her emails. True when it is (now) muted, whether or not it already was;
     False when there is no such user or category."""
-    from app.accounts.models import User
     user = session.get(User, user_id)
     if user is None or category not in CATEGORIES:
         return False

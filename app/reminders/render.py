@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
 from app.checkins.models import Checkin, Milestone
@@ -19,18 +19,14 @@ from app.quizzes.models import Quiz
 from app.reminders import preferences
 from app.reminders.channels import Rendered
 from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreference
+from app.core.calendar import local_today, programme_start
+from app.core.money import display_yuan
+from app.i18n import lang_for
+from app.core.members import active_trainees_of
 
 LINKS = {"task_unlocked": "/today", "checkin_due": "/checkin", "checkin_missed": "/checkin", "behind": "/progress",
          "milestone_achieved": "/progress", "nudge": "/inbox", "mentor_digest": "/cohorts",
          "group_digest": "/checkin", "robot_failed": "/admin/outbox"}
-
-
-def lang_of(user: User | None) -> str:
-    return "en" if user is not None and (user.locale or "").startswith("en") else "zh"
-
-
-def yuan(fen: int) -> str:
-    return f"¥{checkins.format_yuan(fen)}"
 
 
 class Renderer:
@@ -104,9 +100,8 @@ class Renderer:
         milestone = self.milestones.get(milestone_key)
         if milestone is None:
             return None
-        from app.learning.service import programme_start
         progress = checkins.milestone_status(milestone, checkins.checkins_of(self.session, user.id),
-                                             programme_start(user), checkins.local_today(user, now),
+                                             programme_start(user), local_today(user, now),
                                              self.programme.behind_margin_percent)
         return progress.status
 
@@ -114,7 +109,7 @@ class Renderer:
 
     def render(self, message: OutboxMessage) -> Rendered | None:
         """The message's words, or None when there is nothing to say any more."""
-        lang = "zh" if message.channel in ROBOT_CHANNELS else lang_of(message.user)
+        lang = "zh" if message.channel in ROBOT_CHANNELS else lang_for(message.user)
         values = dict(message.params)
         mentions: list[str] = []
         link_path = LINKS.get(message.rule)
@@ -130,8 +125,8 @@ class Renderer:
             values["milestone"] = milestone.text("title", lang)
             if rule == "behind":
                 money = milestone.metric == "earnings"
-                values["current"] = yuan(values["current"]) if money else values["current"]
-                values["target"] = yuan(milestone.target) if money else milestone.target
+                values["current"] = display_yuan(values["current"]) if money else values["current"]
+                values["target"] = display_yuan(milestone.target) if money else milestone.target
         if rule == "task_unlocked":
             task = self.session.scalar(sa.select(CampTask).where(CampTask.key == values["task"]))
             if task is None:
@@ -172,7 +167,7 @@ class Renderer:
             token = preferences.unsubscribe_token(message.user_id, message.category)
             unsubscribe = f"{base}/unsubscribe/{token}"
         return Rendered(lang=lang, title=title, body=body, link=f"{base}{link_path}" if link_path else None,
-                        category=message.category, mentions=mentions, unsubscribe_url=unsubscribe)
+                        category=message.category, mentions=mentions, unsubscribe_url=unsubscribe, values=values)
 
     def _next_lesson(self, user_id: int | None) -> Lesson | None:
         done = set(self.session.scalars(sa.select(LessonProgress.lesson_id).where(
@@ -185,6 +180,6 @@ class Renderer:
         rows = self.session.execute(
             sa.select(User.mobile, ReminderPreference.group_mention)
             .outerjoin(ReminderPreference, ReminderPreference.user_id == User.id)
-            .where(User.cohort_id == cohort_id, User.role == Role.TRAINEE, User.is_active.is_(True),
+            .where(*active_trainees_of(cohort_id),
                    User.id.not_in(checked)).order_by(User.id))
         return [(mobile, mention is not False) for mobile, mention in rows]

@@ -15,15 +15,19 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
 from app.checkins.models import Checkin, Milestone
 from app.cohorts.models import Cohort, cohort_mentors
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import EssayReview, QuizAttempt
-from app.reminders import outbox, preferences
+from app.reminders import outbox, personal_channels, preferences
 from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreference
+from app.core import calendar
+from app.core.members import active_trainees
+from app.cohorts import dashboard
 
 RECENT = timedelta(days=3)          # events (a check-in that reached a milestone, a review) this recent count
 DIGEST_WINDOW = timedelta(hours=4)  # a morning digest later than this is stale: skip the day
@@ -66,14 +70,11 @@ class Pass:
                                                .order_by(Milestone.position)))
         self.reach = max([self.length] + [m.by_day for m in self.milestones]) + self.programme.correction_days
         self.rows: dict[str, list[dict]] = {}
-        self._zones: dict[str, ZoneInfo] = {}
+        self.personal = personal_channels.Reach.nobody()
         self._ends: dict[tuple, datetime] = {}
 
     def zone(self, name: str | None) -> ZoneInfo:
-        name = name or "Asia/Shanghai"
-        if name not in self._zones:
-            self._zones[name] = ZoneInfo(name)
-        return self._zones[name]
+        return calendar.zone(name)
 
     def end_of_day(self, zone: ZoneInfo, day: date) -> datetime:
         if (zone, day) not in self._ends:
@@ -96,7 +97,7 @@ class Pass:
                            ReminderPreference.send_at, ReminderPreference.quiet_start, ReminderPreference.quiet_end)
                  .join(Cohort, User.cohort_id == Cohort.id)
                  .outerjoin(ReminderPreference, ReminderPreference.user_id == User.id)
-                 .where(User.role == Role.TRAINEE, User.is_active.is_(True), Cohort.is_archived.is_(False),
+                 .where(*active_trainees(), Cohort.is_archived.is_(False),
                         Cohort.start_date >= earliest, Cohort.start_date <= (self.now + timedelta(days=1)).date()))
         out, locals_ = {}, {}
         for (user_id, zone_name, created, email, cohort_start, email_enabled, muted, send_at, quiet_start,
@@ -104,12 +105,10 @@ class Pass:
             zone = self.zone(zone_name)
             local = locals_.get(zone) or locals_.setdefault(zone, self.now.astimezone(zone))
             today = local.date()
-            # Her start: the cohort's, or her registration day when later (converting only when it could be).
-            start = cohort_start if created.date() < cohort_start - timedelta(days=1) else max(
-                cohort_start, created.astimezone(zone).date())
+            start = calendar.start_date(created, zone_name, cohort_start)
             quiet_from, quiet_to = quiet_start or quiet["start"], quiet_end or quiet["end"]
             out[user_id] = Trainee(
-                id=user_id, email=email, local=local, today=today, day=(today - start).days + 1, start=start,
+                id=user_id, email=email, local=local, today=today, day=calendar.day_number(start, today), start=start,
                 window_open=self.open_window(local, send_at or defaults.get("send_at", "20:00"), quiet_from, quiet_to),
                 quiet_now=preferences.in_quiet_hours(local.time(), quiet_from, quiet_to),
                 end_of_day=self.end_of_day(zone, today),
@@ -123,6 +122,7 @@ class Pass:
         """Her message on each of her channels: the inbox always, email when she takes this category."""
         category = self.rules[rule]["category"]
         channels = ["inapp"] + (["email"] if trainee.email_ok and category not in trainee.email_muted else [])
+        channels += self.personal.channels(trainee.id, rule, params)   # the 公众号 and SMS, where she has them
         for channel in channels:
             self.rows.setdefault(rule, []).append({
                 "key": outbox.key_for(f"user:{trainee.id}", rule, occasion, channel), "rule": rule,
@@ -136,6 +136,7 @@ def run_rules(session: Session, now: datetime) -> Counter:
     if not run.rules:
         return Counter()  # no milestones/reminders.yml synced: nothing to remind of
     trainees = run.trainees()
+    run.personal = personal_channels.Reach(session, run.settings, trainees)
     in_programme = {i: t for i, t in trainees.items() if 1 <= t.day <= run.reach}
     task_rule(run, in_programme)
     checkin_rules(run, in_programme)
@@ -198,7 +199,9 @@ def checkin_rules(run: Pass, trainees: dict[int, Trainee]) -> None:
         elif (trainee.day - 1) in days:
             missed = trainee.start + timedelta(days=trainee.day - 2)
             if last_day is None or last_day < missed:
-                run.add(trainee, "checkin_missed", missed.isoformat(), {"date": missed.isoformat()}, daily=True)
+                empty_days = (missed - last_day).days if last_day else (missed - trainee.start).days + 1
+                run.add(trainee, "checkin_missed", missed.isoformat(), {"date": missed.isoformat(),
+                                                                         "empty_days": empty_days}, daily=True)
 
 
 def lesson_rule(run: Pass, trainees: dict[int, Trainee]) -> None:
@@ -294,7 +297,7 @@ def group_digests(run: Pass) -> None:
     for cohort in cohorts:
         zone = run.zone(cohort.timezone)
         local = run.now.astimezone(zone)
-        day = (local.date() - cohort.start_date).days + 1
+        day = calendar.day_number(cohort.start_date, local.date())
         if day not in (run.programme.checkin_days or []) or not run.open_window(
                 local, run.settings.get("send_at", "20:00"), quiet["start"], quiet["end"]):
             continue
@@ -308,7 +311,6 @@ def group_digests(run: Pass) -> None:
 
 def mentor_digests(run: Pass) -> None:
     """Each morning, each mentor: who in her cohorts needs attention (the dashboard's own list)."""
-    from app.cohorts import dashboard
     if "mentor_digest" not in run.rules:
         return
     digest_at = _clock(run.settings.get("digest_at", "09:00"))

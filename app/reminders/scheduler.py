@@ -20,6 +20,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from app.database import utcnow
 from app.extensions import db
+from app.reminders import outbox
+from app.ops.retention import prune
+from app.reminders.models import SchedulerRun
+from app.reminders.rules import run_rules
 
 _lock_file = None
 _leader = None          # PostgreSQL: the connection that holds the advisory lock
@@ -28,16 +32,12 @@ LEADER_LOCK = 0x78696162  # the advisory lock's id, the same on every machine ("
 
 def run_job(app, name: str) -> dict:
     """Run one job in an app context and record its run for /healthz; errors are logged, not raised."""
-    from app.reminders import outbox
-    from app.reminders.models import SchedulerRun
-    from app.reminders.rules import run_rules
     with app.app_context():
         started = utcnow()
         try:
             if name == "rules":
                 detail = dict(run_rules(db.session, started))
             elif name == "prune":
-                from app.ops.retention import prune
                 detail = prune(db.session, started, app.config["RETENTION_DAYS"])
             else:
                 detail = dict(outbox.dispatch(db.session))

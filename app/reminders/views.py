@@ -1,5 +1,4 @@
-"""Reminder pages: a user's preferences, one-click unsubscribe, the admins' outbox."""
-from functools import wraps
+"""Reminder pages: her inbox, her preferences, one-click unsubscribe, the admins' outbox."""
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -14,14 +13,16 @@ from wtforms.widgets import CheckboxInput, ListWidget, TimeInput
 
 from app.accounts.forms import TIMEZONES
 from app.checkins.service import get_programme
-from app.cohorts import audit
-from app.cohorts.admin import PER_PAGE, Page
-from app.cohorts.admin_views import admins_only
+from app.core import audit
+from app.core.paging import PER_PAGE, paginate
+from app.core.access import admin_required
 from app.database import utcnow
 from app.extensions import csrf, db
-from app.reminders import models  # noqa: F401  (the tables, for migrations)
+from app.reminders import inbox as inbox_messages
 from app.reminders import preferences as prefs
 from app.reminders.models import DeliveryTry, OutboxMessage
+from app.core.errors import DomainError, put_on_form
+from app.reminders.outbox import retry_dead
 
 bp = Blueprint("reminders", __name__)
 
@@ -36,6 +37,16 @@ CHANNEL_LABELS = {
 OUTCOME_LABELS = {"sent": _l("Sent"), "retry": _l("Failed, to be tried again"), "dead": _l("Failed, no more tries"),
                   "skipped": _l("Skipped")}
 ZONE_LABELS = {choice.value: choice.label for choice in TIMEZONES}
+
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    messages = inbox_messages.messages(db.session, current_user)
+    unread = {m.id for m in messages if m.read_at is None}
+    inbox_messages.mark_read(db.session, current_user, utcnow())
+    db.session.commit()
+    return render_template("reminders/inbox.html", messages=messages, unread=unread)
 
 
 # --- her preferences ---------------------------------------------------------------------------
@@ -77,10 +88,9 @@ def preferences():
             current_user.shares_earnings = form.shares_earnings.data
         try:
             prefs.save_preference(db.session, current_user, now=utcnow(), **choices)
-        except prefs.PreferenceError as e:
+        except DomainError as e:
             db.session.rollback()
-            for field, message in e.errors.items():
-                getattr(form, field).errors.append(message)
+            put_on_form(form, e)
         else:
             db.session.commit()
             flash(_("Your reminder settings are saved."), "success")
@@ -122,14 +132,6 @@ def unsubscribe_confirm(token: str):
 
 # --- the outbox, for admins --------------------------------------------------------------------
 
-def admins_only_view(view):
-    """The same check as every /admin page: anonymous to the login page, anyone but an admin 404."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        return admins_only() or view(*args, **kwargs)
-    return wrapper
-
-
 def outbox_counts(session: Session) -> dict[str, int]:
     """Messages per state, every state listed (0 when none)."""
     counts = dict(session.execute(sa.select(OutboxMessage.state, sa.func.count(OutboxMessage.id))
@@ -137,39 +139,31 @@ def outbox_counts(session: Session) -> dict[str, int]:
     return {state: counts.get(state, 0) for state in STATE_LABELS}
 
 
-def dead_letters(session: Session, page, per_page: int = PER_PAGE) -> Page:
+def dead_letters(page, per_page: int = PER_PAGE):
     """Dead messages, the latest to die first, with recipient, cohort and tries loaded."""
-    total = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.state == OutboxMessage.DEAD))
-    try:
-        number = max(1, int(page))
-    except (TypeError, ValueError):
-        number = 1
-    number = min(number, max(1, -(-total // per_page)))
     died = (sa.select(DeliveryTry.message_id, sa.func.max(DeliveryTry.finished_at).label("at"))
             .group_by(DeliveryTry.message_id).subquery())
-    items = session.scalars(
+    return paginate(
         sa.select(OutboxMessage).outerjoin(died, died.c.message_id == OutboxMessage.id)
         .where(OutboxMessage.state == OutboxMessage.DEAD)
         .options(selectinload(OutboxMessage.user), selectinload(OutboxMessage.cohort),
                  selectinload(OutboxMessage.tries_log))
-        .order_by(sa.func.coalesce(died.c.at, OutboxMessage.next_try_at).desc(), OutboxMessage.id.desc())
-        .offset((number - 1) * per_page).limit(per_page)).all()
-    return Page(list(items), total, number, per_page)
+        .order_by(sa.func.coalesce(died.c.at, OutboxMessage.next_try_at).desc(), OutboxMessage.id.desc()),
+        page, per_page)
 
 
 @bp.get("/admin/outbox")
-@admins_only_view
+@admin_required
 def outbox():
     return render_template("reminders/outbox.html", counts=outbox_counts(db.session),
-                           page=dead_letters(db.session, request.args.get("page", 1)),
+                           page=dead_letters(request.args.get("page", 1)),
                            state_labels=STATE_LABELS, channel_labels=CHANNEL_LABELS,
                            outcome_labels=OUTCOME_LABELS)
 
 
 @bp.post("/admin/outbox/retry")
-@admins_only_view
+@admin_required
 def outbox_retry():
-    from app.reminders.outbox import retry_dead
     if request.form.get("all"):
         ids, target = None, "outbox"
     elif (message_id := request.form.get("message_id", "")).isdigit():

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.checkins.models import Checkin
-from app.checkins.service import local_today
+from app.core.calendar import local_today
 from app.shops.models import ShopOrder
 
 RECENT_ORDERS = 20

@@ -2,7 +2,7 @@
 from flask import Blueprint, jsonify, request
 from flask_babel import force_locale
 
-from app.checkins.service import format_yuan
+from app.core.money import format_yuan
 from app.database import utcnow
 from app.extensions import csrf, db
 from app.shops import service

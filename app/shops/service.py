@@ -18,10 +18,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
-from app.accounts.service import AccountError, normalize_mobile
-from app.checkins.service import parse_yuan, set_shop_earnings, storable_text
-from app.learning.service import programme_start
+from app.accounts.models import User
+from app.accounts.service import normalize_mobile
+from app.checkins.service import set_shop_earnings, storable_text
+from app.core.calendar import programme_start
+from app.core.errors import DomainError
+from app.core.money import parse_yuan
 from app.shops.models import Shop, ShopMember, ShopOrder, ShopOrderEvent
 
 WINDOW = timedelta(minutes=5)           # how old (or how far ahead) X-Timestamp may be
@@ -142,7 +144,7 @@ def parse_event(body: bytes, now: datetime) -> OrderEvent:
     elif data.get("mobile") is not None:
         try:
             mobile = normalize_mobile(data["mobile"]) if isinstance(data["mobile"], str) else None
-        except AccountError:
+        except DomainError:
             pass
         if mobile is None:
             errors["mobile"] = "mobile is a mobile number such as 13812345678"
@@ -172,7 +174,7 @@ def find_trainee(session: Session, shop: Shop, event: OrderEvent) -> User:
             ShopMember.shop_id == shop.id, ShopMember.external_id == event.external_id))
     else:
         user = session.scalar(sa.select(User).where(User.mobile == event.mobile))
-    if user is None or not user.is_active or user.role != Role.TRAINEE:
+    if user is None or not user.is_active or not user.is_trainee:
         field = "external_id" if event.external_id is not None else "mobile"
         raise HookRefused(422, "no trainee with this mobile or external id", {field: "unknown trainee"})
     return user

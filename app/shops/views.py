@@ -8,9 +8,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from app.accounts.models import Role, User
-from app.cohorts import audit
-from app.cohorts.admin_views import admins_only
+from app.accounts.models import User
+from app.core.access import Role, require_admin
+from app.core import audit
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
@@ -18,7 +18,7 @@ from app.shops import service
 from app.shops.models import Shop, ShopMember
 
 bp = Blueprint("shops", __name__, url_prefix="/admin")
-bp.before_request(admins_only)
+bp.before_request(require_admin)
 
 
 def _text(value):

@@ -1,7 +1,7 @@
 """Content version: a token a sync changes, so every web worker knows when to rebuild its content snapshot
 
 Revision ID: 1e333ccf25d4
-Revises: 479f6715d5f4
+Revises: 1ca3fae32859
 Create Date: 2026-12-03 08:12:22.654414
 
 """
@@ -13,7 +13,7 @@ import app.database  # noqa: F401  (column types such as UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision = '1e333ccf25d4'
-down_revision = '479f6715d5f4'
+down_revision = '1ca3fae32859'
 branch_labels = None
 depends_on = None
 

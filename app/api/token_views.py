@@ -12,7 +12,7 @@ from app.api.tokens import list_tokens, revoke_token
 from app.database import utcnow
 from app.extensions import db
 
-bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
+bp = Blueprint("token", __name__, url_prefix="/account/tokens")
 
 
 class TokenForm(FlaskForm):
@@ -54,8 +54,4 @@ def revoke(token_id: int):
         abort(404)
     db.session.commit()
     flash(_("Token revoked. Apps using it can no longer reach your account."), "success")
-    return redirect(url_for("tokens.index"))
-
-
-def init_app(app) -> None:
-    app.register_blueprint(bp)
+    return redirect(url_for("token.index"))

@@ -7,12 +7,31 @@
 Nothing is committed here: the entry goes in with the caller's own changes, or not at all.
 """
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Optional
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from sqlalchemy.orm import Session, joinedload
 
-from app.cohorts.models import AuditEntry, Cohort
+from app.accounts.models import User
+from app.cohorts.models import Cohort
+from app.database import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class AuditEntry(db.Model):
+    """Every mentor or admin action, for admins to read."""
+
+    __tablename__ = "audit_log"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    actor_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    action: so.Mapped[str] = so.mapped_column(sa.String(60))   # e.g. cohort.create, user.deactivate
+    target: so.Mapped[str] = so.mapped_column(sa.String(120), default="")  # e.g. user:12, cohort:3
+    details: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    actor = so.relationship("User")
 
 
 def target_of(target: Any) -> str:
@@ -23,7 +42,6 @@ def target_of(target: Any) -> str:
         return target[:120]
     if isinstance(target, Cohort):
         return f"cohort:{target.id}"
-    from app.accounts.models import User  # accounts imports cohorts: import here, not at the top
     if isinstance(target, User):
         return f"user:{target.id}"
     return f"{type(target).__tablename__.rstrip('s')}:{target.id}"
@@ -53,12 +71,7 @@ def record(session: Session, actor, action: str, target, /, **details) -> AuditE
     return entry
 
 
-def entries(session: Session, *, offset: int = 0, limit: int = 50) -> list[AuditEntry]:
-    """Newest first, with each entry's actor loaded in the same query."""
-    return list(session.scalars(
-        sa.select(AuditEntry).options(joinedload(AuditEntry.actor))
-        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).offset(offset).limit(limit)))
-
-
-def count(session: Session) -> int:
-    return session.scalar(sa.select(sa.func.count(AuditEntry.id)))
+def newest_first() -> sa.Select:
+    """Every entry, newest first, each with its actor loaded in the same query (for paginate)."""
+    return (sa.select(AuditEntry).options(joinedload(AuditEntry.actor))
+            .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()))

@@ -1,17 +1,15 @@
 """`academy demo`: a demo cohort and one account of each role, created idempotently."""
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-import click
 import sqlalchemy as sa
-from flask.cli import with_appcontext
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.accounts.service import create_user
 from app.checkins.service import record_checkin
 from app.cohorts.models import Cohort
-from app.database import utcnow
-from app.extensions import db
+from app.core.calendar import default_timezone, today_in
+from app.camp import service as camp
 
 DEMO_CODE = "DEMO2026"
 DEMO_PASSWORD = "xiaob-demo-2026"
@@ -39,10 +37,10 @@ DEMO_TASK_TEXT = {
 
 
 def seed_demo(session, now: datetime) -> Cohort:
-    today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    today = today_in(default_timezone(), now)
     cohort = session.scalar(sa.select(Cohort).where(Cohort.invite_code == DEMO_CODE))
     if cohort is None:
-        cohort = Cohort(name="Demo cohort", invite_code=DEMO_CODE, timezone="Asia/Shanghai",
+        cohort = Cohort(name="Demo cohort", invite_code=DEMO_CODE, timezone=default_timezone(),
                         start_date=today - timedelta(days=DEMO_DAYS_AGO))
         session.add(cohort)
     for email, name, role in DEMO_ACCOUNTS:
@@ -67,32 +65,9 @@ def seed_demo(session, now: datetime) -> Cohort:
 
 def _demo_camp(session, trainee: User, now: datetime) -> None:
     """Her camp tasks of the days before today, done; the last one shared with the cohort's feed."""
-    from app.camp import service as camp
     done_days = [task for task in camp.plan(session) if task.day < DEMO_DAYS_AGO + 1]
     for task in done_days:
         moment = camp.unlocks_at(task, trainee, camp.camp_rules(session)) + timedelta(hours=2)
         number = 24 if "number" in task.proof else None
         camp.record_task_checkin(session, trainee, task, text=DEMO_TASK_TEXT.get(task.day, "做完了。"), number=number,
                                  share=task is done_days[-1], now=moment)
-
-
-@click.command("demo")
-@click.option("--trainees", "trainees", type=click.IntRange(min=1, max=99_999_999), default=None, metavar="N",
-              help="Also seed a second cohort with N synthetic trainees (app/demo_scale.py).")
-@with_appcontext
-def demo_command(trainees):
-    """Seed the demo cohort and accounts (safe to run again)."""
-    cohort = seed_demo(db.session, utcnow())
-    db.session.commit()
-    click.echo(f'Demo cohort "{cohort.name}", invite code {cohort.invite_code}')
-    for email, _, role in DEMO_ACCOUNTS:
-        click.echo(f"  {role:<8} {email:<22} password {DEMO_PASSWORD}")
-    if trainees:
-        import time
-
-        from app.demo_scale import seed_scale
-        began = time.perf_counter()
-        scale = seed_scale(db.session, trainees, utcnow())
-        db.session.commit()
-        click.echo(f'Demo cohort "{scale.name}", invite code {scale.invite_code}, '
-                   f"seeded in {time.perf_counter() - began:.1f} s (trainees log in with mobile 199xxxxxxxx)")

@@ -17,20 +17,21 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.checkins.models import Checkin
 from app.cohorts.models import Cohort
-from app.demo import DEMO_PASSWORD, seed_demo
+from app.demo.seed import DEMO_PASSWORD, seed_demo
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes import grading
 from app.quizzes import service as quiz_service
 from app.quizzes.models import EssayReview, Quiz, QuizAttempt
+from app.core.calendar import default_timezone, zone
 
 SCALE_CODE = "DEMOSCALE"
 SCALE_DAYS_AGO = 34          # the cohort is on day 35 the day it is first seeded
 MENTOR_EMAIL = "mentor@demo.local"
 MOBILE_PREFIX = "199"
-TZ = "Asia/Shanghai"
 SEED = 2026
 BATCH = 2000                 # rows per INSERT statement batch
 
@@ -170,7 +171,7 @@ def _sheet(plan: QuizPlan, want_pass: bool, awaiting: bool, rng: random.Random):
 # --- one trainee -------------------------------------------------------------------------------------
 
 def _at(day: date, rng: random.Random, earliest: int = 8, latest: int = 23) -> datetime:
-    moment = datetime.combine(day, time(rng.randint(earliest, latest - 1), rng.randint(0, 59)), ZoneInfo(TZ))
+    moment = datetime.combine(day, time(rng.randint(earliest, latest - 1), rng.randint(0, 59)), zone(default_timezone()))
     return moment.astimezone(ZoneInfo("UTC"))
 
 
@@ -212,7 +213,7 @@ def _trainee(number: int, profile: str, cohort: Cohort, today: date, now: dateti
     registered = cohort.start_date + timedelta(days=late - (0 if late else rng.randint(1, 5)))
     registered = min(registered, today)
     user = {"name": f"学员{number:04d}", "email": None, "mobile": trainee_mobile(number), "role": Role.TRAINEE.value,
-            "timezone": TZ, "locale": None, "cohort_id": cohort.id, "is_active": True,
+            "timezone": default_timezone(), "locale": None, "cohort_id": cohort.id, "is_active": True,
             "session_token": secrets.token_urlsafe(32), "created_at": None,
             "last_login_at": None, "_profile": profile, "_start": max(cohort.start_date, registered)}
     user["created_at"] = min(_at(registered, rng, 9, 22), now)
@@ -345,10 +346,10 @@ def seed_scale(session: Session, n: int, now: datetime, seed: int = SEED) -> Coh
     """The scale demo cohort with synthetic trainees 1..n (those missing are added; the others are left
     alone). Also seeds the small demo (its mentor coaches this cohort too). Does not commit."""
     seed_demo(session, now)
-    today = now.astimezone(ZoneInfo(TZ)).date()
+    today = now.astimezone(zone(default_timezone())).date()
     cohort = session.scalar(sa.select(Cohort).where(Cohort.invite_code == SCALE_CODE))
     if cohort is None:
-        cohort = Cohort(name=scale_cohort_name(n), invite_code=SCALE_CODE, timezone=TZ,
+        cohort = Cohort(name=scale_cohort_name(n), invite_code=SCALE_CODE, timezone=default_timezone(),
                         start_date=today - timedelta(days=SCALE_DAYS_AGO), created_at=now)
         session.add(cohort)
         session.flush()

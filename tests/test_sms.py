@@ -1,0 +1,176 @@
+"""SMS codes (短信验证码) against a local stand-in for Tencent Cloud SMS that recomputes the TC3
+signature: login, password reset, the limits (60 s, 10 a day per number and per address, 5 tries,
+5 minutes, single use), numbers normalised, the provider down, slow or refusing."""
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from app.database import utcnow
+from app.extensions import db
+from app.sms import codes, tencent
+from app.sms.models import SmsCode
+from tests.conftest import english, make_user
+from tests.wechat_servers import FakeTencentSms
+
+MOBILE = "13800138000"
+
+
+@pytest.fixture
+def provider():
+    with FakeTencentSms() as fake:
+        yield fake
+    assert not fake.problems, fake.problems
+
+
+@pytest.fixture
+def sms_app(make_app, provider, tmp_path):
+    app = make_app(UPLOAD_DIR=str(tmp_path), **provider.config())
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def web(sms_app):
+    return english(sms_app.test_client())
+
+
+@pytest.fixture
+def her(sms_app, cohort):
+    return make_user("mei@example.com", cohort=cohort, mobile=MOBILE)
+
+
+def send(client, mobile=MOBILE, purpose="login", address="10.0.0.1"):
+    return client.post("/auth/sms/send", data={"mobile": mobile, "purpose": purpose},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_without_settings_no_sms(client, trainee):
+    assert "sms-login" not in client.get("/login").text
+    assert client.post("/auth/sms/send", data={"mobile": MOBILE}).status_code == 404
+
+
+def test_login_with_a_code(web, provider, her):
+    assert "sms-login" in web.get("/login").text
+    answer = send(web, "+86 138 0013 8000")
+    assert answer.status_code == 200 and "sms-sent" in answer.text
+    assert provider.sent == [("+8613800138000", "100001", [provider.codes()[0]])]
+    code = provider.codes()[0]
+    assert len(code) == 6 and code.isdigit()
+    row = db.session.scalar(sa.select(SmsCode))
+    assert row.mobile == MOBILE and code not in row.code_hash and len(row.code_hash) == 64
+    logged = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code})
+    assert logged.status_code == 302
+    assert web.get("/account/password").status_code == 200
+    web.post("/logout")
+    again = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code})   # single use
+    assert again.status_code == 422 and "already used" in again.text
+
+
+def test_the_sdk_request_is_signed_and_shaped(sms_app, provider, her):
+    """The fake recomputes TC3-HMAC-SHA256 from the request; a wrong key is refused like the real one."""
+    assert tencent.send(sms_app.config, MOBILE, "100002", ["a", "b"]).startswith("serial-")
+    sms_app.config["SMS_SECRET_KEY"] = "wrong"
+    with pytest.raises(tencent.SmsProviderError) as refused:
+        tencent.send(sms_app.config, MOBILE, "100002", ["a"])
+    assert refused.value.code == "AuthFailure.SignatureFailure"
+    provider.problems.remove("signature")
+
+
+def test_unknown_number_gets_the_same_answer_and_no_text(web, provider, her):
+    answer = send(web, "13900139000")
+    assert answer.status_code == 200 and "sms-sent" in answer.text
+    assert provider.sent == []
+    assert web.post("/auth/sms/login", data={"mobile": "13900139000", "code": "000000"}).status_code == 422
+
+
+def test_resend_waits_60_seconds(web, provider, her):
+    assert send(web).status_code == 200
+    early = send(web)
+    assert early.status_code == 429 and "60 seconds" in early.text
+    with time_machine.travel(utcnow() + timedelta(seconds=61)):
+        assert send(web).status_code == 200
+    assert len(provider.sent) == 2
+
+
+def test_ten_a_day_per_number_and_per_address(web, provider, her):
+    start = utcnow()
+    for i in range(10):
+        with time_machine.travel(start + timedelta(minutes=2 * i)):
+            assert send(web).status_code == 200
+    with time_machine.travel(start + timedelta(minutes=30)):
+        assert send(web).status_code == 429
+        assert send(web, address="10.9.9.9").status_code == 429     # the number's limit
+        assert send(web, "13900139001").status_code == 429           # the address's limit
+        assert send(web, "13900139001", address="10.9.9.9").status_code == 200
+    with time_machine.travel(start + timedelta(days=1, minutes=1)):
+        assert send(web).status_code == 200
+    assert len(provider.sent) == 11
+
+
+def test_five_tries_per_code(web, provider, her):
+    send(web)
+    code = provider.codes()[0]
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        assert "not right" in web.post("/auth/sms/login", data={"mobile": MOBILE, "code": wrong}).text
+    refused = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code})
+    assert refused.status_code == 422 and "Too many wrong tries" in refused.text
+    assert web.get("/account/password").status_code == 302
+
+
+def test_code_expires_after_five_minutes(web, provider, her):
+    send(web)
+    with time_machine.travel(utcnow() + timedelta(minutes=5, seconds=1)):
+        answer = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": provider.codes()[0]})
+    assert answer.status_code == 422 and "expired" in answer.text
+
+
+def test_bad_number(web, provider):
+    answer = send(web, "12345")
+    assert answer.status_code == 422 and "13812345678" in answer.text
+    assert db.session.scalar(sa.select(sa.func.count(SmsCode.id))) == 0
+
+
+def test_provider_down_slow_or_refusing(sms_app, web, provider, her):
+    sms_app.config["SMS_HTTP_TIMEOUT"] = 1
+    provider.down = True
+    assert send(web).status_code == 502
+    provider.down = False
+    provider.delay = 2
+    with time_machine.travel(utcnow() + timedelta(minutes=2)):
+        assert send(web).status_code == 502
+    provider.delay = 0
+    provider.refuse_next.append("LimitExceeded.PhoneNumberDailyLimit")
+    with time_machine.travel(utcnow() + timedelta(minutes=4)):
+        answer = send(web)
+    assert answer.status_code == 502 and "could not be sent" in answer.text
+    rows = db.session.scalars(sa.select(SmsCode).order_by(SmsCode.id)).all()
+    assert len(rows) == 3 and all(row.error for row in rows)   # counted, and never valid
+
+
+def test_reset_password_by_code(web, provider, her):
+    page = web.get("/auth/sms/reset")
+    assert page.status_code == 200
+    send(web, purpose="reset")
+    code = provider.codes()[0]
+    missing = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code, "purpose": "reset"})
+    assert missing.status_code == 422
+    done = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code, "purpose": "reset",
+                                             "new_password": "brand new pass", "confirm": "brand new pass"})
+    assert done.status_code == 302
+    db.session.refresh(her)
+    assert her.check_password("brand new pass")
+
+
+def test_check_code_counts_tries_in_the_database(sms_app, provider, her):
+    now = utcnow()
+    with sms_app.app_context():
+        codes.send_code(db.session, MOBILE, "login", "1.2.3.4", now)
+        db.session.commit()
+        with pytest.raises(codes.SmsRefused):
+            codes.check_code(db.session, MOBILE, "login", "x", now)
+        db.session.commit()
+        assert db.session.scalar(sa.select(SmsCode.tries)) == 1
