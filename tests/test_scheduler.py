@@ -57,7 +57,7 @@ def test_each_run_is_recorded_and_reported_by_healthz(app, synced, client):
 def test_a_failing_job_is_recorded_not_raised(app, monkeypatch):
     def broken(session, now):
         raise RuntimeError("database went away")
-    monkeypatch.setattr("app.reminders.rules.run_rules", broken)
+    monkeypatch.setattr("app.reminders.scheduler.run_rules", broken)  # the name the job calls
     detail = scheduler.run_job(app, "rules")
     assert detail == {"error": "database went away"}
     db.session.expire_all()
