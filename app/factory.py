@@ -34,13 +34,13 @@ from app.shops import commands as shops_commands
 from app.shops import hooks as shop_hooks
 from app.shops import views as shops_views
 from app.sms import views as sms_views
-from app.reminders import channel_views
+from app.reminders import channel_views, effect_views
 from app.wechat import views as wechat_views
 
 BLUEPRINTS = (home.bp, cohorts_views.bp, mentor_views.bp, stats_views.bp, admin_views.bp, learning_views.bp,
               quizzes_views.bp, checkins_views.bp, import_views.bp, reminders_views.bp, camp_views.bp,
               feed_views.bp, poster_views.bp, api_views.bp, token_views.bp, shop_hooks.bp, shops_views.bp, metrics.bp,
-              wechat_views.bp, sms_views.bp, channel_views.bp)
+              wechat_views.bp, sms_views.bp, channel_views.bp, effect_views.bp)
 COMMANDS = (accounts_commands.users, api_commands.tokens, content_commands.content, demo_command,
             reminders_commands.reminders_command, reminders_commands.scheduler_command,
             ops_commands.serve_command, ops_commands.backup_command, ops_commands.restore_command,

@@ -201,6 +201,7 @@ ROUTES = {
     "GET /admin/outbox": ADMINS,
     "POST /admin/outbox/retry": ADMINS,
     "GET /admin/metrics": ADMINS,
+    "GET /admin/reminders/effect": ADMINS,
     "GET /admin/shops": ADMINS,
     "POST /admin/shops": ADMINS,
     "POST /admin/shops/<shop_id>/rotate": ADMINS,
