@@ -171,7 +171,7 @@ def lesson(slug: str, lesson_slug: str):
     if entry is None:
         return error(404, "no such lesson")
     lang, lesson = api_lang(), entry.lesson
-    previous, following = learning.neighbours(item, lesson)
+    previous, following = learning.neighbours([i.lesson for i in item.lessons], lesson)
     return jsonify({"course": slug, "slug": lesson.slug, "title": lesson.text("title", lang),
                     "summary": lesson.text("summary", lang), "minutes": lesson.minutes,
                     "objectives": lesson.text("objectives", lang), "html": lesson.text("body_html", lang),

@@ -13,7 +13,7 @@ import os
 import random
 import socket
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -69,7 +69,7 @@ BATCH = 10_000
 
 def _stored(moment: datetime | None) -> str | None:
     """A timestamp as UTCDateTime stores it: naive UTC, as text both backends read back."""
-    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S.%f") if moment else None
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") if moment else None
 
 
 def write(session: Session, rows: list[dict], now: datetime) -> int:
