@@ -78,6 +78,19 @@ def _joining(form):
     return cohort, None
 
 
+def _posted(form_class):
+    """(form, purpose, cohort, None), the cohort only when joining; or (…, a page to answer with instead:
+    she is logged in already, SMS is off, her invite is closed)."""
+    if (away := _visitors_only()) is not None:
+        return None, None, None, away
+    form = form_class()
+    purpose = _purpose(form.purpose.data)
+    if purpose != "register":
+        return form, purpose, None, None
+    cohort, closed = _joining(form)
+    return form, purpose, cohort, closed
+
+
 def _number_taken(mobile: str | None) -> bool:
     try:
         mobile = accounts.normalize_mobile(mobile)
@@ -88,15 +101,9 @@ def _number_taken(mobile: str | None) -> bool:
 
 @bp.post("/auth/sms/send")
 def send():
-    if (away := _visitors_only()) is not None:
-        return away
-    form = SendForm()
-    purpose = _purpose(form.purpose.data)
-    cohort = None
-    if purpose == "register":
-        cohort, closed = _joining(form)
-        if closed:
-            return closed
+    form, purpose, cohort, answer = _posted(SendForm)
+    if answer is not None:
+        return answer
     valid = form.validate_on_submit()
     if purpose == "register" and valid:
         if not (form.name.data or "").strip():
@@ -130,15 +137,9 @@ def reset_start():
 
 @bp.post("/auth/sms/login")
 def login():
-    if (away := _visitors_only()) is not None:
-        return away
-    form = CodeForm()
-    purpose = _purpose(form.purpose.data)
-    cohort = None
-    if purpose == "register":
-        cohort, closed = _joining(form)
-        if closed:
-            return closed
+    form, purpose, cohort, answer = _posted(CodeForm)
+    if answer is not None:
+        return answer
     valid = form.validate_on_submit()
     if purpose == "reset" and not form.new_password.data:
         form.new_password.errors = [*form.new_password.errors, _("Choose a new password.")]
