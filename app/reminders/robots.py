@@ -78,7 +78,8 @@ def check_status(status: int, retry_after: str = "") -> None:
     if 200 <= status < 300:
         return
     if status == 429:
-        pause = float(retry_after) if retry_after.isdigit() else RATE_LIMIT_PAUSE
+        # isascii() too: "²" or "٣" pass isdigit() and then break float().
+        pause = float(retry_after) if retry_after.isascii() and retry_after.isdigit() else RATE_LIMIT_PAUSE
         raise Retry("HTTP 429 (rate limited)", after_seconds=pause)
     if status >= 500:
         raise Retry(f"HTTP {status}")
