@@ -1,7 +1,7 @@
 """Outbox claim tokens: a dispatcher acts only on rows its claim still holds
 
 Revision ID: 4d18d3691f65
-Revises: 1ca3fae32859
+Revises: 1e333ccf25d4
 Create Date: 2026-12-03 08:22:09.658959
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '4d18d3691f65'
-down_revision = '1ca3fae32859'
+down_revision = '1e333ccf25d4'
 branch_labels = None
 depends_on = None
 
