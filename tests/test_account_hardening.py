@@ -11,11 +11,8 @@ from app.api.models import create_token
 from app.core.errors import DomainError
 from app.database import utcnow
 from app.extensions import db
-from tests.conftest import PASSWORD, english, login, make_user
-
-
-def bearer(secret: str) -> dict:
-    return {"Authorization": f"Bearer {secret}"}
+from tests.factories import PASSWORD, bearer, english, login, make_user
+from tests.test_cohort_admin import reset_link
 
 
 # --- sessions --------------------------------------------------------------------------------------
@@ -156,7 +153,6 @@ def test_a_password_change_refuses_a_weak_or_personal_password(logged_in, traine
 
 
 def test_a_reset_link_refuses_a_weak_password(admin_client, client, trainee):
-    from tests.test_cohort_admin import reset_link
     url = reset_link(admin_client, trainee)
     response = english(client).post(url, data={"new_password": "qwerty123", "confirm": "qwerty123"})
     assert response.status_code == 422 and "too easy to guess" in response.text

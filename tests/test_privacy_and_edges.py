@@ -3,28 +3,21 @@ and the API's edges: every refusal in its JSON shape, dates only as YYYY-MM-DD, 
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import Role
-from app.api.models import create_token
-from app.reminders.models import InboxMessage
 from app.content.sync import sync_content
+from app.core.access import Role
 from app.database import utcnow
 from app.extensions import db
 from app.quizzes import service as quizzes
 from app.quizzes.models import EssayReview, QuizAttempt
 from app.reminders.channels import Retry
+from app.reminders.models import InboxMessage
 from app.reminders.robots import check_status
-from tests.conftest import english, login, make_user
+from tests.factories import api_headers, english, login, make_user
 
 
 @pytest.fixture
 def coach(cohort):
     return make_user("coach@example.com", role=Role.MENTOR, cohort=cohort, name="王老师", locale="en")
-
-
-def bearer(user) -> dict:
-    secret = create_token(db.session, user, "test", utcnow())[1]
-    db.session.commit()
-    return {"Authorization": f"Bearer {secret}"}
 
 
 # --- Cache-Control --------------------------------------------------------------------------------
@@ -42,7 +35,7 @@ def test_pages_and_exports_with_personal_data_are_never_stored(make_app, cohort,
             response = client.get(url)
             assert response.status_code == 200, url
             assert response.headers["Cache-Control"] == "no-store", url
-    api = app.test_client().get("/api/v1/progress", headers=bearer(trainee))
+    api = app.test_client().get("/api/v1/progress", headers=api_headers(trainee))
     assert api.status_code == 200 and api.headers["Cache-Control"] == "no-store"
     # Static files keep their own caching.
     client = app.test_client()
@@ -114,12 +107,12 @@ def test_the_site_still_answers_html_for_its_own_pages(client):
 def test_json_nested_100000_levels_deep_is_refused_not_a_500(client, trainee):
     body = "[" * 100_000 + "]" * 100_000
     for path in ("/api/v1/checkins", "/api/v1/quizzes/group-building/attempts"):
-        response = client.post(path, data=body, content_type="application/json", headers=bearer(trainee))
+        response = client.post(path, data=body, content_type="application/json", headers=api_headers(trainee))
         assert response.status_code in (404, 422), response.status_code     # (no such quiz here: 404)
         assert response.mimetype == "application/json"
     deep = '{"date": "2026-01-01", "earnings": "1", "note": ' + "[" * 100_000 + "]" * 100_000 + "}"
     assert_api_error(client.post("/api/v1/checkins", data=deep, content_type="application/json",
-                                 headers=bearer(trainee)), 422)
+                                 headers=api_headers(trainee)), 422)
 
 
 def test_a_crash_in_the_api_answers_json(make_app, trainee, monkeypatch):
@@ -129,12 +122,12 @@ def test_a_crash_in_the_api_answers_json(make_app, trainee, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
     monkeypatch.setattr(service, "checkins_of", broken)
-    assert_api_error(app.test_client().get("/api/v1/checkins", headers=bearer(trainee)), 500)
+    assert_api_error(app.test_client().get("/api/v1/checkins", headers=api_headers(trainee)), 500)
 
 
 @pytest.mark.parametrize("day", ["20260301", "2026-W09-7", "2026-060", "2026-3-1", "２０２６-03-01", "2026-03-01T00:00"])
 def test_dates_are_only_yyyy_mm_dd(client, trainee, day):
-    response = client.post("/api/v1/checkins", json={"date": day, "earnings": "1"}, headers=bearer(trainee))
+    response = client.post("/api/v1/checkins", json={"date": day, "earnings": "1"}, headers=api_headers(trainee))
     assert_api_error(response, 422)
     assert "YYYY-MM-DD" in response.json["fields"]["date"]
 

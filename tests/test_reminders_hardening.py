@@ -6,14 +6,15 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.core.access import Role
 from app.database import utcnow
 from app.extensions import db
 from app.reminders import outbox
 from app.reminders.email import EmailChannel
 from app.reminders.models import DeliveryTry, OutboxMessage
 from app.reminders.preferences import unsubscribe_token
-from tests.conftest import make_user
+from tests.factories import PASSWORD, login, make_user
 from tests.servers import smtp_sink  # noqa: F401
 from tests.test_channels import make_message, rendered
 
@@ -131,7 +132,6 @@ def test_admins_see_an_alert_on_every_page_while_a_channel_has_dead_letters(admi
 
 
 def test_no_one_but_an_admin_sees_the_alert(make_app, cohort, trainee):
-    from tests.conftest import PASSWORD, login
     mentor = make_user("coach@example.com", role=Role.MENTOR, cohort=cohort)
     db.session.add(OutboxMessage(key="dead", rule="nudge", category="nudge", occasion="x", channel="email",
                                  user_id=trainee.id, state=OutboxMessage.DEAD, due_at=utcnow(),
