@@ -165,3 +165,9 @@ def test_users_create_refuses_a_weak_password(app):
                                                 "--password", "password1", "--role", "mentor"])
     assert result.exit_code != 0 and "password:" in result.output
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_an_account_without_a_password_she_typed_is_not_judged(app, cohort):
+    """A WeChat newcomer sets no password: a random one no one is told, never refused as "her name"."""
+    her = service.register_trainee(db.session, cohort, name="Ann", mobile="13912345678", password=None)
+    assert her.password_hash.startswith("scrypt:") and not her.check_password("")

@@ -11,7 +11,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.sms import codes, tencent
 from app.sms.models import SmsCode
-from tests.conftest import english, make_user
+from tests.factories import PASSWORD, english, make_user
 from tests.wechat_servers import FakeTencentSms
 
 MOBILE = "13800138000"
@@ -163,6 +163,59 @@ def test_reset_password_by_code(web, provider, her):
     assert done.status_code == 302
     db.session.refresh(her)
     assert her.check_password("brand new pass")
+
+
+def test_one_number_in_any_spelling_from_any_address_gets_ten_codes_a_day(web, provider, her):
+    spellings = ["13800138000", "+86 138 0013 8000", "008613800138000", "8613800138000", "138-0013-8000",
+                 "１３８００１３８０００", "+8613800138000", "0086 138 0013 8000", "(138) 0013 8000", " 13800138000 "]
+    start = utcnow()
+    for i, spelling in enumerate(spellings):
+        with time_machine.travel(start + timedelta(minutes=2 * i)):
+            assert send(web, spelling, address=f"10.0.1.{i}").status_code == 200, spelling
+    with time_machine.travel(start + timedelta(minutes=30)):
+        assert send(web, "+86 13800138000", address="10.0.2.1").status_code == 429
+    assert {row.mobile for row in db.session.scalars(sa.select(SmsCode))} == {MOBILE}
+
+
+def test_people_behind_one_carrier_address_who_use_their_codes_are_not_locked_out(web, provider, cohort):
+    """Per address only codes never used count: 12 people log in by code from one NAT address."""
+    start = utcnow()
+    for i in range(12):
+        mobile = f"139001390{i:02d}"
+        make_user(f"p{i}@example.com", cohort=cohort, mobile=mobile)
+        with time_machine.travel(start + timedelta(minutes=i)):
+            assert send(web, mobile, address="100.64.0.1").status_code == 200, i
+            code = provider.codes()[-1]
+            assert web.post("/auth/sms/login", data={"mobile": mobile, "code": code},
+                            environ_base={"REMOTE_ADDR": "100.64.0.1"}).status_code == 302
+            web.post("/logout")
+
+
+def test_a_reset_by_code_refuses_a_weak_password_and_keeps_the_code(web, provider, her):
+    send(web, purpose="reset")
+    code = provider.codes()[0]
+    weak = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code, "purpose": "reset",
+                                             "new_password": "password123", "confirm": "password123"})
+    assert weak.status_code == 422 and "too easy to guess" in weak.text
+    personal = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code, "purpose": "reset",
+                                                 "new_password": "13800138000x", "confirm": "13800138000x"})
+    assert personal.status_code == 422 and "Leave your name, mobile number and email out" in personal.text
+    db.session.refresh(her)
+    assert her.check_password(PASSWORD)
+    done = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code, "purpose": "reset",
+                                             "new_password": "brand new pass", "confirm": "brand new pass"})
+    assert done.status_code == 302
+
+
+def test_logout_after_a_code_login_ends_that_session_on_the_server(sms_app, web, provider, her):
+    send(web)
+    assert web.post("/auth/sms/login", data={"mobile": MOBILE, "code": provider.codes()[0]}).status_code == 302
+    copied = {cookie.key: cookie.value for cookie in web._cookies.values()}
+    web.post("/logout")
+    thief = sms_app.test_client()
+    for name, value in copied.items():
+        thief.set_cookie(name, value)
+    assert thief.get("/account/password").status_code == 302
 
 
 def test_check_code_counts_tries_in_the_database(sms_app, provider, her):

@@ -1,6 +1,7 @@
 """Accounts: registration by invite, login with throttling, passwords. No request in here."""
 import hashlib
 import re
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -99,13 +100,16 @@ def find_cohort_by_code(session: Session, code: str) -> Cohort | None:
     return session.scalar(sa.select(Cohort).where(sa.func.upper(Cohort.invite_code) == code.strip().upper()))
 
 
-def create_user(session: Session, *, name: str, password: str, role: str = Role.TRAINEE,
+def create_user(session: Session, *, name: str, password: str | None, role: str = Role.TRAINEE,
                 email: str | None = None, mobile: str | None = None, cohort: Cohort | None = None,
                 timezone: str | None = None, locale: str | None = None) -> User:
+    """A new account. `password=None`: none she could type (she logs in by WeChat or an SMS code), so
+    there is nothing to judge; a random one no one is told is stored."""
     email, mobile = normalize_email(email), normalize_mobile(mobile)
     if not email and not mobile:
         raise DomainError(field="mobile", message=_l("Give a mobile number or an email address (or both)."))
-    check_password_rules(password, name=name, mobile=mobile, email=email)
+    if password is not None:
+        check_password_rules(password, name=name, mobile=mobile, email=email)
     if email and session.scalar(sa.select(User.id).where(User.email == email)):
         raise DomainError(field="email", message=_l("This email address already has an account: log in instead."))
     if mobile and session.scalar(sa.select(User.id).where(User.mobile == mobile)):
@@ -114,7 +118,7 @@ def create_user(session: Session, *, name: str, password: str, role: str = Role.
         raise DomainError(field="role", message=f"unknown role {role!r}")
     user = User(name=name.strip(), email=email, mobile=mobile, role=role, cohort=cohort,
                 timezone=timezone or default_timezone(), locale=locale)
-    user.set_password(password)
+    user.set_password(password if password is not None else secrets.token_urlsafe(32))
     session.add(user)
     session.flush()
     return user
@@ -145,7 +149,8 @@ def _without_taken_identifiers(session: Session, fields: dict) -> dict:
     when nothing remains is she refused, with the words used when she gave neither."""
     email, mobile = normalize_email(fields.get("email")), normalize_mobile(fields.get("mobile"))
     # Judged against everything she typed: a refusal must not depend on what gets left off.
-    check_password_rules(fields["password"], name=fields.get("name"), mobile=mobile, email=email)
+    if fields.get("password") is not None:
+        check_password_rules(fields["password"], name=fields.get("name"), mobile=mobile, email=email)
     if email and session.scalar(sa.select(User.id).where(User.email == email)):
         email = None
     if mobile and session.scalar(sa.select(User.id).where(User.mobile == mobile)):
@@ -205,6 +210,12 @@ def change_password(session: Session, user: User, current: str, new: str, now: d
     """She sets a new password: her other sessions and her API tokens end with the old one."""
     if not user.check_password(current):
         raise DomainError(field="current_password", message=_l("That is not your current password."))
+    set_new_password(session, user, new, now)
+
+
+def set_new_password(session: Session, user: User, new: str, now: datetime) -> None:
+    """Her new password, however she proved who she is (her current password, a reset link, an SMS
+    code): judged by the rules first, then set; every session of hers ends and she is told."""
     check_password_rules(new, "new_password", name=user.name, mobile=user.mobile, email=user.email)
     user.set_password(new)
     password_changed(session, user, now)

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from app.accounts.views import start_session
 from app.accounts import service as accounts
 from app.accounts.models import User
+from app.core.errors import DomainError
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import safe_next
@@ -31,7 +32,8 @@ class CodeForm(FlaskForm):
     code = StringField(_l("Code from the text message"), validators=[DataRequired(), Length(max=12)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
     new_password = PasswordField(_l("New password (at least 8 characters)"),
-                                 validators=[Optional(), Length(min=accounts.MIN_PASSWORD_LENGTH)],
+                                 validators=[Optional(), Length(min=accounts.MIN_PASSWORD_LENGTH,
+                                                                max=accounts.MAX_PASSWORD_LENGTH)],
                                  render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(_l("New password again"),
                             validators=[EqualTo("new_password", message=_l("The passwords differ."))],
@@ -106,8 +108,13 @@ def login():
             form.code.errors.append(_("No open account has this mobile number. Join with your invite code."))
             return _code_page(form, purpose, 422)
         if purpose == "reset":
-            user.set_password(form.new_password.data)
-            accounts.password_changed(db.session, user, utcnow())
+            try:
+                accounts.set_new_password(db.session, user, form.new_password.data, utcnow())
+            except DomainError as e:
+                # Undone with the refusal: her right code stays valid for a better password.
+                db.session.rollback()
+                form.new_password.errors = [*form.new_password.errors, e.message]
+                return _code_page(form, purpose, 422)
             flash(_("Your new password is set."), "success")
         user.last_login_at = utcnow()
         db.session.commit()

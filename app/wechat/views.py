@@ -244,7 +244,7 @@ def join(code: str):
         try:
             user = accounts.register_trainee(
                 db.session, cohort, name=form.name.data, mobile=form.mobile.data,
-                password=secrets.token_urlsafe(24),   # never told: she logs in by WeChat or an SMS code
+                password=None,   # none: she logs in by WeChat or an SMS code
                 timezone=form.timezone.data, locale=request.cookies.get("lang"), now=utcnow())
         except DomainError as e:
             db.session.rollback()
