@@ -71,7 +71,7 @@ def live_url(live_server):
     return f"http://127.0.0.1:{live_server.server_port}"
 
 
-WEEK_TRAINEE = ("week@example.com", "week-pass-2026")
+WEEK_TRAINEE = ("week@example.com", "lantern-quay-2026")  # no part of her email in it
 
 
 def seed_week_trainee() -> None:
@@ -350,7 +350,7 @@ def test_a_mentor_finds_the_behind_trainee_nudges_her_and_marks_her_contacted(br
 
 # --- the first-week camp, walked day by day with the server's clock moved forward -----------------
 
-CAMPER = ("camp@example.com", "camp-pass-2026")
+CAMPER = ("camp@example.com", "harbour-kite-2026")  # no part of her email in it
 
 
 def _jpeg(color=(230, 120, 90)) -> bytes:

@@ -3,7 +3,9 @@ and the API's edges: every refusal in its JSON shape, dates only as YYYY-MM-DD, 
 import pytest
 import sqlalchemy as sa
 
+from app.checkins.service import record_checkin
 from app.content.sync import sync_content
+from app.core.calendar import local_today
 from app.core.access import Role
 from app.database import utcnow
 from app.extensions import db
@@ -113,6 +115,30 @@ def test_json_nested_100000_levels_deep_is_refused_not_a_500(client, trainee):
     deep = '{"date": "2026-01-01", "earnings": "1", "note": ' + "[" * 100_000 + "]" * 100_000 + "}"
     assert_api_error(client.post("/api/v1/checkins", data=deep, content_type="application/json",
                                  headers=api_headers(trainee)), 422)
+
+
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/api/v1/today/checkins"), ("POST", "/api/v1/feed"), ("POST", "/api/v1/feed/1/comments"),
+    ("PUT", "/api/v1/preferences"), ("PUT", "/api/v1/attempts/1/answers"), ("POST", "/api/v1/attempts/1/submit"),
+    ("PUT", "/api/v1/checkins/2026-03-01")])
+def test_every_api_action_refuses_json_nested_too_deep_in_json(client, trainee, method, path):
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.open(path, method=method, data=body, content_type="application/json",
+                           headers=api_headers(trainee))
+    assert 400 <= response.status_code < 500, (path, response.status_code)
+    assert response.mimetype == "application/json" and response.json["error"]
+
+
+@pytest.mark.parametrize("spelling", ["%G-W%V-%u", "%Y%m%d", "full-width"])
+def test_a_check_in_correction_takes_only_yyyy_mm_dd_in_its_address(client, trainee, spelling):
+    today = local_today(trainee, utcnow())
+    record_checkin(db.session, trainee, {"date": today.isoformat(), "earnings": "1"}, utcnow())
+    db.session.commit()
+    headers = api_headers(trainee)
+    day = (today.isoformat().translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"}) if spelling == "full-width"
+           else today.strftime(spelling))
+    assert_api_error(client.put(f"/api/v1/checkins/{day}", json={"earnings": "2"}, headers=headers), 404)
+    assert client.put(f"/api/v1/checkins/{today.isoformat()}", json={"earnings": "2"}, headers=headers).status_code == 200
 
 
 def test_a_crash_in_the_api_answers_json(make_app, trainee, monkeypatch):

@@ -68,7 +68,7 @@ def post_json(url: str, body: bytes, headers: dict[str, str] | None = None) -> t
         connection.close()
     try:
         answer = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):   # not JSON, or nested too deep to read: no answer
         answer = None
     return response.status, answer if isinstance(answer, dict) else None, retry_after
 
