@@ -6,10 +6,12 @@ PostgreSQL, so several dispatchers never take the same row; SQLite has one write
 commit the claim, then for each message: send, record the try, and mark it sent only once the
 channel accepted it. A dispatcher that dies after claiming leaves rows `claimed`; they go back
 to `pending` after the claim timeout. A slow dispatcher must not lose its rows that way while it
-still works, nor act on rows it has lost: each claim carries a new token; before each send the
-dispatcher checks the row still carries its token (and extends its whole claim now and then), and
-it records the outcome only in a transaction that first checked the token again. Failures wait longer after each try (exponential backoff
-with jitter) and, after the last try, become dead letters for an admin to see and retry.
+still works, nor act on rows it has lost: each claim carries a new token; before each send that
+leaves the database (email, SMS, robots, webhooks) the dispatcher checks the row still carries its
+token (and extends its whole claim now and then), and it records the outcome only in a transaction
+that first checked the token again (which alone guards an in-app message, written in that same
+transaction). Failures wait longer after each try (exponential backoff with jitter) and, after the
+last try, become dead letters for an admin to see and retry.
 """
 import json
 import os
@@ -230,12 +232,18 @@ def _dispatch_batches(session, renderer, clock, worker, batch, max_messages, out
                                    .execution_options(populate_existing=True)).all()  # as the claim left them
         done_already = renderer.no_longer_due(messages, clock())
         for message in messages:
-            whole = time.monotonic() - extended >= every
-            held = hold(session, token, clock(), None if whole else [message.id])
-            if message.channel != "inapp":   # a send that takes time: let others write meanwhile
+            inapp = message.channel == "inapp"
+            if time.monotonic() - extended >= every:
+                still_ours = message.id in hold(session, token, clock())
+                extended = time.monotonic()
+            elif not inapp:
+                still_ours = message.id in hold(session, token, clock(), [message.id])
+            else:
+                # An in-app message is written in the transaction that settles it: _settle alone decides.
+                still_ours = True
+            if not inapp:   # a send that takes time: let others write meanwhile
                 session.commit()
-            extended = time.monotonic() if whole else extended
-            if message.id not in held:
+            if not still_ours:
                 outcomes[_lost(message, worker)] += 1
                 continue
             outcome = deliver(session, message, renderer, clock(), worker, skip=message.id in done_already)
