@@ -22,7 +22,9 @@ from app.database import utcnow
 from app.extensions import db
 from app.quizzes.models import QuizAttempt
 from app.reminders import outbox
-from tests.conftest import Client, _test_config, english
+from app.shops.models import Shop, ShopMember
+from tests.conftest import Client, _test_config
+from tests.factories import english
 from tests.test_access_matrix import concrete, log_in, routes, seed
 
 SCRIPT = "<script>alert(1)</script>"
@@ -40,7 +42,8 @@ def payload_everywhere(w) -> None:
     w.lan.name = MARKDOWN_NAME
     for cohort in db.session.scalars(sa.select(Cohort)):
         cohort.name = f"{cohort.name}{PAYLOAD}"
-    for model, field in ((Checkin, "note"), (TaskCheckin, "text"), (FeedPost, "text"), (ApiToken, "name")):
+    for model, field in ((Checkin, "note"), (TaskCheckin, "text"), (FeedPost, "text"), (ApiToken, "name"),
+                         (Shop, "name"), (ShopMember, "external_id")):
         db.session.execute(sa.update(model).values({field: PAYLOAD}))
     mei, coach = w.people["trainee"], w.people["mentor"]
     db.session.add(FeedComment(post_id=w.post.id, user_id=coach.id, body=PAYLOAD, created_at=utcnow()))
