@@ -61,3 +61,11 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; SQLite overflows past 64 bits
+
+
+def parse_id(raw: str) -> int | None:
+    """A row id from a URL or a form, or None for anything that cannot be one (-1, 1e3, 10**20, "²")."""
+    return int(raw) if raw.isascii() and raw.isdecimal() and 0 < int(raw) <= MAX_ID else None

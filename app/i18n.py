@@ -6,12 +6,28 @@ from babel import Locale
 
 from flask import Blueprint, current_app, has_request_context, redirect, request, url_for
 from flask_babel import get_locale
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
+from markupsafe import escape
 
 from app.extensions import babel, db
 
 bp = Blueprint("i18n", __name__)
 LANGUAGE_COOKIE = "lang"
+
+
+def _lazy_html(self) -> str:
+    """A lazy string (`_l(...)`) in a template: Jinja asks it for its HTML, and Flask-Babel's answer is
+    the text as is, values included, so a name or a CSV cell put into a message (“Unknown trainee
+    “%(who)s””) reached the page unescaped. The words are ours; the values are escaped (a value that
+    is itself a lazy string gives its own HTML the same way)."""
+    values = {name: escape(value) if isinstance(value, (str, LazyString)) else value
+              for name, value in self._kwargs.items()}
+    return str(self._func(*self._args, **values))
+
+
+# Once, for every lazy string of the process (they are Flask-Babel's objects, created everywhere).
+LazyString.__html__ = _lazy_html
 
 
 def select_locale() -> Locale:

@@ -15,10 +15,15 @@ Referrer-Policy, as its token is in its address).
   upload is an <input type=file accept=image/*>: the phone's own camera app takes the photo, which
   needs no camera permission for the page.
 
+- Cache-Control: no-store on every answer to someone logged in (a session, or an API token), unless
+  the view chose its own caching (a photo she may see again, privately): her progress, inbox, a
+  trainee's page, a CSV export must not stay in a shared computer's cache or a proxy. Static files
+  are left to their own caching.
+
 SECURE_COOKIES (env SECURE_COOKIES=1) marks the session and remember-me cookies Secure: on in
 production behind HTTPS, off by default so the development server over http keeps working.
 """
-from flask import abort, request
+from flask import abort, g, request
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
@@ -42,9 +47,16 @@ HEADERS = {
 }
 
 
+STATIC_ENDPOINTS = ("static", "bootstrap.static")
+
+
 def add_headers(response):
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    # The user this request already loaded (none loaded: no database query here, even after an error).
+    personal = "Authorization" in request.headers or getattr(g.get("_login_user"), "is_authenticated", False)
+    if personal and request.endpoint not in STATIC_ENDPOINTS and "private" not in response.cache_control:
+        response.headers["Cache-Control"] = "no-store"   # (send_file's "no-cache" still lets a cache keep it)
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response

@@ -3,6 +3,7 @@
 Use the fixtures in a test file with `from tests.servers import smtp_sink, http_sink  # noqa: F401`,
 or the classes directly (`with SmtpSink() as sink: ...`).
 """
+import asyncio
 import email
 import email.policy
 import json
@@ -38,8 +39,10 @@ class SmtpSink:
         self.host = "127.0.0.1"
         self.port = 0
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []   # each kept message as it came over the wire
         self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) of each kept message
         self.refuse_recipients = False
+        self.delay = 0.0   # seconds to think before answering DATA: a slow mail server
         self._failures: deque[str] = deque()
         self._controller = _Controller(self, hostname=self.host, port=0)
 
@@ -59,10 +62,13 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self._failures:
             return self._failures.popleft()
         # Lines as Python writes them ("\n", not the wire's "\r\n"), for simple assertions.
         raw = envelope.content.replace(b"\r\n", b"\n")
+        self.raw.append(raw)
         self.messages.append(email.message_from_bytes(raw, policy=email.policy.default))
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"

@@ -140,6 +140,7 @@ ROUTES = {
     "GET /preferences": LOGGED_IN,
     "POST /preferences": LOGGED_IN,
     "GET /inbox": LOGGED_IN,
+    "POST /inbox/read": LOGGED_IN,
     "GET /courses": LOGGED_IN,
     "GET /courses/<slug>": LOGGED_IN,
     "GET /courses/<slug>/<lesson_slug>": LOGGED_IN,

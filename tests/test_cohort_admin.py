@@ -19,8 +19,8 @@ from app.extensions import db
 from app.core.errors import DomainError
 from tests.conftest import count_queries, english, login, make_cohort, make_user
 
-REGISTRATION = {"name": "王芳", "mobile": "138 0013 8000", "email": "", "password": "goodpass1",
-                "confirm": "goodpass1", "timezone": "Asia/Shanghai"}
+REGISTRATION = {"name": "王芳", "mobile": "138 0013 8000", "email": "", "password": "paper lantern 47",
+                "confirm": "paper lantern 47", "timezone": "Asia/Shanghai"}
 XSS = "<script>alert(1)</script>"
 
 
@@ -211,13 +211,13 @@ def test_registration_itself_checks_the_invite(app, cohort):
     cohort.seat_limit = 0
     db.session.commit()
     with pytest.raises(DomainError):
-        accounts.register_trainee(db.session, cohort, name="X", email="x@example.com", password="longenough")
+        accounts.register_trainee(db.session, cohort, name="X", email="x@example.com", password="quiet harbour 52")
     cohort.seat_limit, cohort.invite_expires_at = None, datetime(2026, 1, 1, tzinfo=timezone.utc)
     with pytest.raises(DomainError):
         accounts.register_trainee(db.session, cohort, now=datetime(2026, 1, 1, tzinfo=timezone.utc),
-                                  name="X", email="x@example.com", password="longenough")
+                                  name="X", email="x@example.com", password="quiet harbour 52")
     assert accounts.register_trainee(db.session, cohort, now=datetime(2025, 12, 31, 23, 59, tzinfo=timezone.utc),
-                                     name="X", email="x@example.com", password="longenough").id
+                                     name="X", email="x@example.com", password="quiet harbour 52").id
 
 
 # --- users ----------------------------------------------------------------------------------
@@ -330,9 +330,9 @@ def test_a_reset_link_sets_a_new_password_once(make_app, admin_client, boss, tra
     assert other_device.get("/courses").status_code == 302  # her other sessions ended
     used = english(make_app().test_client())
     assert used.get(link).status_code == 410 and "already been used" in used.get(link).text
-    response = used.post(link, data={"new_password": "another 99", "confirm": "another 99"})
+    response = used.post(link, data={"new_password": "another river 99", "confirm": "another river 99"})
     assert response.status_code == 410
-    assert login(used, trainee.email, "another 99").status_code == 422
+    assert login(used, trainee.email, "another river 99").status_code == 422
 
 
 def test_an_expired_or_unknown_reset_link_is_refused(admin_client, client, trainee):

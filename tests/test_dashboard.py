@@ -542,6 +542,8 @@ def test_a_nudge_lands_in_her_inbox_with_an_unread_badge_that_clears_once_read(a
     assert badge(her.get("/").text) == "1"
     inbox = her.get("/inbox").text
     assert "Check in <strong>today</strong>, please" in inbox and "王老师" in inbox
+    assert badge(her.get("/").text) == "1"          # reading the page changes nothing
+    assert her.post("/inbox/read").status_code == 302
     assert badge(her.get("/").text) is None
     assert "Check in <strong>today</strong>, please" in her.get("/inbox").text  # still there, read
     ana = as_user(app, world.ana)

@@ -193,7 +193,7 @@ def test_registering_starts_a_new_session(client, cohort):
     with client.session_transaction() as session:
         session["planted"] = "by someone else"
     response = client.post(f"/invite/{cohort.invite_code}", data={
-        "name": "王芳", "mobile": "138 0013 8000", "email": "", "password": "goodpass1", "confirm": "goodpass1",
+        "name": "王芳", "mobile": "138 0013 8000", "email": "", "password": "paper lantern 47", "confirm": "paper lantern 47",
         "timezone": "Asia/Shanghai"})
     assert response.status_code == 302, response.text
     with client.session_transaction() as session:

@@ -12,7 +12,7 @@ from app.database import utcnow
 from app.extensions import db
 from app.sms import aliyun, codes, providers, tencent
 from app.sms.models import SmsCode
-from tests.conftest import english, make_user
+from tests.factories import PASSWORD, english, make_user
 from tests.wechat_servers import FakeAliyunSms, FakeTencentSms
 
 MOBILE = "13800138000"
@@ -167,6 +167,59 @@ def test_reset_password_by_code(web, provider, her):
     assert her.check_password("brand new pass")
 
 
+def test_one_number_in_any_spelling_from_any_address_gets_ten_codes_a_day(web, provider, her):
+    spellings = ["13800138000", "+86 138 0013 8000", "008613800138000", "8613800138000", "138-0013-8000",
+                 "１３８００１３８０００", "+8613800138000", "0086 138 0013 8000", "(138) 0013 8000", " 13800138000 "]
+    start = utcnow()
+    for i, spelling in enumerate(spellings):
+        with time_machine.travel(start + timedelta(minutes=2 * i)):
+            assert send(web, spelling, address=f"10.0.1.{i}").status_code == 200, spelling
+    with time_machine.travel(start + timedelta(minutes=30)):
+        assert send(web, "+86 13800138000", address="10.0.2.1").status_code == 429
+    assert {row.mobile for row in db.session.scalars(sa.select(SmsCode))} == {MOBILE}
+
+
+def test_people_behind_one_carrier_address_who_use_their_codes_are_not_locked_out(web, provider, cohort):
+    """Per address only codes never used count: 12 people log in by code from one NAT address."""
+    start = utcnow()
+    for i in range(12):
+        mobile = f"139001390{i:02d}"
+        make_user(f"p{i}@example.com", cohort=cohort, mobile=mobile)
+        with time_machine.travel(start + timedelta(minutes=i)):
+            assert send(web, mobile, address="100.64.0.1").status_code == 200, i
+            code = provider.codes()[-1]
+            assert web.post("/auth/sms/login", data={"mobile": mobile, "code": code},
+                            environ_base={"REMOTE_ADDR": "100.64.0.1"}).status_code == 302
+            web.post("/logout")
+
+
+def test_a_reset_by_code_refuses_a_weak_password_and_keeps_the_code(web, provider, her):
+    send(web, purpose="reset")
+    code = provider.codes()[0]
+    weak = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code, "purpose": "reset",
+                                             "new_password": "password123", "confirm": "password123"})
+    assert weak.status_code == 422 and "too easy to guess" in weak.text
+    personal = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code, "purpose": "reset",
+                                                 "new_password": "13800138000x", "confirm": "13800138000x"})
+    assert personal.status_code == 422 and "Leave your name, mobile number and email out" in personal.text
+    db.session.refresh(her)
+    assert her.check_password(PASSWORD)
+    done = web.post("/auth/sms/login", data={"mobile": MOBILE, "code": code, "purpose": "reset",
+                                             "new_password": "brand new pass", "confirm": "brand new pass"})
+    assert done.status_code == 302
+
+
+def test_logout_after_a_code_login_ends_that_session_on_the_server(sms_app, web, provider, her):
+    send(web)
+    assert web.post("/auth/sms/login", data={"mobile": MOBILE, "code": provider.codes()[0]}).status_code == 302
+    copied = {cookie.key: cookie.value for cookie in web._cookies.values()}
+    web.post("/logout")
+    thief = sms_app.test_client()
+    for name, value in copied.items():
+        thief.set_cookie(name, value)
+    assert thief.get("/account/password").status_code == 302
+
+
 def test_check_code_counts_tries_in_the_database(sms_app, provider, her):
     now = utcnow()
     with sms_app.app_context():
@@ -214,8 +267,6 @@ def test_join_with_a_code(web, provider, cohort):
 
 
 def test_join_refusals_send_no_text_and_create_nothing(web, provider, cohort, her):
-    taken = join_send(web, cohort, mobile=MOBILE)
-    assert taken.status_code == 422 and "already has an account" in taken.text
     nameless = join_send(web, cohort, name="  ")
     assert nameless.status_code == 422 and "Enter your name" in nameless.text
     assert web.post("/auth/sms/send", data={"mobile": NEW, "purpose": "register", "invite": "NOPE",
@@ -225,6 +276,17 @@ def test_join_refusals_send_no_text_and_create_nothing(web, provider, cohort, he
     full = join_send(web, cohort)
     assert full.status_code == 403 and "full" in full.text
     assert provider.sent == [] and db.session.scalar(sa.select(sa.func.count(SmsCode.id))) == 0
+
+
+def test_joining_with_a_number_that_has_an_account_logs_her_in(web, provider, cohort, her):
+    """The same answer as for a new number (no stranger learns it has an account); the code proves the
+    number is hers, so she is logged into that account and nothing new is created."""
+    sent = join_send(web, cohort, mobile=MOBILE)
+    assert sent.status_code == 200 and "sms-sent" in sent.text
+    joined = join_with(web, cohort, provider.codes()[0], mobile=MOBILE)
+    assert joined.status_code == 302
+    assert web.get("/account/password").status_code == 200
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
 
 
 def test_a_login_code_does_not_create_an_account(web, provider, cohort, her):

@@ -95,6 +95,36 @@ def test_bound_openid_logs_her_in(phone, wx, trainee):
     assert query["scope"] == ["snsapi_base"]
 
 
+def test_logout_after_a_wechat_login_ends_that_session_on_the_server(wx_app, phone, wx, trainee):
+    service.bind(db.session, trainee, "o-mei", utcnow())
+    db.session.commit()
+    wx.openid_for_next_code = "o-mei"
+    _, callback = go_to_wechat(phone)
+    assert phone.get(callback).status_code == 302
+    copied = {cookie.key: cookie.value for cookie in phone._cookies.values()}
+    phone.post("/logout")
+    thief = wx_app.test_client()
+    for name, value in copied.items():
+        thief.set_cookie(name, value)
+    assert thief.get("/account/password").status_code == 302    # a copy of the old session cookie is dead
+
+
+def test_binding_by_password_is_throttled_by_the_number_not_its_spelling(wx_app, phone, wx, cohort):
+    fang = make_user("fang@example.com", cohort=cohort, mobile="13812345678")
+    wx.openid_for_next_code = "o-fang"
+    _, callback = go_to_wechat(phone)
+    phone.get(callback)
+    spellings = ["13812345678", "+86 138 1234 5678", "008613812345678", "8613812345678", "１３８１２３４５６７８"]
+    for i, spelling in enumerate(spellings):
+        wrong = phone.post("/auth/wechat/bind", data={"bind-identifier": spelling, "bind-password": "nope"},
+                           environ_base={"REMOTE_ADDR": f"10.0.0.{i}"})
+        assert wrong.status_code == 422 and "Wrong mobile number" in wrong.text
+    right = phone.post("/auth/wechat/bind", data={"bind-identifier": "138-1234-5678", "bind-password": PASSWORD},
+                       environ_base={"REMOTE_ADDR": "10.0.0.99"})
+    assert right.status_code == 422 and "Too many attempts" in right.text
+    assert service.account_of(db.session, "o-fang") is None and fang.id
+
+
 def test_reused_state_is_refused_and_creates_nothing(phone, wx, trainee):
     service.bind(db.session, trainee, "o-mei", utcnow())
     db.session.commit()

@@ -42,7 +42,7 @@ class RegisterForm(FlaskForm):
     email = EmailField(_l("Email (optional if you give a mobile number)"),
                        validators=[Optional(), Email(check_deliverability=False), Length(max=254)],
                        render_kw={"autocomplete": "email", "autocapitalize": "none"})
-    password = PasswordField(_l("Password (at least 8 characters)"), validators=[DataRequired(), Length(min=8)],
+    password = PasswordField(_l("Password (at least 8 characters)"), validators=[DataRequired(), Length(min=8, max=72)],
                              render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(_l("Password again"),
                             validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
@@ -62,7 +62,7 @@ class PasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
                                      render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(_l("New password (at least 8 characters)"),
-                                 validators=[DataRequired(), Length(min=8)],
+                                 validators=[DataRequired(), Length(min=8, max=72)],
                                  render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(_l("New password again"),
                             validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],

@@ -28,7 +28,9 @@ class User(UserMixin, db.Model):
     locale: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
     cohort_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("cohorts.id"), index=True)
     is_active: so.Mapped[bool] = so.mapped_column(default=True)
-    # Changes with the password, which signs out every other session and remember-me cookie.
+    # The server's side of every session: checked on each request (it is the login's id), and
+    # replaced by end_sessions() at logout, password change and deactivation, so no copy of an old
+    # session or remember-me cookie works any more.
     session_token: so.Mapped[str] = so.mapped_column(
         sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(32))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
@@ -43,6 +45,10 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)  # scrypt, salted
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Sign out every session and remember-me cookie of hers, on every device."""
         self.session_token = secrets.token_urlsafe(32)
 
     def check_password(self, password: str) -> bool:

@@ -2,6 +2,7 @@
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from app.accounts.models import LoginAttempt, User
 from app.core.access import Role
@@ -18,10 +20,13 @@ from app.database import utcnow
 from app.core.calendar import default_timezone
 from app.core.members import trainee_count
 from app.core.errors import DomainError
-from app.api.models import ApiToken
+from app.api.tokens import revoke_all
 from app.reminders.notify import notify
 
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 72   # zxcvbn's own limit: estimating longer ones costs seconds
+# zxcvbn's score from 0 to 4: 3 is "safely unguessable" (about 10^8 guesses or more).
+MIN_PASSWORD_SCORE = 3
 CHINA_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 INTERNATIONAL_MOBILE = re.compile(r"^\+\d{7,15}$")
 # Checked when no account matches, so a wrong address costs as long as a wrong password.
@@ -29,12 +34,13 @@ _DUMMY_HASH = generate_password_hash("not a real password")
 
 
 def normalize_mobile(raw: str | None) -> str | None:
-    """13812345678, 138 1234 5678, +86 138-1234-5678 all become 13812345678."""
+    """13812345678, 138 1234 5678, +86 138-1234-5678, 008613812345678, 8613812345678 and the same in
+    full-width digits (１３８…, as a Chinese keyboard may type them) all become 13812345678."""
     if not raw or not raw.strip():
         return None
-    mobile = re.sub(r"[\s\-()]", "", raw)
-    for prefix in ("+86", "0086"):
-        if mobile.startswith(prefix):
+    mobile = re.sub(r"[\s\-().]", "", unicodedata.normalize("NFKC", raw))
+    for prefix in ("+86", "0086", "86"):
+        if mobile.startswith(prefix) and (prefix != "86" or CHINA_MOBILE.match(mobile[2:])):
             mobile = mobile[len(prefix):]
     if CHINA_MOBILE.match(mobile) or INTERNATIONAL_MOBILE.match(mobile):
         return mobile
@@ -45,34 +51,65 @@ def normalize_email(raw: str | None) -> str | None:
     return raw.strip().lower() if raw and raw.strip() else None
 
 
-def check_password_rules(password: str, field: str = "password") -> None:
+def _personal_words(name: str | None, mobile: str | None, email: str | None) -> list[str]:
+    """What someone who knows her tries first: her name (and each word of it), mobile and email."""
+    words = [name or "", *(name or "").split(), mobile or "", email or "", (email or "").partition("@")[0]]
+    # Three characters at least (two for a Chinese name such as 美美), so "li" does not refuse "reliable".
+    return sorted({w.lower() for w in words if len(w) >= 3 or (len(w) == 2 and not w.isascii())})
+
+
+def check_password_rules(password: str, field: str = "password", *, name: str | None = None,
+                         mobile: str | None = None, email: str | None = None) -> None:
+    """Refuse a password that is too short, too long, built on her own name, mobile or email, or
+    common or guessable (zxcvbn: dictionaries of common passwords, names and words, keyboard
+    patterns, dates, repeats)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(field=field, message=_l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise DomainError(field=field, message=_l("Use at most %(n)d characters.", n=MAX_PASSWORD_LENGTH))
+    personal = _personal_words(name, mobile, email)
+    if any(word in password.lower() for word in personal):
+        raise DomainError(field=field, message=_l("Leave your name, mobile number and email out of your password: "
+                                     "they are the first things someone would try."))
+    if zxcvbn(password, user_inputs=personal)["score"] < MIN_PASSWORD_SCORE:
+        raise DomainError(field=field, message=_l("This password is too easy to guess: it is a common password or "
+                                     "a simple pattern. Try three or four unrelated words."))
+
+
+def login_key(identifier: str) -> str:
+    """One spelling per person: the email lower-cased, or the mobile number normalised (anything else
+    as typed, lower-cased). Logins are found, and throttled, by this."""
+    identifier = identifier.strip()
+    if "@" not in identifier:
+        try:
+            identifier = normalize_mobile(identifier) or identifier
+        except DomainError:
+            pass
+    return identifier.lower()[:254]
 
 
 def find_by_login(session: Session, identifier: str) -> User | None:
     """The user whose email or mobile number this is."""
-    identifier = identifier.strip()
-    if "@" in identifier:
-        return session.scalar(sa.select(User).where(User.email == identifier.lower()))
-    try:
-        mobile = normalize_mobile(identifier)
-    except DomainError:
-        return None
-    return session.scalar(sa.select(User).where(User.mobile == mobile)) if mobile else None
+    key = login_key(identifier)
+    if "@" in key:
+        return session.scalar(sa.select(User).where(User.email == key))
+    return session.scalar(sa.select(User).where(User.mobile == key)) if key else None
 
 
 def find_cohort_by_code(session: Session, code: str) -> Cohort | None:
     return session.scalar(sa.select(Cohort).where(sa.func.upper(Cohort.invite_code) == code.strip().upper()))
 
 
-def create_user(session: Session, *, name: str, password: str, role: str = Role.TRAINEE,
+def create_user(session: Session, *, name: str, password: str | None, role: str = Role.TRAINEE,
                 email: str | None = None, mobile: str | None = None, cohort: Cohort | None = None,
                 timezone: str | None = None, locale: str | None = None) -> User:
+    """A new account. `password=None`: none she could type (she logs in by WeChat or an SMS code), so
+    there is nothing to judge; a random one no one is told is stored."""
     email, mobile = normalize_email(email), normalize_mobile(mobile)
     if not email and not mobile:
         raise DomainError(field="mobile", message=_l("Give a mobile number or an email address (or both)."))
-    check_password_rules(password)
+    if password is not None:
+        check_password_rules(password, name=name, mobile=mobile, email=email)
     if email and session.scalar(sa.select(User.id).where(User.email == email)):
         raise DomainError(field="email", message=_l("This email address already has an account: log in instead."))
     if mobile and session.scalar(sa.select(User.id).where(User.mobile == mobile)):
@@ -81,7 +118,7 @@ def create_user(session: Session, *, name: str, password: str, role: str = Role.
         raise DomainError(field="role", message=f"unknown role {role!r}")
     user = User(name=name.strip(), email=email, mobile=mobile, role=role, cohort=cohort,
                 timezone=timezone or default_timezone(), locale=locale)
-    user.set_password(password)
+    user.set_password(password if password is not None else secrets.token_urlsafe(32))
     session.add(user)
     session.flush()
     return user
@@ -103,15 +140,33 @@ def register_trainee(session: Session, cohort: Cohort, *, now: datetime | None =
     problem = invite_problem(session, cohort, now or utcnow())
     if problem is not None:
         raise DomainError(problem, code="invite_closed")
-    return create_user(session, cohort=cohort, role=Role.TRAINEE, **fields)
+    return create_user(session, cohort=cohort, role=Role.TRAINEE, **_without_taken_identifiers(session, fields))
+
+
+def _without_taken_identifiers(session: Session, fields: dict) -> dict:
+    """Registration must not tell a stranger whether an email or a mobile number has an account: one
+    that is taken is left off the new account, which is registered as usual with what remains. Only
+    when nothing remains is she refused, with the words used when she gave neither."""
+    email, mobile = normalize_email(fields.get("email")), normalize_mobile(fields.get("mobile"))
+    # Judged against everything she typed: a refusal must not depend on what gets left off.
+    if fields.get("password") is not None:
+        check_password_rules(fields["password"], name=fields.get("name"), mobile=mobile, email=email)
+    if email and session.scalar(sa.select(User.id).where(User.email == email)):
+        email = None
+    if mobile and session.scalar(sa.select(User.id).where(User.mobile == mobile)):
+        mobile = None
+    if not email and not mobile and (fields.get("email") or fields.get("mobile")):
+        raise DomainError(field="mobile", message=_l("We cannot register these details. If you already have an "
+                                                     "account, log in; else give another mobile number or email address."))
+    return {**fields, "email": email, "mobile": mobile}
 
 
 def register_without_password(session: Session, cohort: Cohort, *, name: str, mobile: str, timezone: str | None,
                               locale: str | None, now: datetime) -> User:
-    """She joins by WeChat or a text-message code: a password she is never told, so she logs in those ways
+    """She joins by WeChat or a text-message code: no password she could type, so she logs in those ways
     (or sets one later from her account page)."""
-    return register_trainee(session, cohort, name=name, mobile=mobile, password=secrets.token_urlsafe(24),
-                            timezone=timezone, locale=locale, now=now)
+    return register_trainee(session, cohort, name=name, mobile=mobile, password=None, timezone=timezone,
+                            locale=locale, now=now)
 
 
 @dataclass
@@ -131,9 +186,13 @@ def _failures(session: Session, column, value: str, since: datetime) -> tuple[in
 
 def authenticate(session: Session, identifier: str, password: str, address: str, now: datetime,
                  config: dict) -> LoginResult:
-    """Check a login, throttled per account and per address over a sliding window."""
+    """Check a login, throttled per person and per address over a sliding window.
+
+    Per person: failures are counted by the normalised identifier, so spelling one mobile number ten
+    ways is still one account. Per address: only failures count, and a success takes its account's
+    failures back, so the many people behind one carrier NAT address who log in fine never add up."""
     window = timedelta(minutes=config["LOGIN_WINDOW_MINUTES"])
-    account = identifier.strip().lower()[:254]
+    account = login_key(identifier)
     for column, value, limit in ((LoginAttempt.account, account, config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
                                  (LoginAttempt.address, address, config["LOGIN_MAX_FAILURES_PER_ADDRESS"])):
         count, oldest = _failures(session, column, value, now - window)
@@ -159,7 +218,13 @@ def change_password(session: Session, user: User, current: str, new: str, now: d
     """She sets a new password: her other sessions and her API tokens end with the old one."""
     if not user.check_password(current):
         raise DomainError(field="current_password", message=_l("That is not your current password."))
-    check_password_rules(new, "new_password")
+    set_new_password(session, user, new, now)
+
+
+def set_new_password(session: Session, user: User, new: str, now: datetime) -> None:
+    """Her new password, however she proved who she is (her current password, a reset link, an SMS
+    code): judged by the rules first, then set; every session of hers ends and she is told."""
+    check_password_rules(new, "new_password", name=user.name, mobile=user.mobile, email=user.email)
     user.set_password(new)
     password_changed(session, user, now)
 
@@ -172,8 +237,7 @@ def password_changed(session: Session, user: User, now: datetime) -> None:
     password), and she is told, in her inbox at once and by email when she has an address and email
     is configured. A security notice: it goes by email whatever categories she muted, and has no
     unsubscribe link."""
-    session.execute(sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                    .values(revoked_at=now).execution_options(synchronize_session="fetch"))
+    revoke_all(session, user, now)
     session.flush()
     notify(session, user, "password_changed", {}, now, category="security", occasion=now.isoformat())
 
@@ -211,7 +275,8 @@ def find_reset(session: Session, token: str, now: datetime) -> PasswordReset:
 def reset_password(session: Session, token: str, new_password: str, now: datetime) -> User:
     """Set her new password through the link, once: her other sessions end with it."""
     reset = find_reset(session, token, now)
-    check_password_rules(new_password, "new_password")
+    her = session.get(User, reset.user_id)
+    check_password_rules(new_password, "new_password", name=her.name, mobile=her.mobile, email=her.email)
     # Claimed by a conditional update, so two submissions of the same link cannot both win.
     claimed = session.execute(sa.update(PasswordReset).where(
         PasswordReset.id == reset.id, PasswordReset.used_at.is_(None)).values(used_at=now)).rowcount

@@ -66,6 +66,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        # A copy of this session cookie (or of the remember-me cookie) must not outlive the logout.
+        current_user.end_sessions()
+        db.session.commit()
     session.clear()
     logout_user()  # after clear(): it leaves the note that deletes the remember-me cookie
     return redirect(url_for("home.home"))
@@ -121,7 +125,7 @@ def _invite_closed(cohort, message):
 
 class ResetPasswordForm(FlaskForm):
     new_password = PasswordField(_l("New password (at least 8 characters)"),
-                                 validators=[DataRequired(), Length(min=service.MIN_PASSWORD_LENGTH)],
+                                 validators=[DataRequired(), Length(min=service.MIN_PASSWORD_LENGTH, max=service.MAX_PASSWORD_LENGTH)],
                                  render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(_l("New password again"),
                             validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],

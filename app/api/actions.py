@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import force_locale
 from werkzeug.datastructures import FileStorage
 
-from app.api.views import api_lang, attempt_result, bad_request, checkin_json, error, public_question, \
+from app.api.views import api_lang, attempt_result, bad_request, checkin_json, error, json_body, public_question, \
     token_required
 from app.camp import feed, photos, service as camp
 from app.camp.models import FeedLike, FeedPost
@@ -19,7 +19,7 @@ from app.checkins import service as checkins
 from app.content.loader import Report, split_front_matter
 from app.core.errors import DomainError
 from app.core.money import format_yuan
-from app.database import utcnow
+from app.database import parse_id, utcnow
 from app.extensions import csrf, db
 from app.learning import service as learning
 from app.quizzes import service as quizzes
@@ -32,12 +32,6 @@ from app.reminders import preferences as prefs
 bp = Blueprint("actions", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 bp.register_error_handler(400, bad_request)
-
-MAX_ID = 2**31 - 1
-
-
-def _id(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdecimal() and 0 < int(raw) <= MAX_ID else None
 
 
 def _locale():
@@ -61,7 +55,7 @@ def _body_or_form(allowed: set[str]) -> tuple[dict, list[FileStorage]] | tuple[N
         if "share" in fields:
             fields["share"] = fields["share"].strip().lower() in ("1", "true", "on", "yes")
         return fields, photos.chosen_files(request.files.getlist("photos"))
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         return None, {"body": "send a JSON object, or a multipart form with up to 3 files in photos"}
     problems = {name: "unknown field" for name in set(body) - allowed}
@@ -251,7 +245,7 @@ def feed_post():
 
 
 def _visible_post(post_id: str) -> FeedPost | None:
-    number = _id(post_id)
+    number = parse_id(post_id)
     post = db.session.get(FeedPost, number) if number else None
     return post if feed.can_see_post(g.api_user, post) else None
 
@@ -293,7 +287,7 @@ def feed_unlike(post_id: str):
 def feed_comment(post_id: str):
     if _visible_post(post_id) is None:  # before the body: a post she may not see reveals nothing
         return error(404, "no such post")
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("body"), str) or set(body) - {"body"} \
             or not checkins.storable_text(body["body"]):
         return error(422, 'send {"body": "<text>"}', fields={"body": "text"})
@@ -356,7 +350,7 @@ PREFERENCE_FIELDS = {"email_enabled": bool, "group_mention": bool, "shares_earni
 @bp.put("/preferences")
 @token_required
 def update_preferences():
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         return error(422, "send a JSON object", fields={"body": "expected a JSON object"})
     problems = {}
@@ -422,7 +416,7 @@ def quiz_start(slug: str):
 
 
 def _own_attempt(attempt_id: str) -> QuizAttempt | None:
-    number = _id(attempt_id)
+    number = parse_id(attempt_id)
     if number is None:
         return None
     try:
@@ -432,7 +426,7 @@ def _own_attempt(attempt_id: str) -> QuizAttempt | None:
 
 
 def _answers() -> dict | None:
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("answers"), dict) or set(body) - {"answers"}:
         return None
     return body["answers"] if checkins.storable_text(json.dumps(body["answers"], ensure_ascii=False)) else None
@@ -488,14 +482,14 @@ def _answer(attempt_id: str, submit: bool):
 def correct_checkin(day: str):
     """Correct her check-in for a day she has reported (the old values are kept in its history)."""
     try:
-        when = date.fromisoformat(day) if len(day) == 10 else None
+        when = checkins.parse_date(day)   # YYYY-MM-DD only: not 2026-W09-7
     except ValueError:
         when = None
     existing = next((c for c in checkins.checkins_of(db.session, g.api_user.id)
                      if c.day == when and c.is_reported), None) if when else None
     if existing is None:
         return error(404, "no check-in of yours for that day: POST /api/v1/checkins to check in")
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         return error(422, "send a JSON object", fields={"body": "expected a JSON object"})
     if "date" in body and body["date"] != day:

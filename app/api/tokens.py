@@ -22,3 +22,9 @@ def revoke_token(session, user, token_id: int, now: datetime) -> ApiToken | None
     if token is not None and token.revoked_at is None:
         token.revoked_at = now
     return token
+
+
+def revoke_all(session, user, now: datetime) -> None:
+    """End every token of hers (a new password, a closed account): none comes back later."""
+    session.execute(sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=now).execution_options(synchronize_session="fetch"))

@@ -6,11 +6,12 @@ from functools import wraps
 import sqlalchemy as sa
 from flask import Blueprint, g, jsonify, request
 from flask_babel import force_locale
+from werkzeug.exceptions import HTTPException
 
 from app.accounts.models import User
 from app.api.models import user_for_token
 from app.api.openapi import document
-from app.database import utcnow
+from app.database import parse_id, utcnow
 from app.extensions import csrf, db
 from app.camp import service as camp
 from app.checkins import service as checkins
@@ -33,6 +34,28 @@ csrf.exempt(bp)
 
 def error(status: int, message: str, **extra):
     return jsonify(error=message, **extra), status
+
+
+# Refusals that reach no view of ours (an unknown path, a wrong method, a body too large, a crash): the
+# API's JSON shape all the same, never the site's HTML page.
+API_ERRORS = {404: "no such endpoint: see /api/v1/openapi.json", 405: "method not allowed on this endpoint",
+              413: "the request is too large", 500: "something went wrong on our side: try again later"}
+
+
+def http_error(exc: HTTPException):
+    """The app's handler for every HTTP error: JSON under /api/, else Flask's own (or the site's) answer."""
+    if not request.path.startswith("/api/"):
+        return exc
+    return error(exc.code or 500, API_ERRORS.get(exc.code, (exc.name or "error").lower()))
+
+
+def json_body():
+    """The request's JSON, or None when there is none we can read: bad syntax, or nested so deep
+    (100,000 levels) that the parser runs out of stack; a RecursionError must not become a 500."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
 
 
 @bp.errorhandler(400)
@@ -155,7 +178,7 @@ def submit(slug: str):
     quiz = quizzes.find_quiz(db.session, slug)
     if quiz is None:
         return error(404, "no such quiz")
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("answers"), dict):
         return error(422, 'send {"answers": {"<question id>": <answer>, ...}}')
     answers, now = body["answers"], utcnow()
@@ -205,7 +228,7 @@ def list_checkins():
 @bp.post("/checkins")
 @token_required
 def create_checkin():
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         return error(422, "send a JSON object", fields={"body": "expected a JSON object"})
     with force_locale("en" if api_lang() == "en" else "zh_CN"):
@@ -323,12 +346,7 @@ def trainee_row_json(row: dashboard.TraineeRow) -> dict:
     }
 
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; SQLite overflows past 64 bits
-
-
-def _id(raw: str) -> int | None:
-    """A row id from the path, or None for anything that cannot be one (-1, 1e3, 10**20, "null")."""
-    return int(raw) if raw.isascii() and raw.isdecimal() and 0 < int(raw) <= MAX_ID else None
+_id = parse_id
 
 
 # <cohort_id> as text, not <int:...>: an id Flask's converter refuses (-1, "abc") must get the API's JSON 404,

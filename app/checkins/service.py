@@ -2,6 +2,7 @@
 
 Money is integer fen from end to end: parsed from text with Decimal, summed as integers.
 """
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -40,6 +41,18 @@ def _count(raw, name: str) -> int | None:
     return value
 
 
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def parse_date(raw) -> date:
+    """A day written YYYY-MM-DD, and nothing else: date.fromisoformat() also takes 20260301, 2026-W09-7
+    and other ISO 8601 forms no one means here. ValueError otherwise."""
+    text = str(raw).strip()
+    if not ISO_DATE.fullmatch(text):
+        raise ValueError(text)
+    return date.fromisoformat(text)
+
+
 def parse_checkin(raw: dict, *, today: date | None = None, start: date | None = None,
                   correction_days: int | None = None) -> dict:
     """Check every field of a check-in at once; raise DomainError with a message per bad field.
@@ -51,7 +64,7 @@ def parse_checkin(raw: dict, *, today: date | None = None, start: date | None = 
     for name in sorted(set(raw) - set(FIELDS)):
         errors[name] = _l("Unknown field.")
     try:
-        values["day"] = date.fromisoformat(str(raw.get("date", "")).strip())
+        values["day"] = parse_date(raw.get("date", ""))
     except ValueError:
         errors["date"] = _l("Enter a date as YYYY-MM-DD.")
     else:

@@ -37,7 +37,7 @@ def checkin():
     if request.method == "GET":
         day = request.args.get("date", "")
         try:
-            day = date.fromisoformat(day)
+            day = service.parse_date(day)
         except ValueError:
             day = today
         existing = next((c for c in service.checkins_of(db.session, current_user.id) if c.day == day), None)

@@ -15,6 +15,7 @@ from flask_sqlalchemy.pagination import Pagination
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from app.api.tokens import revoke_all
 from app.accounts.forms import TIMEZONES
 from app.accounts.models import User
 from app.core.access import Role
@@ -236,13 +237,15 @@ def move_user(session: Session, actor: User, user: User, cohort: Cohort | None, 
 
 
 def deactivate_user(session: Session, actor: User, user: User, now: datetime) -> None:
-    """Close an account: nothing is deleted, she cannot log in, and every session of hers ends now."""
+    """Close an account: nothing is deleted, she cannot log in, every session of hers ends now, and her API
+    tokens are revoked (so reactivating her later does not bring them back)."""
     if user.id == actor.id:
         raise DomainError(_l("You cannot deactivate your own account."), status=409)
     if not user.is_active:
         raise DomainError(_l("This account is already deactivated."), status=409)
     user.is_active = False
-    user.session_token = secrets.token_urlsafe(32)  # her cookies and remember-me stop matching
+    user.end_sessions()
+    revoke_all(session, user, now)
     session.flush()
     audit.record(session, actor, "user.deactivate", user, name=user.name).created_at = now
 

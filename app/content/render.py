@@ -28,6 +28,16 @@ def render_inline(text: str) -> str:
     return html
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")   # what Python-Markdown (extra) unescapes
+
+
+def markdown_text(text: str) -> str:
+    """Text (a name, say) to put inside Markdown so that it shows as typed and never becomes a link,
+    emphasis or HTML: Markdown's punctuation backslash-escaped, < and & as entities."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
 def render_plain(text: str) -> str:
     """Plain text shown as typed: escaped, line breaks kept."""
     return str(escape(text)).replace("\n", "<br>")

@@ -247,6 +247,9 @@ def can_review(session: Session, mentor: User, attempt: QuizAttempt) -> bool:
     return is_staff(mentor) and (cohort_ids is None or attempt.user.cohort_id in cohort_ids)
 
 
+MAX_REVIEW_COMMENT = 5000   # a page of feedback; a 5 MB comment was once stored
+
+
 def review_essay(session: Session, mentor: User, attempt: QuizAttempt, question_id: str, scores: list[float],
                  comment: str, now: datetime) -> EssayReview:
     """Score one essay against its rubric; when the last essay is scored, the attempt is graded."""
@@ -257,6 +260,8 @@ def review_essay(session: Session, mentor: User, attempt: QuizAttempt, question_
         raise DomainError(_l("No such essay in this attempt."), status=404)
     if attempt.state == QuizAttempt.IN_PROGRESS:
         raise DomainError(_l("This attempt has not been submitted yet."), status=409)
+    if len(comment) > MAX_REVIEW_COMMENT:
+        raise DomainError(_l("Write at most %(n)d characters.", n=MAX_REVIEW_COMMENT), status=422)
     rubric = question["rubric"]
     if len(scores) != len(rubric) or any(not 0 <= s <= r["points"] for s, r in zip(scores, rubric)):
         raise DomainError(_l("Give each criterion a score between 0 and its points."), status=422)

@@ -3,6 +3,7 @@ import hashlib
 import re
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import urlsplit
@@ -12,6 +13,11 @@ from flask_babel import force_locale, gettext
 
 from app.reminders.channels import Channel, Dead, Rendered, Retry
 from app.reminders.models import OutboxMessage
+
+# The default policy folds a header longer than 78 characters, and a long URL with no space to fold at
+# comes out RFC 2047-encoded (=?utf-8?q?...?=): List-Unsubscribe must stay a raw <https://...> for mail
+# clients to offer their unsubscribe button. Lines may be 998 characters long (RFC 5322).
+EMAIL_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def message_id(key: str, sender: str) -> str:
@@ -42,7 +48,7 @@ def build_email(message: OutboxMessage, content: Rendered, sender: str) -> Email
     if unsubscribe:
         text.append(f"{unsubscribe_label}: {unsubscribe}")
 
-    email = EmailMessage()
+    email = EmailMessage(policy=EMAIL_POLICY)
     email["Subject"] = content.title
     email["From"] = sender
     email["To"] = formataddr((message.user.name or "", message.user.email))

@@ -44,6 +44,8 @@ class OutboxMessage(db.Model):
     tries: so.Mapped[int] = so.mapped_column(default=0)
     claimed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     claimed_by: so.Mapped[Optional[str]] = so.mapped_column(sa.String(80))
+    # New for every claim: a dispatcher acts on a row only while the row still carries its token.
+    claim_token: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
     sent_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     last_error: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)

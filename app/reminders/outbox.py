@@ -5,13 +5,20 @@ Deliver: claim a batch (UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKE
 PostgreSQL, so several dispatchers never take the same row; SQLite has one writer at a time),
 commit the claim, then for each message: send, record the try, and mark it sent only once the
 channel accepted it. A dispatcher that dies after claiming leaves rows `claimed`; they go back
-to `pending` after the claim timeout. Failures wait longer after each try (exponential backoff
-with jitter) and, after the last try, become dead letters for an admin to see and retry.
+to `pending` after the claim timeout. A slow dispatcher must not lose its rows that way while it
+still works, nor act on rows it has lost: each claim carries a new token; before each send that
+leaves the database (email, SMS, robots, webhooks) the dispatcher checks the row still carries its
+token (and extends its whole claim now and then), and it records the outcome only in a transaction
+that first checked the token again (which alone guards an in-app message, written in that same
+transaction). Failures wait longer after each try (exponential backoff with jitter) and, after the
+last try, become dead letters for an admin to see and retry.
 """
 import json
 import os
 import random
+import secrets
 import socket
+import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -101,8 +108,9 @@ def write(session: Session, rows: list[dict], now: datetime) -> int:
     return created
 
 
-def claim(session: Session, now: datetime, worker: str, limit: int) -> list[int]:
-    """Take up to `limit` due messages for this worker; other dispatchers skip them.
+def claim(session: Session, now: datetime, worker: str, limit: int, token: str | None = None) -> list[int]:
+    """Take up to `limit` due messages for this worker, under `token` (a new one when not given);
+    other dispatchers skip them.
 
     Two statements in one transaction: the locking SELECT first, then the UPDATE of exactly those
     ids (inside one UPDATE ... IN (subquery), PostgreSQL may plan the subquery's LIMIT away)."""
@@ -116,10 +124,33 @@ def claim(session: Session, now: datetime, worker: str, limit: int) -> list[int]
     claimed = session.scalars(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id.in_(due), OutboxMessage.state == OutboxMessage.PENDING)
-        .values(state=OutboxMessage.CLAIMED, claimed_at=now, claimed_by=worker)
+        .values(state=OutboxMessage.CLAIMED, claimed_at=now, claimed_by=worker,
+                claim_token=token or secrets.token_hex(16))
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)).all()
     return sorted(claimed)
+
+
+def hold(session: Session, token: str, now: datetime, ids: list[int] | None = None) -> set[int]:
+    """Of this claim's rows (or of `ids` among them), those it still holds, their claim extended to
+    `now`. A row released as stuck, or claimed again by another dispatcher, no longer carries the token."""
+    query = sa.update(OutboxMessage).where(OutboxMessage.claim_token == token,
+                                           OutboxMessage.state == OutboxMessage.CLAIMED)
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(ids))
+    return set(session.scalars(query.values(claimed_at=now).returning(OutboxMessage.id)
+                               .execution_options(synchronize_session=False)).all())
+
+
+def _settle(session: Session, message_id: int, token: str) -> bool:
+    """Whether this row is still ours, checked in the transaction that records its outcome: the
+    conditional UPDATE locks the row (the database, on SQLite) until the commit, so no one takes it
+    in between. Not autoflushed: the outcome's own changes are written after this check."""
+    with session.no_autoflush:
+        return session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token,
+                                           OutboxMessage.state == OutboxMessage.CLAIMED)
+            .values(claim_token=None).execution_options(synchronize_session=False)).rowcount == 1
 
 
 def release_stuck(session: Session, now: datetime) -> int:
@@ -128,7 +159,7 @@ def release_stuck(session: Session, now: datetime) -> int:
     result = session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.state == OutboxMessage.CLAIMED, OutboxMessage.claimed_at < now - timeout)
-        .values(state=OutboxMessage.PENDING, claimed_at=None, claimed_by=None)
+        .values(state=OutboxMessage.PENDING, claimed_at=None, claimed_by=None, claim_token=None)
         .execution_options(synchronize_session=False))
     return result.rowcount
 
@@ -186,19 +217,47 @@ def dispatch(session: Session, now: datetime | None = None, *, worker: str | Non
 
 
 def _dispatch_batches(session, renderer, clock, worker, batch, max_messages, outcomes) -> None:
+    # Extend the whole claim this often (real seconds); each row's own token is checked before its send.
+    every = current_app.config["REMINDER_CLAIM_TIMEOUT"] / 4
     while max_messages is None or sum(outcomes.values()) < max_messages:
-        ids = claim(session, clock(), worker, batch)
+        token = secrets.token_hex(16)
+        ids = claim(session, clock(), worker, batch, token)
         session.commit()
         if not ids:
             break
+        extended = time.monotonic()
         messages = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
                                    .options(so.selectinload(OutboxMessage.user), so.selectinload(OutboxMessage.cohort))
                                    .order_by(OutboxMessage.id)
                                    .execution_options(populate_existing=True)).all()  # as the claim left them
         done_already = renderer.no_longer_due(messages, clock())
         for message in messages:
-            outcomes[deliver(session, message, renderer, clock(), worker, skip=message.id in done_already)] += 1
+            inapp = message.channel == "inapp"
+            if time.monotonic() - extended >= every:
+                still_ours = message.id in hold(session, token, clock())
+                extended = time.monotonic()
+            elif not inapp:
+                still_ours = message.id in hold(session, token, clock(), [message.id])
+            else:
+                # An in-app message is written in the transaction that settles it: _settle alone decides.
+                still_ours = True
+            if not inapp:   # a send that takes time: let others write meanwhile
+                session.commit()
+            if not still_ours:
+                outcomes[_lost(message, worker)] += 1
+                continue
+            outcome = deliver(session, message, renderer, clock(), worker, skip=message.id in done_already)
+            if not _settle(session, message.id, token):
+                session.rollback()
+                outcome = _lost(message, worker)
+            outcomes[outcome] += 1
             session.commit()
+
+
+def _lost(message: OutboxMessage, worker: str) -> str:
+    """Another dispatcher has this row now (our claim was released as stuck): leave it to them."""
+    current_app.logger.warning("delivery message=%s lost its claim worker=%s", message.id, worker)
+    return "lost"
 
 
 def deliver_now(session: Session, ids: list[int], now: datetime) -> None:

@@ -14,6 +14,7 @@ from app.accounts.models import User
 from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
 from app.checkins.models import Checkin, Milestone
+from app.content.render import markdown_text
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import Quiz
 from app.reminders import preferences
@@ -27,6 +28,11 @@ from app.core.members import active_trainees_of
 LINKS = {"task_unlocked": "/today", "checkin_due": "/checkin", "checkin_missed": "/checkin", "behind": "/progress",
          "milestone_achieved": "/progress", "nudge": "/inbox", "mentor_digest": "/cohorts",
          "group_digest": "/checkin", "robot_failed": "/admin/outbox"}
+
+
+# Values people typed (names, a cohort's name, an error a server sent): text, never Markdown, in the
+# inbox, which shows a message's body as Markdown. (A mentor's nudge text stays hers to format.)
+TYPED_VALUES = ("names", "mentor", "cohort", "reason")
 
 
 class Renderer:
@@ -138,8 +144,15 @@ class Renderer:
                 return None
             values["quiz"] = quiz.text("title", lang)
             link_path = f"/attempts/{values['attempt_id']}/result"
+        # The body's values: typed ones escaped where the body is read as Markdown (the titles are plain text).
+        inbox = message.channel == "inapp"
+        typed = {name: markdown_text(str(values[name])) for name in TYPED_VALUES
+                 if inbox and isinstance(values.get(name), str)}
         if rule == "mentor_digest":
-            values["names"] = "\n".join(f"• {name}" for name in values.get("names", []))
+            names = values.get("names", [])
+            values["names"] = "\n".join(f"• {name}" for name in names)
+            if inbox:
+                typed["names"] = "\n".join(f"• {markdown_text(name)}" for name in names)
         if rule == "group_digest":
             missing = self._not_checked_in(message.cohort_id, date.fromisoformat(values["date"]))
             if not missing:
@@ -150,7 +163,7 @@ class Renderer:
             with force_locale("en" if lang == "en" else "zh_CN"):
                 title = gettext("The group robot of %(cohort)s does not work", cohort=values["cohort"])
                 body = gettext("Reminders to its group stopped: %(reason)s. Check the webhook in the cohort's "
-                               "settings, then retry the dead messages.", reason=values["reason"])
+                               "settings, then retry the dead messages.", reason=typed.get("reason", values["reason"]))
         elif rule == "password_changed":   # a security notice: fixed words, no unsubscribe link
             with force_locale("en" if lang == "en" else "zh_CN"):
                 title = gettext("Your password was changed")
@@ -160,7 +173,7 @@ class Renderer:
             if texts is None:
                 return None
             title = texts["title"][lang].format_map(values)
-            body = texts["body"][lang].format_map(values)
+            body = texts["body"][lang].format_map({**values, **typed})
         base = current_app.config["BASE_URL"].rstrip("/")
         unsubscribe = None
         if message.channel == "email" and message.user_id is not None and rule != "password_changed":

@@ -68,7 +68,7 @@ def post_json(url: str, body: bytes, headers: dict[str, str] | None = None) -> t
         connection.close()
     try:
         answer = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):   # not JSON, or nested too deep to read: no answer
         answer = None
     return response.status, answer if isinstance(answer, dict) else None, retry_after
 
@@ -78,7 +78,8 @@ def check_status(status: int, retry_after: str = "") -> None:
     if 200 <= status < 300:
         return
     if status == 429:
-        pause = float(retry_after) if retry_after.isdigit() else RATE_LIMIT_PAUSE
+        # isascii() too: "²" or "٣" pass isdigit() and then break float().
+        pause = float(retry_after) if retry_after.isascii() and retry_after.isdigit() else RATE_LIMIT_PAUSE
         raise Retry("HTTP 429 (rate limited)", after_seconds=pause)
     if status >= 500:
         raise Retry(f"HTTP {status}")

@@ -16,7 +16,7 @@ from app.checkins.service import get_programme
 from app.core import audit
 from app.core.paging import PER_PAGE, paginate
 from app.core.access import admin_required
-from app.database import utcnow
+from app.database import parse_id, utcnow
 from app.extensions import csrf, db
 from app.reminders import inbox as inbox_messages
 from app.reminders import preferences as prefs
@@ -42,11 +42,18 @@ ZONE_LABELS = {choice.value: choice.label for choice in TIMEZONES}
 @bp.get("/inbox")
 @login_required
 def inbox():
+    """Reading the page changes nothing (a prefetch, a crawler, a reload): she marks them read."""
     messages = inbox_messages.messages(db.session, current_user)
     unread = {m.id for m in messages if m.read_at is None}
+    return render_template("reminders/inbox.html", messages=messages, unread=unread)
+
+
+@bp.post("/inbox/read")
+@login_required
+def inbox_read():
     inbox_messages.mark_read(db.session, current_user, utcnow())
     db.session.commit()
-    return render_template("reminders/inbox.html", messages=messages, unread=unread)
+    return redirect(url_for("reminders.inbox"))
 
 
 # --- her preferences ---------------------------------------------------------------------------
@@ -135,6 +142,21 @@ def outbox_counts(session: Session) -> dict[str, int]:
     return {state: counts.get(state, 0) for state in STATE_LABELS}
 
 
+def dead_letters_by_channel(session: Session) -> dict[str, int]:
+    """How many dead letters each channel has (only channels with some): the admins' alert."""
+    return dict(session.execute(sa.select(OutboxMessage.channel, sa.func.count(OutboxMessage.id))
+                                .where(OutboxMessage.state == OutboxMessage.DEAD)
+                                .group_by(OutboxMessage.channel).order_by(OutboxMessage.channel)).all())
+
+
+def dead_letter_alert():
+    """On every page an admin sees: which channels have dead letters (one small query, admins only)."""
+    if current_user and current_user.is_authenticated and current_user.is_admin:
+        dead = dead_letters_by_channel(db.session)
+        return {"dead_letters": [(CHANNEL_LABELS.get(channel, channel), count) for channel, count in dead.items()]}
+    return {"dead_letters": []}
+
+
 def dead_letters(page, per_page: int = PER_PAGE):
     """Dead messages, the latest to die first, with recipient, cohort and tries loaded."""
     died = (sa.select(DeliveryTry.message_id, sa.func.max(DeliveryTry.finished_at).label("at"))
@@ -162,8 +184,8 @@ def outbox():
 def outbox_retry():
     if request.form.get("all"):
         ids, target = None, "outbox"
-    elif (message_id := request.form.get("message_id", "")).isdigit():
-        ids, target = [int(message_id)], f"outbox:{message_id}"
+    elif (message_id := parse_id(request.form.get("message_id", ""))) is not None:
+        ids, target = [message_id], f"outbox:{message_id}"
     else:
         abort(400)
     count = retry_dead(db.session, ids, utcnow())

@@ -1,7 +1,10 @@
 """SMS verification codes (短信验证码): 6 digits, valid 5 minutes, 5 tries each, a new one after 60 s,
-at most 10 a day per number and per address. Every code asked for is a row, so the limits hold
-across processes; only an HMAC of the code is stored. Plain functions: the caller commits (also
-after a refusal, so that a wrong try is counted).
+at most 10 a day per number (however it is spelled: numbers are normalised by accounts'
+normalize_mobile) and 10 a day per address that were never used: a code that logged someone in is
+not counted against the address, so the many people behind one carrier NAT address are not locked
+out by each other. Every code asked for is a row, so the limits hold across processes; only an HMAC
+of the code is stored. Plain functions: the caller commits (also after a refusal, so that a wrong
+try is counted).
 """
 import hashlib
 import hmac
@@ -23,7 +26,7 @@ CODE_DIGITS = 6
 VALID = timedelta(minutes=5)
 MAX_TRIES = 5
 RESEND_AFTER = timedelta(seconds=60)
-PER_DAY = 10            # per number and per address, over the last 24 hours
+PER_DAY = 10            # per number, and unused ones per address, over the last 24 hours
 PURPOSES = ("login", "register", "reset")
 
 
@@ -76,8 +79,8 @@ def send_code(session: Session, raw_mobile: str, purpose: str, address: str, now
     if last is not None and now - last < RESEND_AFTER:
         raise SmsRefused("wait", seconds=max(1, int((RESEND_AFTER - (now - last)).total_seconds() + 0.999)))
     since = now - timedelta(days=1)
-    for column, value in ((SmsCode.mobile, mobile), (SmsCode.address, address)):
-        if session.scalar(sa.select(sa.func.count(SmsCode.id)).where(column == value, SmsCode.created_at > since)) >= PER_DAY:
+    for limited in (SmsCode.mobile == mobile, sa.and_(SmsCode.address == address, SmsCode.used_at.is_(None))):
+        if session.scalar(sa.select(sa.func.count(SmsCode.id)).where(limited, SmsCode.created_at > since)) >= PER_DAY:
             raise SmsRefused("daily")
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
     row = SmsCode(mobile=mobile, address=address, purpose=purpose, code_hash=_hash(mobile, code), created_at=now,

@@ -42,7 +42,8 @@ class CodeForm(_Joining, FlaskForm):
     code = StringField(_l("Code from the text message"), validators=[DataRequired(), Length(max=12)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
     new_password = PasswordField(_l("New password (at least 8 characters)"),
-                                 validators=[Optional(), Length(min=accounts.MIN_PASSWORD_LENGTH)],
+                                 validators=[Optional(), Length(min=accounts.MIN_PASSWORD_LENGTH,
+                                                                max=accounts.MAX_PASSWORD_LENGTH)],
                                  render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(_l("New password again"),
                             validators=[EqualTo("new_password", message=_l("The passwords differ."))],
@@ -91,27 +92,15 @@ def _posted(form_class):
     return form, purpose, cohort, closed
 
 
-def _number_taken(mobile: str | None) -> bool:
-    try:
-        mobile = accounts.normalize_mobile(mobile)
-    except DomainError:
-        return False   # send_code says what is wrong with it
-    return bool(mobile) and db.session.scalar(sa.select(User.id).where(User.mobile == mobile)) is not None
-
-
 @bp.post("/auth/sms/send")
 def send():
     form, purpose, cohort, answer = _posted(SendForm)
     if answer is not None:
         return answer
     valid = form.validate_on_submit()
-    if purpose == "register" and valid:
-        if not (form.name.data or "").strip():
-            form.name.errors = [*form.name.errors, _("Enter your name.")]
-            valid = False
-        elif _number_taken(form.mobile.data):   # checked before a paid text goes out
-            form.mobile.errors.append(_("This mobile number already has an account: log in instead."))
-            valid = False
+    if purpose == "register" and valid and not (form.name.data or "").strip():
+        form.name.errors = [*form.name.errors, _("Enter your name.")]
+        valid = False
     if valid:
         try:
             mobile = codes.send_code(db.session, form.mobile.data, purpose, _address(), utcnow())
@@ -160,17 +149,31 @@ def login():
         form.code.errors.append(_("No open account has this mobile number. Join with your invite code."))
         return _code_page(form, purpose, 422)
     if purpose == "reset":
-        user.set_password(form.new_password.data)
-        accounts.password_changed(db.session, user, utcnow())
+        try:
+            accounts.set_new_password(db.session, user, form.new_password.data, utcnow())
+        except DomainError as e:
+            # Undone with the refusal: her right code stays valid for a better password.
+            db.session.rollback()
+            form.new_password.errors = [*form.new_password.errors, e.message]
+            return _code_page(form, purpose, 422)
         flash(_("Your new password is set."), "success")
+    return _logged_in(user, safe_next(form.next.data, url_for("home.home")))
+
+
+def _logged_in(user, to: str):
     user.last_login_at = utcnow()
     db.session.commit()
     start_session(user)
-    return redirect(safe_next(form.next.data, url_for("home.home")))
+    return redirect(to)
 
 
 def _join(form, cohort, mobile):
-    """The code proved her number: her account, with no password to invent."""
+    """The code proved her number: her new account, with no password to invent. A number that has an
+    account already is hers: she is logged into it (the pages never tell a stranger which numbers have one)."""
+    existing = db.session.scalar(sa.select(User).where(User.mobile == mobile))
+    if existing is not None and existing.is_active:
+        flash(_("This mobile number already has an account: you are logged in to it."), "info")
+        return _logged_in(existing, url_for("home.home"))
     try:
         user = accounts.register_without_password(db.session, cohort, name=form.name.data, mobile=mobile,
                                                   timezone=form.timezone.data, locale=request.cookies.get("lang"),
@@ -181,11 +184,8 @@ def _join(form, cohort, mobile):
             return render_template("cohorts/admin/invite_closed.html", cohort=cohort, message=e.message), 403
         form.code.errors.append(e.message)
         return _code_page(form, "register", 422)
-    user.last_login_at = utcnow()
-    db.session.commit()
-    start_session(user)
     flash(_("Welcome to %(cohort)s! Start with your first lesson.", cohort=cohort.name), "success")
-    return redirect(url_for("home.home"))
+    return _logged_in(user, url_for("home.home"))
 
 
 def _code_page(form, purpose, status):
