@@ -475,3 +475,36 @@ def test_a_trainee_walks_her_first_camp_week(browser, live_server, live_url):
         Image.open(io.BytesIO(page.request.get(f"{live_url}/invite/CAMP7/poster.png").body())).save(
             SHOTS / "50-invite-poster-en.png")
     context.close()
+
+
+NO_CLIPBOARD_API = "Object.defineProperty(Navigator.prototype, 'clipboard', {get: () => undefined, configurable: true})"
+
+
+def test_each_copy_ready_script_copies_in_one_tap_with_or_without_the_clipboard_api(browser, live_url):
+    context = browser.new_context(**PHONE)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_url)
+    page = context.new_page()
+    log_in(page, live_url, *WEEK_TRAINEE)
+    page.goto(f"{live_url}/courses/group-building/one-to-one")
+    quotes, buttons = page.locator(".lesson-body blockquote"), page.locator(".lesson-body .copy-button")
+    assert quotes.count() == buttons.count() == 4
+    assert buttons.first.bounding_box()["height"] >= 44
+    buttons.first.click()
+    page.wait_for_function("document.querySelector('.copy-button').dataset.copied === '1'")
+    assert buttons.first.inner_text() == "已复制"
+    assert page.evaluate("navigator.clipboard.readText()") == (
+        "王姐，上次你说（孩子早上不爱吃饭），我家这两周在吃一款燕麦，泡牛奶三分钟，孩子自己会去拿。"
+        "我拍了一张照片给你看看。你要是想试，我把链接发你；不想也没关系～")
+    shot(page, "08-copy-button")
+
+    # WeChat's browser on a plain http page has no navigator.clipboard: the selection fallback copies.
+    wechat = context.new_page()
+    wechat.add_init_script(NO_CLIPBOARD_API)
+    wechat.goto(f"{live_url}/today")                     # day 7: the first group order's 接龙 template
+    assert wechat.evaluate("navigator.clipboard === undefined")
+    wechat.locator(".lesson-body .copy-button").first.click()
+    wechat.wait_for_function("document.querySelector('.copy-button').dataset.copied === '1'")
+    page.bring_to_front()
+    assert page.evaluate("navigator.clipboard.readText()") == (
+        "#接龙 赣南脐橙5斤装 29.9元\n⏰ 今晚9点半截单；地址电话请私信我\n✅ 收到有坏果，拍照私信我，按平台规则处理\n1. 小林 1箱")
+    context.close()
