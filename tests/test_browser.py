@@ -130,14 +130,15 @@ def test_a_new_trainee_registers_opens_the_first_lesson_marks_it_done_and_sees_p
 
     page.click("text=开始学习")
     assert page.url.endswith("/courses/start-here/targets-and-formula")
-    assert page.locator("h1").inner_text() == "你的目标和一个公式"
+    assert page.locator("h1").inner_text() == "你的目标怎么变成订单"
     shot(page, "03-lesson")
     page.click("#mark-done")
     page.goto(live_url + "/")
     assert f"1/{total}" in page.locator("#progress-heading").inner_text()
-    assert page.locator('[data-course-progress="start-here"]').inner_text() == "1/1"
+    done, course_total = page.locator('[data-course-progress="start-here"]').inner_text().split("/")
+    assert done == "1" and int(course_total) >= 3          # the orientation's lessons (and its quiz)
     width = page.locator('[aria-label="新手第一课"] .progress-bar').evaluate("e => e.style.width")
-    assert width == "100%"
+    assert width == f"{round(100 / int(course_total))}%"
     shot(page, "04-home-after")
     assert not outside, f"requests left the site: {outside}"  # no CDN, no external request
     context.close()
@@ -169,7 +170,7 @@ def test_the_walking_path_works_without_javascript_in_english(browser, live_url)
     page.click("text=Start the lesson")
     page.click("#mark-done")
     page.goto(live_url + "/courses/start-here")
-    assert page.locator("#course-progress").inner_text() == "1/1"
+    assert page.locator("#course-progress").inner_text().startswith("1/")   # one of the orientation's lessons
     shot(page, "06-english-no-js")
     context.close()
 
