@@ -27,7 +27,7 @@ from tests.quiz_helpers import load_test_quizzes
 
 START = date(2026, 5, 4)
 NOW = datetime(2026, 5, 5, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(timezone.utc)  # day 2, noon
-DAY1, DAY2, DAY3 = "warm-list-and-group", "welcome-and-rules", "first-three-products"
+DAY1, DAY2, DAY3 = "orientation-and-list", "invite-and-start-group", "welcome-and-rules"
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +82,7 @@ def uploaded_files(app) -> list[Path]:
 # --- 打卡 and 补卡 ---------------------------------------------------------------------------------------
 
 def test_today_s_task_checked_in_with_json(http):
-    response = http.post("/api/v1/today/checkins", json={"text": "Posted the group rules", "share": True})
+    response = http.post("/api/v1/today/checkins", json={"text": "Two said yes", "number": 3, "share": True})
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["task_key"], body["day"], body["date"], body["is_makeup"], body["shared"]) == (
@@ -108,7 +108,7 @@ def test_a_missed_day_made_up_with_a_photo_in_a_multipart_form(http, app):
 
 @pytest.mark.parametrize("payload, field", [
     ({"task_key": DAY3, "text": "early"}, None),                 # not yet open
-    ({"text": ""}, "text"),                                       # today's asks for text
+    ({"text": ""}, "number"),                                     # today's asks for a number
     ({"text": 5}, "text"),
     ({"text": "ok", "share": "yes"}, "share"),
     ({"task_key": DAY1, "number": "twelve"}, "number"),

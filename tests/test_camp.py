@@ -146,9 +146,9 @@ def test_an_on_time_check_in_is_stored_once(mei):
     (1, {"number": "many"}, "number"),
     (1, {"number": "-3"}, "number"),
     (1, {"number": 2_000_000}, "number"),
-    (2, {"text": "   "}, "text"),               # day 2 asks for a few lines
-    (2, {"text": "字" * 2001}, "text"),
-    (4, {"photos": []}, "photos"),              # day 4 asks for a photo
+    (3, {"text": "   "}, "text"),               # day 3 asks for a few lines
+    (3, {"text": "字" * 2001}, "text"),
+    (11, {"photos": []}, "photos"),             # day 11 asks for a photo
 ])
 def test_missing_or_bad_proof_is_refused_naming_the_field(mei, n, values, field):
     with pytest.raises(DomainError) as refused:

@@ -2,6 +2,7 @@
 rankings, and GET /api/v1/today."""
 from datetime import date, datetime, timedelta, timezone
 from io import BytesIO
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,15 +56,15 @@ def web(client, mei, clock):
 def test_today_shows_the_day_the_task_its_lesson_and_the_proof_form(web):
     html = web.get("/today").text
     first = task(1)
-    assert "Day 1" in html and first.title_en in html and "List 30 people you know" in html
-    assert 'href="/courses/group-building/warm-contacts"' in html            # the lesson that teaches it
+    assert "Day 1" in html and first.title_en in html and "list 30 people" in html
+    assert 'href="/courses/start-here/targets-and-formula"' in html         # the lesson that teaches it
     assert f'action="/today/{first.key}" enctype="multipart/form-data"' in html
     assert 'type="file"' in html and 'accept="image/*" multiple' in html
     assert first.number_label_en in html and 'inputmode="numeric"' in html    # day 1 asks for a number
     assert 'name="share"' in html and "Share with my cohort" in html
     assert 'id="checkin-today"' in html and 'href="/checkin"' in html        # the earnings check-in
     assert f'data-task="{task(2).key}" data-state="locked"' in html          # what comes next, locked
-    assert "<script" not in html
+    assert re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S) == [(' src="/static/copy.js" defer', "")]
 
 
 def test_before_eight_the_task_is_locked_and_has_no_form(client, mei, clock):
@@ -90,7 +91,7 @@ def test_bad_input_is_refused_and_keeps_what_she_typed(web):
     html = response.text
     assert "Enter a whole number, such as 12." in html and 'id="camp-error"' in html
     assert "邀请了&lt;b&gt;8&lt;/b&gt;个人</textarea>" in html and 'value="many"' in html
-    assert 'name="share" value="1" id="task-warm-list-and-group-share" checked' in html
+    assert 'name="share" value="1" id="task-orientation-and-list-share" checked' in html
     assert stored() == []
 
 
@@ -145,8 +146,8 @@ def jpg(name: str, size=(40, 30)):
 
 
 def test_photos_are_stored_attached_and_shown(web, uploads, clock):
-    clock.move_to(NOW + timedelta(days=3))                      # day 4: a photo is the proof
-    response = web.post(f"/today/{task(4).key}", data={"photos": [jpg("a.jpg"), jpg("b.jpg")], "text": ""},
+    clock.move_to(NOW + timedelta(days=10))                     # day 11: a photo is the proof
+    response = web.post(f"/today/{task(11).key}", data={"photos": [jpg("a.jpg"), jpg("b.jpg")], "text": ""},
                         content_type="multipart/form-data")
     assert response.status_code == 302, response.text
     [checkin] = stored()
@@ -157,13 +158,13 @@ def test_photos_are_stored_attached_and_shown(web, uploads, clock):
 
 
 def test_a_refused_upload_or_a_fourth_photo_keeps_the_text_and_stores_nothing(web, uploads, clock):
-    clock.move_to(NOW + timedelta(days=3))
-    response = web.post(f"/today/{task(4).key}",
+    clock.move_to(NOW + timedelta(days=10))                     # day 11: a photo is the proof
+    response = web.post(f"/today/{task(11).key}",
                         data={"photos": [jpg("a.jpg"), (BytesIO(b"GIF89a not a photo"), "b.gif")],
                               "text": "我的第一条朋友圈"}, content_type="multipart/form-data")
     assert response.status_code == 422 and "Only JPEG, PNG or WebP photos can be uploaded." in response.text
     assert "我的第一条朋友圈</textarea>" in response.text
-    response = web.post(f"/today/{task(4).key}", data={"photos": [jpg(f"{i}.jpg") for i in range(4)]},
+    response = web.post(f"/today/{task(11).key}", data={"photos": [jpg(f"{i}.jpg") for i in range(4)]},
                         content_type="multipart/form-data")
     assert response.status_code == 422 and "At most 3 photos." in response.text
     assert stored() == [] and db.session.scalar(sa.select(sa.func.count(Photo.id))) == 0
@@ -171,13 +172,13 @@ def test_a_refused_upload_or_a_fourth_photo_keeps_the_text_and_stores_nothing(we
 
 
 def test_a_photo_stored_before_a_late_refusal_leaves_no_file(web, uploads, clock, monkeypatch):
-    clock.move_to(NOW + timedelta(days=3))
+    clock.move_to(NOW + timedelta(days=10))
     from app.camp import service
 
     def refuse(*args, **kwargs):
         raise DomainError("refused at the last moment")
     monkeypatch.setattr(service, "record_task_checkin", refuse)
-    response = web.post(f"/today/{task(4).key}", data={"photos": [jpg("a.jpg")]}, content_type="multipart/form-data")
+    response = web.post(f"/today/{task(11).key}", data={"photos": [jpg("a.jpg")]}, content_type="multipart/form-data")
     assert response.status_code == 422
     assert list(uploads.iterdir()) == [] and db.session.scalar(sa.select(sa.func.count(Photo.id))) == 0
 
@@ -260,7 +261,7 @@ def test_api_today_gives_the_day_the_task_and_the_streak_in_her_language(client,
     body = client.get("/api/v1/today", headers=headers).json
     first = task(1)
     assert body == {"program_day": 1, "task": {"key": first.key, "title": first.title_en,
-                                               "lesson": "group-building/warm-contacts", "proof": ["number"]},
+                                               "lesson": "start-here/targets-and-formula", "proof": ["number"]},
                     "unlocked": True, "unlocks_at": "2026-05-04T00:00:00+00:00", "done": False, "checked_in": False,
                     "streak": {"current": 0, "longest": 0}}
     spec = client.get("/api/v1/openapi.json").json

@@ -281,31 +281,69 @@ def test_a_second_check_in_for_the_same_day_corrects_it_and_keeps_the_old_number
 
 # --- the diagnosis ------------------------------------------------------------------------------
 
+def diagnosis_on(content, n: int, members, active, orders):
+    """Her diagnosis on programme day n, from a check-in the day before."""
+    rules = Programme(diagnosis=content.programme.diagnosis)
+    return diagnose([ci(n - 1, group_members=members, active_members=active, orders=orders)], day(n), rules, n)
+
+
+def named(result) -> tuple:
+    return (result.weakest and result.weakest.name, result.weakest and result.weakest.lesson)
+
+
 @pytest.mark.parametrize("members, active, orders, weakest, lesson", [
-    (40, 20, 10, "traffic", "group-building/warm-contacts"),
-    (200, 20, 10, "circulation", "content-creation/planting-grass"),
+    (40, 20, 10, "traffic", "group-building/warm-contacts"),          # day 10: 50 people is on track
+    (200, 20, 10, "circulation", "group-building/daily-rhythm"),       # the lesson that fixes it, not content
     (200, 100, 5, "monetization", "product-selection/first-three"),
-    (150, 60, 20, None, None),  # every factor above its reference
+    (150, 60, 20, None, None),  # every factor at or above its reference
 ])
 def test_the_diagnosis_names_the_weakest_factor_and_its_lesson(content, members, active, orders, weakest, lesson):
-    rules = Programme(diagnosis=content.programme.diagnosis)
-    result = diagnose([ci(9, group_members=members, active_members=active, orders=orders)], day(10), rules)
-    assert result.has_data
-    assert (result.weakest and result.weakest.name, result.weakest and result.weakest.lesson) == (weakest, lesson)
+    result = diagnosis_on(content, 10, members, active, orders)
+    assert result.has_data and result.stage == "first-orders"
+    assert named(result) == (weakest, lesson)
+
+
+def test_the_group_size_on_track_grows_with_her_programme_day(content):
+    references = {n: diagnosis_on(content, n, 40, 20, 10).factors[0].reference for n in (1, 7, 8, 14, 15, 22, 30)}
+    assert references == {1: 30, 7: 30, 8: 50, 14: 50, 15: 70, 22: 100, 30: 100}
+    assert named(diagnosis_on(content, 5, 40, 20, 10)) == (None, None)        # a warm group of 40 in week one
+    assert named(diagnosis_on(content, 25, 40, 20, 10)) == ("traffic", "group-building/warm-contacts")
+
+
+def test_a_week_one_newcomer_with_a_small_quiet_group_is_told_to_raise_circulation_not_to_add_people(content):
+    result = diagnosis_on(content, 4, 20, 3, 0)      # every factor under its reference, the group the most
+    assert [round(f.ratio, 2) for f in result.factors] == [0.67, 0.5, 0.0]
+    assert named(result) == ("circulation", "group-building/daily-rhythm")
+
+
+def test_a_large_but_quiet_group_is_told_to_get_its_people_talking(content):
+    assert named(diagnosis_on(content, 20, 180, 12, 6)) == ("circulation", "group-building/daily-rhythm")
+    assert named(diagnosis_on(content, 20, 180, 12, 0)) == ("circulation", "group-building/daily-rhythm")
+
+
+def test_a_small_but_lively_group_that_does_not_buy_is_told_to_fix_what_it_offers_before_growing(content):
+    result = diagnosis_on(content, 10, 12, 9, 0)     # small (12 of 50) and buying nothing
+    assert named(result) == ("monetization", "product-selection/first-three")
+    assert named(diagnosis_on(content, 10, 12, 9, 4)) == ("traffic", "group-building/warm-contacts")  # once it buys
 
 
 def test_without_numbers_of_the_last_week_there_is_no_diagnosis(content):
     rules = Programme(diagnosis=content.programme.diagnosis)
     for checkins in ([], [ci(1, 5_00)], [ci(2, group_members=40, active_members=20, orders=10)]):
-        result = diagnose(checkins, day(10), rules)  # day 2 is more than a week before day 10
+        result = diagnose(checkins, day(10), rules, 10)  # day 2 is more than a week before day 10
         assert not result.has_data and result.weakest is None
 
 
+def test_a_programme_without_stages_names_nothing():
+    result = diagnose([ci(9, group_members=5, active_members=1, orders=0)], day(10), Programme(diagnosis={}), 10)
+    assert (result.has_data, result.weakest, result.factors) == (False, None, [])
+
+
 @pytest.mark.parametrize("numbers, shown", [
-    ({"group_members": "40", "active_members": "20", "orders": "10"},
+    ({"group_members": "20", "active_members": "10", "orders": "5"},      # day 7: 30 people is on track
      'data-weakest="traffic"[^@]*href="/courses/group-building/warm-contacts"'),
     ({"group_members": "200", "active_members": "20", "orders": "10"},
-     'data-weakest="circulation"[^@]*href="/courses/content-creation/planting-grass"'),
+     'data-weakest="circulation"[^@]*href="/courses/group-building/daily-rhythm"'),
     ({"group_members": "200", "active_members": "100", "orders": "5"},
      'data-weakest="monetization"[^@]*href="/courses/product-selection/first-three"'),
     ({}, "Add your group"),

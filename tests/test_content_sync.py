@@ -36,7 +36,7 @@ def snapshot():
 
 def test_sync_twice_changes_nothing(app, content):
     first = sync(content)
-    assert len(first.created) == 4 + 16 and not first.updated and not first.archived
+    assert len(first.created) == 4 + 22 and not first.updated and not first.archived
     before = snapshot()
     second = sync(content, utcnow() + timedelta(hours=1))
     assert not second.changed
@@ -70,14 +70,14 @@ def test_a_removed_lesson_is_archived_and_its_progress_kept(app, content, traine
     assert lesson.is_archived
     assert db.session.scalar(sa.select(sa.func.count(LessonProgress.id))) == 1
     item = service.catalogue(db.session, trainee.id).course("group-building")
-    assert item.total == 4 and item.done == 0  # archived lessons leave the catalogue
+    assert item.total == 6 and item.done == 0  # archived lessons leave the catalogue
 
     shutil.copy(REPO / "courses/group-building/daily-rhythm.md", content / "courses/group-building/")
     shutil.copy(REPO / "courses/group-building/daily-rhythm.en.md", content / "courses/group-building/")
     report = sync(content)
     assert report.updated == ["group-building/daily-rhythm"]  # it comes back, with her progress
     item = service.catalogue(db.session, trainee.id).course("group-building")
-    assert item.total == 5 and item.done == 1
+    assert item.total == 7 and item.done == 1
 
 
 def test_a_removed_course_is_archived(app, content):
@@ -99,5 +99,5 @@ def test_sync_command_refuses_while_any_file_has_a_problem(app, content):
 
 def test_sync_command_reports_what_it_did(app, content):
     runner = app.test_cli_runner()
-    assert "20 created" in runner.invoke(args=["content", "sync", "--root", str(content)]).output
+    assert "26 created" in runner.invoke(args=["content", "sync", "--root", str(content)]).output
     assert "0 created, 0 updated, 0 archived" in runner.invoke(args=["content", "sync", "--root", str(content)]).output

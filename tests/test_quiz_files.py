@@ -215,11 +215,11 @@ title: {zh: 题库, en: Bank}
 pass_mark: 60
 """
 GIFT = """\
-::pick:: 选哪个?{=对的 ~错的}
+::pick:: 选哪个？{=对的 ~错的}
 
 ::fact:: 群主要先自我介绍。{T}
 
-::word:: 朋友圈的英文叫什么?{=Moments}
+::word:: 朋友圈的英文叫什么？{=Moments}
 """
 EN_GIFT = """\
 ::pick:: Which one?{=Right ~Wrong}

@@ -64,11 +64,11 @@ def test_thirty_days_with_the_new_channels(reach, wx, texts):
         23: lambda: open_lesson(mei, 23, 4),
         28: lambda: open_lesson(mei, 28, 5),
     }
-    late = {3: lambda: check_in(mei, 3, "21:00", "10"), 6: lambda: check_in(mei, 6, "21:00", "95"),
-            30: lambda: check_in(mei, 30, "21:00", "80")}
+    late = {3: lambda: check_in(mei, 3, "22:00", "10"), 6: lambda: check_in(mei, 6, "22:00", "95"),
+            30: lambda: check_in(mei, 30, "22:00", "80")}
     for day in range(1, 32):
         plan.get(day, lambda: None)()
-        tick(at(day, "20:30"))
+        tick(at(day, "21:45"))
         late.get(day, lambda: None)()
         tick(at(day, "23:00"))
     inbox = {(m.title) for m in inbox_of(mei)}
@@ -121,17 +121,17 @@ def test_no_settings_no_new_channels(app, camp):
     cohort, mei = camp
     service.bind(db.session, mei, "o-mei", utcnow())
     db.session.commit()
-    tick(at(1, "20:30"))
+    tick(at(1, "21:45"))
     assert {m.channel for m in db.session.scalars(sa.select(OutboxMessage))} == {"inapp"}
 
 
 def test_the_token_is_shared_through_the_database(reach, wx, database_url):
     cohort, mei = reach
-    tick(at(1, "20:30"))
+    tick(at(1, "21:45"))
     assert wx.tokens_issued == 1 and len(wx.messages) == 1
     other = create_app(_test_config(database_url, **wx.config))   # another process, the same database
     with other.app_context():
-        assert client.access_token(db.session, at(1, "20:40")) == "token-1"
+        assert client.access_token(db.session, at(1, "21:55")) == "token-1"
         db.session.remove()
         db.engine.dispose()
     assert wx.tokens_issued == 1
@@ -139,10 +139,10 @@ def test_the_token_is_shared_through_the_database(reach, wx, database_url):
 
 def test_an_invalid_token_is_refreshed_and_the_send_tried_once_more(reach, wx):
     cohort, mei = reach
-    client.access_token(db.session, at(1, "20:00"))
+    client.access_token(db.session, at(1, "21:00"))
     db.session.commit()
     wx.expire_token()                       # someone else refreshed it: ours answers 40001 now
-    assert tick(at(1, "20:30"))[1] == {"sent": 2}
+    assert tick(at(1, "21:45"))[1] == {"sent": 2}
     assert len(wx.messages) == 1 and wx.tokens_issued == 2
     assert [r[1] for r in wx.requests][-3:] == ["/cgi-bin/message/template/send", "/cgi-bin/stable_token",
                                                 "/cgi-bin/message/template/send"]
@@ -151,42 +151,42 @@ def test_an_invalid_token_is_refreshed_and_the_send_tried_once_more(reach, wx):
 def test_expired_token_42001_twice_is_retried_later(reach, wx):
     cohort, mei = reach
     wx.fail_next("/cgi-bin/message/template/send", 42001, times=2)
-    assert tick(at(1, "20:30"))[1] == {"sent": 1, "retry": 1}
+    assert tick(at(1, "21:45"))[1] == {"sent": 1, "retry": 1}
     assert rows("wechat")[0].state == OutboxMessage.PENDING
 
 
 def test_she_refused_or_unfollowed_dead_and_channel_off_until_she_binds_again(reach, wx):
     cohort, mei = reach
     wx.fail_next("/cgi-bin/message/template/send", 43101)
-    assert tick(at(1, "20:30"))[1] == {"sent": 1, "dead": 1}
+    assert tick(at(1, "21:45"))[1] == {"sent": 1, "dead": 1}
     assert not channel_choices.is_enabled(db.session, mei.id, "wechat")
-    tick(at(2, "20:30"))
+    tick(at(2, "21:45"))
     assert [m.occasion for m in rows("wechat")] == ["2026-03-02"]      # nothing more for her 公众号
     service.bind(db.session, mei, "o-mei", at(3, "09:00"))            # she binds again
     db.session.commit()
     wx.fail_next("/cgi-bin/message/template/send", 43004)
-    tick(at(3, "20:30"))
+    tick(at(3, "21:45"))
     assert rows("wechat")[-1].state == OutboxMessage.DEAD and not channel_choices.is_enabled(db.session, mei.id, "wechat")
 
 
 def test_rate_limit_45009_is_retried_later(reach, wx):
     cohort, mei = reach
     wx.fail_next("/cgi-bin/message/template/send", 45009)
-    assert tick(at(1, "20:30"))[1] == {"sent": 1, "retry": 1}
+    assert tick(at(1, "21:45"))[1] == {"sent": 1, "retry": 1}
     row = rows("wechat")[0]
-    assert row.state == OutboxMessage.PENDING and row.next_try_at == at(1, "21:00")
-    assert tick(at(1, "21:01"))[1] == {"sent": 1}
+    assert row.state == OutboxMessage.PENDING and row.next_try_at == at(1, "22:15")
+    assert tick(at(1, "22:16"))[1] == {"sent": 1}
 
 
 def test_wechat_down_or_slow_is_retried(reach, wx, app):
     cohort, mei = reach
     app.config["WECHAT_HTTP_TIMEOUT"] = 0.5
     wx.down = True
-    assert tick(at(1, "20:30"))[1] == {"sent": 1, "retry": 1}
+    assert tick(at(1, "21:45"))[1] == {"sent": 1, "retry": 1}
     wx.down, wx.delay = False, 1.5
-    assert tick(at(1, "21:30"))[1] == {"retry": 1}
+    assert tick(at(1, "22:15"))[1] == {"retry": 1}
     wx.delay = 0
-    assert tick(at(1, "22:00"))[1] == {"later": 1}                     # her quiet hours now
+    assert tick(at(1, "22:35"))[1] == {"later": 1}                     # her quiet hours now
     assert tick(at(2, "08:01"))[1] == {}                               # her day is over: expired
     assert rows("wechat")[0].state == OutboxMessage.SKIPPED
 
@@ -198,7 +198,7 @@ def test_subscribe_notification_kind(reach, wx):
     settings["wechat"] = {**settings["wechat"], "checkin_due": {**settings["wechat"]["checkin_due"], "kind": "subscribe"}}
     programme.reminders = settings
     db.session.commit()
-    tick(at(1, "20:30"))
+    tick(at(1, "21:45"))
     assert wx.messages[0]["path"] == "/cgi-bin/message/subscribe/bizsend"
     assert wx.messages[0]["page"] == "https://xb.example.com/checkin"
 
@@ -206,21 +206,21 @@ def test_subscribe_notification_kind(reach, wx):
 def test_texts_within_the_daily_cap_and_the_monthly_budget(reach, texts):
     cohort, mei = reach
     check_in(mei, 1, "19:00", "150")        # ¥100 reached on day 1: a text
-    tick(at(1, "20:30"))
+    tick(at(1, "21:45"))
     sms = rows("sms")
     assert [(m.rule, m.state) for m in sms] == [("milestone_achieved", "sent")]
     (number, template, params), = texts.sent
     assert (number, template) == ("+8613800000001", "REPLACE-WITH-SMS-TEMPLATE-milestone-achieved")
     assert params and "100" in params[0]     # the milestone's title, in her language
     check_in(mei, 2, "19:00", "1200")       # ¥1,000 the next evening: within 24 hours of the first text
-    tick(at(2, "20:00"))
+    tick(at(2, "21:40"))
     assert rows("sms")[-1].state == OutboxMessage.SKIPPED and "daily cap" in rows("sms")[-1].last_error
     from app.checkins.service import get_programme
     programme = get_programme(db.session)
     programme.reminders = {**programme.reminders, "sms": {**programme.reminders["sms"], "monthly_budget": 1}}
     db.session.commit()
     check_in(mei, 3, "19:00", "1300", group_members=150)   # 100 members: a third milestone, a day later
-    tick(at(3, "21:00"))
+    tick(at(3, "21:50"))
     last = rows("sms")[-1]
     assert last.state == OutboxMessage.SKIPPED and "monthly SMS budget" in last.last_error
     assert len(texts.sent) == 1
@@ -232,11 +232,11 @@ def test_sms_provider_down_then_refusing(reach, texts, app):
     app.config["SMS_HTTP_TIMEOUT"] = 1
     texts.down = True
     check_in(mei, 1, "19:00", "150")
-    tick(at(1, "20:30"))
+    tick(at(1, "21:45"))
     assert rows("sms")[0].state == OutboxMessage.PENDING
     texts.down = False
     texts.refuse_next.append("FailedOperation.TemplateIncorrectOrUnapproved")
-    tick(at(1, "21:30"))
+    tick(at(1, "22:15"))
     assert rows("sms")[0].state == OutboxMessage.DEAD
 
 
@@ -251,7 +251,7 @@ def test_her_preferences_list_every_channel_and_turn_them_off(reach, wx, app):
     assert web.post("/preferences/channels", data={"channel": "sms", "on": "0"}).status_code == 302
     assert not channel_choices.is_enabled(db.session, mei.id, "wechat")
     check_in(mei, 1, "19:00", "150")
-    tick(at(1, "20:30"))
+    tick(at(1, "21:45"))
     assert {m.channel for m in db.session.scalars(sa.select(OutboxMessage))} == {"inapp"}
     assert web.post("/preferences/channels", data={"channel": "wechat", "on": "1"}).status_code == 302
     assert channel_choices.is_enabled(db.session, mei.id, "wechat")
@@ -322,12 +322,12 @@ from app.reminders import effect  # noqa: E402
 def test_which_reminders_work_per_rule_and_channel(reach, wx, texts, admin_client):
     cohort, mei = reach
     wx.fail_next("/cgi-bin/message/template/send", 45009)
-    tick(at(1, "20:30"))                      # checkin_due: inbox sent, 公众号 retried
-    check_in(mei, 1, "21:00", "20")           # she acts within the hour
-    tick(at(1, "21:01"))                      # the 公众号 message goes out now (no longer due: skipped)
-    tick(at(3, "20:30"))                      # day 3: she does nothing
+    tick(at(1, "21:45"))                      # checkin_due: inbox sent, 公众号 retried
+    check_in(mei, 1, "22:00", "20")           # she acts within the hour
+    tick(at(1, "22:16"))                      # the 公众号 message goes out now (no longer due: skipped)
+    tick(at(3, "21:45"))                      # day 3: she does nothing
     wx.fail_next("/cgi-bin/message/template/send", 40003)   # an invalid openid: dead
-    tick(at(4, "20:30"))                      # checkin_missed (day 3)
+    tick(at(4, "21:45"))                      # checkin_missed (day 3)
     lines = {(line.rule, line.channel): line for line in effect.report(db.session, at(1, "00:00"), at(5, "00:00"))}
     got = {key: (line.sent, line.failed, line.dead, line.acted) for key, line in lines.items()}
     assert got == {

@@ -72,10 +72,10 @@ def inbox_of(user) -> list[InboxMessage]:
 
 def test_rules_write_each_message_once_and_nothing_before_her_reminder_time(camp):
     cohort, mei = camp
-    assert sum(run_rules(db.session, at(1, "19:59")).values()) == 0      # before 20:00: nothing yet
-    created = run_rules(db.session, at(1, "20:00"))
+    assert sum(run_rules(db.session, at(1, "21:39")).values()) == 0      # before 21:40: nothing yet
+    created = run_rules(db.session, at(1, "21:40"))
     assert created == {"checkin_due": 1}
-    assert sum(run_rules(db.session, at(1, "20:05")).values()) == 0      # the same occasion: nothing new
+    assert sum(run_rules(db.session, at(1, "21:45")).values()) == 0      # the same occasion: nothing new
     db.session.commit()
     row = db.session.scalar(sa.select(OutboxMessage))
     assert row.key == f"user:{mei.id}/checkin_due/2026-03-02/inapp"
@@ -87,23 +87,23 @@ def test_nothing_is_written_or_sent_in_quiet_hours(camp):
     assert sum(run_rules(db.session, at(1, "22:30")).values()) == 0
     db.session.add(ReminderPreference(user_id=mei.id, send_at="21:00", quiet_start="21:30", quiet_end="07:00"))
     db.session.commit()
-    assert sum(run_rules(db.session, at(1, "20:30")).values()) == 0      # her own time is later
+    assert sum(run_rules(db.session, at(1, "21:45")).values()) == 0      # her own time is later
     assert run_rules(db.session, at(1, "21:10")) == {"checkin_due": 1}
     assert sum(run_rules(db.session, at(3, "21:45")).values()) == 0      # her quiet hours
 
 
 def test_a_reminder_for_something_she_did_meanwhile_is_not_sent(camp):
     cohort, mei = camp
-    run_rules(db.session, at(1, "20:00"))
+    run_rules(db.session, at(1, "21:40"))
     db.session.commit()
-    check_in(mei, 1, "20:01", "12")
-    assert outbox.dispatch(db.session, at(1, "20:02")) == {"skipped": 1}
+    check_in(mei, 1, "21:41", "12")
+    assert outbox.dispatch(db.session, at(1, "21:42")) == {"skipped": 1}
     assert inbox_of(mei) == []
 
 
 def test_an_expired_daily_reminder_is_dropped(camp):
     cohort, mei = camp
-    run_rules(db.session, at(1, "20:00"))
+    run_rules(db.session, at(1, "21:40"))
     db.session.commit()
     assert outbox.dispatch(db.session, at(2, "09:00")) == {}
     assert db.session.scalar(sa.select(OutboxMessage.state)) == OutboxMessage.SKIPPED
@@ -111,7 +111,7 @@ def test_an_expired_daily_reminder_is_dropped(camp):
 
 def test_thirty_days_of_reminders_in_order_and_in_her_language(camp):
     """She checks in some days and not others, learns, falls behind, catches up. Each evening at
-    20:30 and again at 23:00 the rules and one dispatch pass run; we check what reached her."""
+    21:45 and again at 23:00 the rules and one dispatch pass run; we check what reached her."""
     cohort, mei = camp
     mei.locale = "en"
     db.session.commit()
@@ -127,28 +127,28 @@ def test_thirty_days_of_reminders_in_order_and_in_her_language(camp):
         23: lambda: open_lesson(mei, 23, 4),
         28: lambda: open_lesson(mei, 28, 5),
     }
-    late = {  # after the 20:30 run, before the 23:00 one
-        3: lambda: check_in(mei, 3, "21:00", "10"),
-        6: lambda: check_in(mei, 6, "21:00", "95"),
-        30: lambda: check_in(mei, 30, "21:00", "80"),
+    late = {  # after the 21:45 run, before the 23:00 one
+        3: lambda: check_in(mei, 3, "22:00", "10"),
+        6: lambda: check_in(mei, 6, "22:00", "95"),
+        30: lambda: check_in(mei, 30, "22:00", "80"),
     }
     received = []
     for day in range(1, 32):
         plan.get(day, lambda: None)()
         seen = len(inbox_of(mei))
-        tick(at(day, "20:30"))
+        tick(at(day, "21:45"))
         late.get(day, lambda: None)()
         tick(at(day, "23:00"))
         assert sum(run_rules(db.session, at(day, "23:05")).values()) == 0
         received += [(day, m.title) for m in inbox_of(mei)[seen:]]
     assert received == [
-        (3, "Check in today"),                                     # day 1 done before 20:00; day 3 not yet
+        (3, "Check in today"),                                     # day 1 done before 21:40; day 3 not yet
         (4, "3 days without a lesson"),                            # her first lesson was on day 1
         (5, "Check in today"),
         (5, "\"¥100 in the first week\": not there yet"),          # ¥10 by day 5: under the line
         (6, "Your check-in for 2026-03-06 is still empty"),        # day 5 (03-02 is day 1)
         (6, "\"¥100 in the first week\": not there yet"),          # escalation: day 5, then day 6
-        (6, "🎉 You reached \"¥100 in the first week\""),           # her ¥95 at 21:00, celebrated at 23:00
+        (6, "🎉 You reached \"¥100 in the first week\""),           # her ¥95 at 22:00, celebrated at 23:00
         (7, "Check in today"),
         (8, "Your check-in for 2026-03-08 is still empty"),
         (8, "7 days without a lesson"),                            # the second step: 3, then 7 days
@@ -178,8 +178,8 @@ def mail(app, smtp_sink):
 
 def test_email_in_her_language_once_with_an_unsubscribe_link(camp, mail):
     cohort, mei = camp
-    tick(at(1, "20:30"))
-    tick(at(1, "20:35"))
+    tick(at(1, "21:45"))
+    tick(at(1, "21:50"))
     assert len(mail.messages) == 1
     email = mail.messages[0]
     assert email["To"] == "美美 <mei@example.com>" and email["Subject"] == "今天记得打卡"
@@ -207,7 +207,7 @@ def test_she_can_mute_a_category_for_email(camp, mail):
     cohort, mei = camp
     db.session.add(ReminderPreference(user_id=mei.id, email_muted=["checkin"]))
     db.session.commit()
-    tick(at(1, "20:30"))
+    tick(at(1, "21:45"))
     assert mail.messages == [] and len(inbox_of(mei)) == 1
 
 
@@ -224,8 +224,8 @@ def test_the_cohort_group_gets_one_digest_mentioning_who_has_not_checked_in(camp
     db.session.commit()
     robot(cohort, "wecom", http_sink.url("/cgi-bin/webhook/send?key=k1"))
     check_in(lan, 3, "19:00", "20")
-    tick(at(3, "20:30"))
-    tick(at(3, "21:00"))
+    tick(at(3, "21:45"))
+    tick(at(3, "22:10"))
     assert len(http_sink.accepted) == 1
     request = http_sink.accepted[0]
     assert request.path == "/cgi-bin/webhook/send" and request.query == {"key": "k1"}
@@ -238,7 +238,7 @@ def test_no_digest_when_everyone_checked_in(camp, http_sink):
     cohort, mei = camp
     robot(cohort, "dingtalk", http_sink.url("/robot/send?access_token=t"), "SEC123")
     check_in(mei, 1, "19:00", "5")
-    assert tick(at(1, "20:30"))[1] == {"skipped": 1}
+    assert tick(at(1, "21:45"))[1] == {"skipped": 1}
     assert http_sink.requests == []
 
 
@@ -248,7 +248,7 @@ def test_dingtalk_digest_is_signed(camp, http_sink):
     import hmac
     cohort, mei = camp
     robot(cohort, "dingtalk", http_sink.url("/robot/send?access_token=t"), "SEC123")
-    tick(at(1, "20:30"))
+    tick(at(1, "21:45"))
     request = http_sink.accepted[0]
     stamp = request.query["timestamp"]
     expected = base64.b64encode(hmac.new(b"SEC123", f"{stamp}\nSEC123".encode(), hashlib.sha256).digest()).decode()
@@ -261,7 +261,7 @@ def test_a_failing_robot_is_retried_with_growing_waits_then_dead_lettered(camp, 
     app.config.update(REMINDER_MAX_TRIES=4, REMINDER_BACKOFF_SECONDS=60)
     robot(cohort, "wecom", http_sink.url("/send?key=k"))
     http_sink.default = (500, {"errcode": -1})
-    moment = at(1, "20:30")
+    moment = at(1, "21:45")
     run_rules(db.session, moment)
     db.session.commit()
     waits = []
@@ -288,7 +288,7 @@ def test_a_robot_that_times_out_is_retried(camp, http_sink, app):
     app.config.update(REMINDER_HTTP_TIMEOUT=0.3)
     robot(cohort, "webhook", http_sink.url("/hook"), "s3cret")
     http_sink.answer(200, {}, delay=1.0)
-    moment = at(1, "20:30")
+    moment = at(1, "21:45")
     assert tick(moment)[1] == {"sent": 1, "retry": 1}          # the inbox; the robot timed out
     message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.channel == "webhook"))
     assert message.state == OutboxMessage.PENDING and "time" in message.last_error.lower()
@@ -300,10 +300,10 @@ def test_an_invalid_webhook_is_dead_at_once_and_admins_are_told(camp, http_sink)
     admin = make_user("boss@example.com", role=Role.ADMIN, name="Boss")
     robot(cohort, "wecom", http_sink.url("/send?key=gone"))
     http_sink.default = (200, {"errcode": 93000, "errmsg": "invalid webhook url"})
-    tick(at(1, "20:30"))
+    tick(at(1, "21:45"))
     message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.channel == "wecom"))
     assert message.state == OutboxMessage.DEAD and message.tries == 1
-    tick(at(1, "20:31"))
+    tick(at(1, "21:46"))
     assert [m.title for m in inbox_of(admin)] == ["三月营 的群机器人无法使用"]
 
 
@@ -343,7 +343,7 @@ def test_the_days_task_is_announced_when_it_unlocks_and_not_once_done(camper):
     assert run_rules(db.session, at(1, "08:00")) == {"task_unlocked": 1}
     db.session.commit()
     tick(at(1, "08:01"))
-    assert [m.title for m in inbox_of(xiaoman)] == ["第 1 天任务已解锁：列出30位熟人，建好你的群"]
+    assert [m.title for m in inbox_of(xiaoman)] == ["第 1 天任务已解锁：学完新手课，数三个数，写下30个熟人"]
     # Day 2: the rules write it at 08:00; she does the task at 08:01, before the dispatcher's pass.
     run_rules(db.session, at(2, "08:00"))
     db.session.commit()

@@ -120,7 +120,7 @@ def test_two_ticks_at_the_same_moment_send_each_message_once(pg_url, app, synced
     cohort = make_cohort(http_sink.url("/hook"))
     ids = seed_trainees(cohort, TRAINEES)
     db.session.commit()
-    moment = at(1, "20:30").isoformat()  # past her 20:00 reminder time, before quiet hours
+    moment = at(1, "21:45").isoformat()  # past her 21:40 reminder time, before quiet hours
 
     smtp = {"SMTP_HOST": smtp_sink.host, "SMTP_PORT": str(smtp_sink.port)}
     outs = [tmp_path / "tick-1.txt", tmp_path / "tick-2.txt"]

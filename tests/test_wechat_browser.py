@@ -103,7 +103,7 @@ def test_one_tap_login_from_the_join_page_to_her_first_lesson(browser, live, wec
 
     page.click("text=开始学习")
     assert page.url.endswith("/courses/start-here/targets-and-formula")
-    assert page.locator("h1").inner_text() == "你的目标和一个公式"
+    assert page.locator("h1").inner_text() == "你的目标怎么变成订单"
     shot(page, "04-first-lesson")
 
     # Her WeChat is bound: after logging out, one tap logs her back in, silently.

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.checkins.models import Checkin, CheckinRevision, Milestone, Programme
 from app.content import snapshot
+from app.content.diagnosis import FACTORS
 from app.core.calendar import day_number, local_today, programme_start
 from app.core.money import parse_yuan
 from app.core.errors import DomainError
@@ -233,7 +234,7 @@ def milestone_status(milestone: Milestone, checkins: list[Checkin], start: date,
 class Factor:
     name: str            # traffic, circulation, monetization
     value: float | None
-    reference: float
+    reference: float     # on track for her stage of the programme
     lesson: str          # course/lesson
 
     @property
@@ -246,10 +247,20 @@ class Diagnosis:
     factors: list[Factor] = field(default_factory=list)
     weakest: Factor | None = None
     has_data: bool = False
+    stage: str | None = None     # the key of her stage in programme.yml
 
 
-def diagnose(checkins: list[Checkin], today: date, programme: Programme) -> Diagnosis:
-    """The formula's three factors from her last week, each against its reference; the weakest named."""
+def stage_for_day(diagnosis: dict, day: int) -> dict | None:
+    """The stage of milestones/programme.yml her programme day is in (the last one whose from_day
+    she has reached), or None when the file gives no stages."""
+    reached = [s for s in diagnosis.get("stages") or [] if s["from_day"] <= max(day, 1)]
+    return max(reached, key=lambda s: s["from_day"]) if reached else None
+
+
+def diagnose(checkins: list[Checkin], today: date, programme: Programme, day: int) -> Diagnosis:
+    """The formula's three factors from her last week, each against the reference of her stage
+    (`day`: her programme day). When several are under their reference, the first of the file's
+    `order` is named: a quiet group is made lively before it is grown."""
     week = [c for c in checkins if today - timedelta(days=6) <= c.day <= today]
     members = next((c.group_members for c in reversed(week) if c.group_members is not None), None)
     active = next((c.active_members for c in reversed(week) if c.active_members is not None), None)
@@ -259,13 +270,15 @@ def diagnose(checkins: list[Checkin], today: date, programme: Programme) -> Diag
         "circulation": active / members if members and active is not None else None,
         "monetization": orders / active if active and orders is not None else None,
     }
-    factors = [Factor(name, values[name], settings["reference"], settings["lesson"])
-               for name, settings in programme.diagnosis.items() if name in values]
+    rules = programme.diagnosis or {}
+    stage = stage_for_day(rules, day)
+    if stage is None:
+        return Diagnosis()
+    factors = [Factor(name, values[name], stage["references"][name], rules["lessons"][name]) for name in FACTORS]
     known = [f for f in factors if f.ratio is not None]
-    weakest = min(known, key=lambda f: f.ratio) if known else None
-    if weakest is not None and weakest.ratio >= 1:
-        weakest = None  # every factor at or above its reference: nothing to fix first
-    return Diagnosis(factors, weakest, bool(known))
+    under = {f.name: f for f in known if f.ratio < 1}
+    weakest = next((under[name] for name in rules.get("order", FACTORS) if name in under), None)
+    return Diagnosis(factors, weakest, bool(known), stage["key"])
 
 
 @dataclass
@@ -301,5 +314,5 @@ def progress(session: Session, user: User, now: datetime) -> Progress:
     return Progress(
         programme_day=day_number(start, today), today=today, start=start,
         milestones=[milestone_status(m, checkins, start, today, programme.behind_margin_percent) for m in milestones],
-        diagnosis=diagnose(checkins, today, programme), checkins=checkins,
+        diagnosis=diagnose(checkins, today, programme, (today - start).days + 1), checkins=checkins,
         checked_in_today=any(c.day == today and c.is_reported for c in checkins))

@@ -65,7 +65,7 @@ class TraineeRow:
     @cached_property
     def weakest(self) -> str | None:
         """The weakest factor of her last week: worked out only for the rows shown (a page, an export)."""
-        diagnosis = checkins.diagnose(self.checkins, self.today, self.programme)
+        diagnosis = checkins.diagnose(self.checkins, self.today, self.programme, self.programme_day)
         return diagnosis.weakest.name if diagnosis.weakest else None
 
     @property

@@ -251,7 +251,7 @@ def weakest_factors(session: Session, cohort: Cohort, now: datetime,
     programme = get_programme(session)
     counts = dict.fromkeys(WEAKEST_KEYS, 0)
     for person in people:
-        diagnosis = diagnose(person.checkins, person.today, programme)
+        diagnosis = diagnose(person.checkins, person.today, programme, person.day)
         if not diagnosis.has_data:
             counts[NO_DATA] += 1
         else:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from app.content.loader import CourseSpec, Problem, load_courses
 from app.content.milestones import MilestoneSpec, ProgrammeSpec, load_milestones
+from app.content.prerequisites import check_camp_order, check_requires
 from app.content.quiz_folder import load_quizzes
 from app.content.quizzes import QuizSpec
 
@@ -21,5 +22,7 @@ def load_content(root: Path) -> Content:
     """Everything under root, with every problem found; never stops at the first."""
     courses, problems = load_courses(root)
     quizzes, quiz_problems = load_quizzes(root, courses)
+    problems += check_requires(courses)
     programme, milestones, milestone_problems = load_milestones(root, courses)
+    milestone_problems += check_camp_order(courses, programme.camp if programme else None)
     return Content(courses, quizzes, problems + quiz_problems + milestone_problems, programme, milestones)

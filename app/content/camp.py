@@ -29,6 +29,7 @@ class CampTaskSpec:
     number_label: dict | None
     source_path: str
     content_hash: str = ""
+    line: int = 1          # of the task in camp.yml, for problems found later (prerequisites.py)
 
 
 @dataclass
@@ -133,11 +134,11 @@ def _task(reader: QuizReader, item: Node, index: int, lessons: set[str], source_
         reader.problem(item.get("number_label").line, f"{where}number_label: only for a task whose proof has number")
     spec = CampTaskSpec(key=key, day=day, title=_plain(reader, item, "title", where, MAX_TITLE),
                         body_html=_markdown(reader, item, "body", where), lesson=lesson, proof=proof,
-                        number_label=label, source_path=source_path)
+                        number_label=label, source_path=source_path, line=item.line)
     ok, reader.ok = reader.ok, before and reader.ok
     if not ok:
         return None
-    spec.content_hash = digest(spec.__dict__ | {"content_hash": ""})
+    spec.content_hash = digest(spec.__dict__ | {"content_hash": "", "line": 0})
     return spec
 
 

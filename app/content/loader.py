@@ -19,6 +19,7 @@ LANGS = ("zh", "en")
 COURSE_FIELDS = {"order", "title", "summary"}
 LESSON_FIELDS = {"title", "order", "minutes", "summary", "objectives"}
 ENGLISH_LESSON_FIELDS = {"title", "summary", "objectives"}
+OPTIONAL_LESSON_FIELDS = {"requires"}  # Chinese file only: lessons to take first (see prerequisites.py)
 MAX_OBJECTIVES = 4
 
 
@@ -44,6 +45,8 @@ class LessonSpec:
     source_path: str
     order_line: int = 1
     content_hash: str = ""
+    requires: Any = None     # as written in the front matter; checked by prerequisites.py
+    requires_line: int = 1
 
 
 @dataclass
@@ -262,7 +265,7 @@ def load_lesson(zh_path: Path, en_path: Path, root: Path, problems: list[Problem
             _check_body(body, body_line, report)
             continue
         if lang == "zh":
-            _check_fields(meta, LESSON_FIELDS, LESSON_FIELDS, report)
+            _check_fields(meta, LESSON_FIELDS | OPTIONAL_LESSON_FIELDS, LESSON_FIELDS, report)
         else:
             for key in ("order", "minutes"):
                 if key in meta.data:
@@ -295,6 +298,7 @@ def load_lesson(zh_path: Path, en_path: Path, root: Path, problems: list[Problem
         objectives={"zh": zh["objectives"], "en": en["objectives"]},
         body_html={"zh": render_markdown(zh_body), "en": render_markdown(en_body)},
         source_path=zh_report.path, order_line=zh_meta.line_of("order"),
+        requires=zh_meta.data.get("requires"), requires_line=zh_meta.line_of("requires"),
     )
     spec.content_hash = digest(spec.order, spec.minutes, spec.title, spec.summary, spec.objectives, zh_body, en_body)
     return spec

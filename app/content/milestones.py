@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.content.camp import CampSpec, load_camp
+from app.content.diagnosis import read_diagnosis
 from app.content.loader import SLUG, CourseSpec, Problem, Report, digest, relative, read_yaml_file
 from app.content.quizzes import QuizReader
 from app.content.reminders import load_reminders
@@ -12,7 +13,6 @@ from app.core.money import parse_yuan
 # Cumulative metrics add up over her check-ins; the others take the latest number reported.
 CUMULATIVE = {"earnings", "orders", "posts"}
 METRICS = CUMULATIVE | {"group_members", "active_members"}
-FACTORS = ("traffic", "circulation", "monetization")
 ASKS = {"earnings", "orders", "group_members", "active_members", "posts", "note"}
 
 
@@ -34,7 +34,7 @@ class ProgrammeSpec:
     asks: list[str]
     behind_margin_percent: int
     correction_days: int
-    diagnosis: dict      # factor -> {"reference": float, "lesson": "course/lesson"}
+    diagnosis: dict      # lessons, order and stages: see app/content/diagnosis.py
     source_path: str
     content_hash: str = ""
     reminders: dict | None = None   # milestones/reminders.yml, when there is one
@@ -70,23 +70,8 @@ def load_programme(path: Path, root: Path, courses: list[CourseSpec], problems: 
         reader.problem(node.get("asks").line, f"asks: a list including earnings, from {', '.join(sorted(ASKS))}")
     margin = reader.integer(node, "behind_margin_percent", 0, 100)
     correction = reader.integer(node, "correction_days", 0, 365)
-    diagnosis, known = {}, _lessons(courses)
     section = node.get("diagnosis")
-    if section is not None:
-        reader.fields(section, set(FACTORS), set(FACTORS), "diagnosis.")
-        for factor in FACTORS:
-            item = section.get(factor)
-            if item is None or not item.is_mapping:
-                continue
-            reader.fields(item, {"reference", "lesson"}, {"reference", "lesson"}, f"diagnosis.{factor}.")
-            reference = reader.number(item, "reference", f"diagnosis.{factor}.")
-            if reference is not None and reference <= 0:
-                reader.problem(item.get("reference").line, f"diagnosis.{factor}.reference: must be above 0")
-            lesson = item.value.get("lesson")
-            if "lesson" in item.value and lesson not in known:
-                reader.problem(item.get("lesson").line,
-                               f"diagnosis.{factor}.lesson: no lesson {lesson!r} (write course/lesson)")
-            diagnosis[factor] = {"reference": reference, "lesson": lesson}
+    diagnosis = read_diagnosis(reader, section, _lessons(courses)) if section is not None else {}
     if not reader.ok:
         return None
     spec = ProgrammeSpec(checkin_days=days, asks=asks, behind_margin_percent=margin, correction_days=correction,

@@ -266,7 +266,7 @@ def milestone_rules(run: Pass, trainees: dict[int, Trainee]) -> None:
                 run.add(trainee, "milestone_achieved", milestone.key, {"milestone": milestone.key}, daily=False)
             elif status.status == checkins.BEHIND and trainee.window_open \
                     and trainee.day in on_days.get(milestone.key, ()):
-                diagnosis = checkins.diagnose(mine, trainee.today, run.programme)
+                diagnosis = checkins.diagnose(mine, trainee.today, run.programme, trainee.day)
                 lesson = diagnosis.weakest.lesson if diagnosis.weakest else None
                 run.add(trainee, "behind", f"{milestone.key}:day{trainee.day}",
                         {"milestone": milestone.key, "current": status.current, "days_left": status.days_left,
