@@ -22,6 +22,12 @@ def trainee_in(session: Session, cohort: Cohort, trainee_id: int) -> User | None
                                                 User.role == Role.TRAINEE))
 
 
+def trainees_in(session: Session, cohort: Cohort, trainee_ids) -> list[User]:
+    """The ones of these ids that are trainees of the cohort (trainee_in() for many), by id."""
+    return list(session.scalars(sa.select(User).where(User.id.in_(list(trainee_ids)), User.cohort_id == cohort.id,
+                                                      User.role == Role.TRAINEE).order_by(User.id)))
+
+
 def _text(body: str, required: bool = True) -> str:
     body = (body or "").strip()
     if required and not body:
