@@ -22,7 +22,7 @@ BODY = {"date": TODAY, "earnings": "12.50", "orders": 3, "group_members": 120, "
 clock = frozen_clock(NOW, autouse=True)
 
 
-def trainee(email: str):
+def new_trainee(email: str):
     cohort = make_cohort(f"Cohort {email}", email.split("@")[0].upper(), date(2026, 5, 4))
     user = make_user(email, cohort=cohort, locale="en")
     user.created_at = datetime(2026, 4, 1, tzinfo=timezone.utc)
@@ -32,7 +32,7 @@ def trainee(email: str):
 
 @pytest.fixture
 def mei(synced):
-    return trainee("mei@example.com")
+    return new_trainee("mei@example.com")
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_a_body_that_is_not_a_json_object_is_refused(api, body):
 
 
 def test_each_token_only_ever_reads_and_writes_its_own_user_s_check_ins(client, api, mei):
-    ana = trainee("ana@example.com")
+    ana = new_trainee("ana@example.com")
     hers = api_headers(ana)
     api("post", "/checkins", json=BODY)
     assert client.post("/api/v1/checkins", json={"date": TODAY, "earnings": "1"}, headers=hers).status_code == 201

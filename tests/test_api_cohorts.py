@@ -15,7 +15,7 @@ from app.extensions import db
 from tests.factories import api_headers
 from tests.factories import frozen_clock
 from tests.conftest import make_cohort, make_user
-from tests.test_dashboard import NOW, START, check_in, trainee
+from tests.test_dashboard import NOW, START, check_in, new_trainee
 
 UTC = timezone.utc
 
@@ -44,13 +44,13 @@ def team(synced):
     mentor = make_user("mentor@example.com", Role.MENTOR, mine, name="王老师")
     archived.mentors.append(mentor)
     admin = make_user("admin@example.com", Role.ADMIN)
-    mei = trainee("mei@example.com", mine, "美美", mobile="13800000001")
+    mei = new_trainee("mei@example.com", mine, "美美", mobile="13800000001")
     for n, earnings in ((1, "30"), (2, "12.50"), (5, "20")):
         check_in(mei, n, earnings, group_members=60 + n)
-    trainee("ana@example.com", mine, "Ana")
-    closed = trainee("closed@example.com", mine, "Closed")
+    new_trainee("ana@example.com", mine, "Ana")
+    closed = new_trainee("closed@example.com", mine, "Closed")
     closed.is_active = False
-    trainee("zoe@example.com", other, "Zoe")
+    new_trainee("zoe@example.com", other, "Zoe")
     db.session.commit()
     return {"mine": mine, "other": other, "archived": archived, "mentor": mentor, "admin": admin, "mei": mei}
 
@@ -123,7 +123,7 @@ def test_a_trainee_row_has_her_figures_in_the_documented_shape(client, spec, tea
 
 def test_rows_page_and_filter(client, spec, team):
     for n in range(7):
-        trainee(f"t{n}@example.com", team["mine"], f"T{n}")
+        new_trainee(f"t{n}@example.com", team["mine"], f"T{n}")
     headers, path = api_headers(team["mentor"]), f"/api/v1/cohorts/{team['mine'].id}/trainees"
 
     def names(query: str) -> list[str]:

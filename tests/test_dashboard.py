@@ -44,7 +44,7 @@ clock = frozen_clock(NOW, autouse=True)
 
 # --- people and what they did ----------------------------------------------------------------------
 
-def trainee(email: str, cohort, name: str | None = None, active_hours_ago: float | None = 1, **fields):
+def new_trainee(email: str, cohort, name: str | None = None, active_hours_ago: float | None = 1, **fields):
     user = make_user(email, cohort=cohort, name=name or email.split("@")[0], locale="en", **fields)
     user.created_at = JOINED
     user.last_login_at = NOW - timedelta(hours=active_hours_ago) if active_hours_ago is not None else None
@@ -120,8 +120,8 @@ def world(synced) -> World:
     mentor = make_user("mentor@example.com", Role.MENTOR, mine, name="王老师", locale="en")
     other_mentor = make_user("other@example.com", Role.MENTOR, other, name="李老师", locale="en")
     admin = make_user("admin@example.com", Role.ADMIN, name="Admin", locale="en")
-    mei = trainee("mei@example.com", mine, "美美")
-    ana = trainee("ana@example.com", other, "Ana")
+    mei = new_trainee("mei@example.com", mine, "美美")
+    ana = new_trainee("ana@example.com", other, "Ana")
     check_in(mei, 10, "12.50")
     check_in(ana, 10, "8")
     return World(mine, other, mentor, other_mentor, admin, mei, ana)
@@ -177,7 +177,7 @@ def test_notes_nudges_and_contacted_are_for_her_own_trainees_only(app, world, ac
 
 
 def test_a_comment_on_another_trainee_s_check_in_is_refused(app, world):
-    neighbour = trainee("neighbour@example.com", world.mine, "Neighbour")
+    neighbour = new_trainee("neighbour@example.com", world.mine, "Neighbour")
     client = as_user(app, world.mentor)
     for owner in (world.ana, neighbour):  # another cohort's, and another trainee's of my cohort
         checkin_id = check_in(owner, 9, "1").id
@@ -273,24 +273,24 @@ def cases(world):
     """Trainees of my cohort each with one situation (Mei, from the world, checked in ¥12.50 on day 10)."""
     sample, writing = load_test_quizzes()
     people = {}
-    people["star"] = trainee("star@example.com", world.mine, "Star")
+    people["star"] = new_trainee("star@example.com", world.mine, "Star")
     doing_well(people["star"])
-    people["behind"] = trainee("behind@example.com", world.mine, "Behind")
+    people["behind"] = new_trainee("behind@example.com", world.mine, "Behind")
     check_in(people["behind"], 9, "10", group_members=120)
     check_in(people["behind"], 10, "10", group_members=120)
-    people["quiet"] = trainee("quiet@example.com", world.mine, "Quiet")
+    people["quiet"] = new_trainee("quiet@example.com", world.mine, "Quiet")
     doing_well(people["quiet"], last_day=7)                      # nothing since day 7: 4 days
-    people["gone"] = trainee("gone@example.com", world.mine, "Gone", active_hours_ago=24 * 6 + 1)
+    people["gone"] = new_trainee("gone@example.com", world.mine, "Gone", active_hours_ago=24 * 6 + 1)
     doing_well(people["gone"], last_day=5, earnings="80")        # checked in up to day 5, then gone
-    people["never"] = trainee("never@example.com", world.mine, "Never", active_hours_ago=None)
-    people["failing"] = trainee("failing@example.com", world.mine, "Failing")
+    people["never"] = new_trainee("never@example.com", world.mine, "Never", active_hours_ago=None)
+    people["failing"] = new_trainee("failing@example.com", world.mine, "Failing")
     doing_well(people["failing"])
     attempt(people["failing"], sample, False)
     attempt(people["failing"], sample, False)
-    people["essay"] = trainee("essay@example.com", world.mine, "Essay")
+    people["essay"] = new_trainee("essay@example.com", world.mine, "Essay")
     doing_well(people["essay"])
     attempt(people["essay"], writing, None)
-    people["retried"] = trainee("retried@example.com", world.mine, "Retried")
+    people["retried"] = new_trainee("retried@example.com", world.mine, "Retried")
     doing_well(people["retried"])
     for passed in (False, False, True):                         # failed twice, then passed
         attempt(people["retried"], sample, passed)
@@ -330,7 +330,7 @@ def test_quiet_counts_from_day_3_and_inactive_after_day_3(app, world):
         cohort = make_cohort(name, name.replace(" ", "").upper(), start)
         cohort.mentors.append(world.mentor)
         db.session.commit()
-        trainee(f"{name.replace(' ', '')}@example.com", cohort, name, active_hours_ago=None)
+        new_trainee(f"{name.replace(' ', '')}@example.com", cohort, name, active_hours_ago=None)
     client, headers = as_user(app, world.mentor), api_headers(world.mentor)
     found = {}
     for cohort in client.get("/api/v1/cohorts", headers=headers).json:
@@ -446,8 +446,8 @@ def test_odd_query_arguments_do_not_break_the_dashboard(app, world, query):
 def test_the_csv_export_has_every_row_a_bom_and_no_formulas(app, world):
     names = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "Zoë, \"the\" best"]
     for n, name in enumerate(names):
-        trainee(f"csv{n}@example.com", world.mine, name)
-    trainee("intl@example.com", world.mine, "Intl", mobile="+447700900123")
+        new_trainee(f"csv{n}@example.com", world.mine, name)
+    new_trainee("intl@example.com", world.mine, "Intl", mobile="+447700900123")
     client = as_user(app, world.mentor)
     response = client.get(f"/cohorts/{world.mine.id}/export.csv?sort=name")
     assert response.status_code == 200 and response.mimetype == "text/csv"
@@ -489,7 +489,7 @@ def assert_inert(html: str, shown_escaped: bool = True):
 
 def test_what_a_trainee_and_a_mentor_wrote_is_escaped_or_sanitised_on_every_page(app, world):
     _, writing = load_test_quizzes()
-    evil = trainee("evil@example.com", world.mine, SCRIPT, active_hours_ago=None)
+    evil = new_trainee("evil@example.com", world.mine, SCRIPT, active_hours_ago=None)
     checkin = check_in(evil, 10, "1", note=EVIL)
     essay = quiz_service.start_attempt(db.session, evil, writing, NOW)
     quiz_service.submit_attempt(db.session, essay, {"welcome": EVIL}, NOW)

@@ -177,7 +177,7 @@ def spring(synced):
     return make_cohort("Spring cohort", "SPRING1", START)
 
 
-def trainee(email: str, cohort, **fields):
+def new_trainee(email: str, cohort, **fields):
     user = make_user(email, cohort=cohort, **fields)
     user.created_at = datetime(2026, 4, 1, tzinfo=timezone.utc)
     db.session.commit()
@@ -204,7 +204,7 @@ def spy(monkeypatch):
 
 
 def test_her_milestone_poster_once_she_reached_it_and_not_before(client, spring, spy):
-    mei = trainee("mei@example.com", spring, name="美美", locale="en")
+    mei = new_trainee("mei@example.com", spring, name="美美", locale="en")
     with time_machine.travel(NOW, tick=False):
         assert login(client, mei.email).status_code == 302
         assert client.get("/posters/milestone/first-week.png").status_code == 404  # not reached
@@ -223,7 +223,7 @@ def test_her_milestone_poster_once_she_reached_it_and_not_before(client, spring,
 
 
 def test_the_poster_shows_her_earnings_only_if_she_shares_them_and_her_name_only_if_she_wants(client, spring, spy):
-    mei = trainee("mei@example.com", spring, name="美美", locale="en")
+    mei = new_trainee("mei@example.com", spring, name="美美", locale="en")
     mei.shares_earnings = True
     db.session.commit()
     earn(mei, 1, "100")
@@ -238,8 +238,8 @@ def test_the_poster_shows_her_earnings_only_if_she_shares_them_and_her_name_only
 
 
 def test_another_trainee_gets_no_poster_for_a_milestone_she_did_not_reach(client, spring):
-    mei = trainee("mei@example.com", spring, name="美美")
-    ana = trainee("ana@example.com", spring, name="安娜")
+    mei = new_trainee("mei@example.com", spring, name="美美")
+    ana = new_trainee("ana@example.com", spring, name="安娜")
     earn(mei, 1, "150")
     with time_machine.travel(NOW, tick=False):
         assert client.get("/posters/milestone/first-week.png").status_code == 302  # logged out: log in
@@ -264,7 +264,7 @@ def test_the_day_she_reached_a_member_count_is_when_it_last_got_there():
 # --- the page that shows them --------------------------------------------------------------------
 
 def test_the_share_page_shows_her_posters_to_long_press(client, spring):
-    mei = trainee("mei@example.com", spring, name="美美", locale="en")
+    mei = new_trainee("mei@example.com", spring, name="美美", locale="en")
     earn(mei, 1, "150")
     with time_machine.travel(NOW, tick=False):
         login(client, mei.email)
@@ -280,7 +280,7 @@ def test_the_share_page_shows_her_posters_to_long_press(client, spring):
 
 
 def test_the_share_page_without_a_milestone_or_an_open_invite(client, spring):
-    mei = trainee("mei@example.com", spring, locale="en")
+    mei = new_trainee("mei@example.com", spring, locale="en")
     spring.is_archived = True
     db.session.commit()
     with time_machine.travel(NOW, tick=False):

@@ -312,3 +312,34 @@ sms:
         "11: sms.rules.checkin_due: texts cost money: only checkin_missed, behind, milestone_achieved",
         '12: sms.rules.behind.params: a list of texts, e.g. ["{milestone}"]',
     ]
+
+
+# --- which reminders work ----------------------------------------------------------------------------
+
+from app.reminders import effect  # noqa: E402
+
+
+def test_which_reminders_work_per_rule_and_channel(reach, wx, texts, admin_client):
+    cohort, mei = reach
+    wx.fail_next("/cgi-bin/message/template/send", 45009)
+    tick(at(1, "20:30"))                      # checkin_due: inbox sent, 公众号 retried
+    check_in(mei, 1, "21:00", "20")           # she acts within the hour
+    tick(at(1, "21:01"))                      # the 公众号 message goes out now (no longer due: skipped)
+    tick(at(3, "20:30"))                      # day 3: she does nothing
+    wx.fail_next("/cgi-bin/message/template/send", 40003)   # an invalid openid: dead
+    tick(at(4, "20:30"))                      # checkin_missed (day 3)
+    lines = {(line.rule, line.channel): line for line in effect.report(db.session, at(1, "00:00"), at(5, "00:00"))}
+    got = {key: (line.sent, line.failed, line.dead, line.acted) for key, line in lines.items()}
+    assert got == {
+        ("checkin_due", "inapp"): (2, 0, 0, 1),       # days 1 and 3; she checked in after day 1's
+        ("checkin_due", "wechat"): (1, 1, 0, 0),      # day 1's failed (45009), then was no longer due
+        ("checkin_missed", "inapp"): (1, 0, 0, 0),    # day 4, about day 3
+        ("checkin_missed", "sms"): (1, 0, 0, 0),      # days 2 and 3 empty: two running
+        ("checkin_missed", "wechat"): (0, 1, 1, 0),   # 40003: dead
+        ("no_lesson", "inapp"): (1, 0, 0, 0),
+        ("no_lesson", "wechat"): (1, 0, 0, 0),
+    }
+    page = admin_client.get("/admin/reminders/effect?from=2026-03-01&to=2026-03-05")
+    assert page.status_code == 200
+    assert 'data-rule="checkin_due" data-channel="inapp"' in page.text and "1 (50%)" in page.text
+    assert admin_client.get("/admin/reminders/effect?from=soon").status_code == 422
