@@ -29,6 +29,7 @@ from app.camp.models import CampTask, TaskCheckin
 from app.checkins.models import Checkin, Milestone, Programme
 from app.cohorts import dashboard
 from app.cohorts.models import Cohort, MentorNote, SummaryVersion, TraineeSummary
+from app.content import snapshot
 from app.core.members import active_trainees_of
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import Quiz, QuizAttempt
@@ -148,6 +149,10 @@ def refresh(session: Session, cohort: Cohort, now: datetime) -> int:
     stamps = session.execute(_out_of_date(cohort.id, now)).all()
     if not stamps:
         return 0
+    # The rules read the lessons and quizzes from the content snapshot, which a process checks only every
+    # few seconds: check it now, after the epoch was read, so no row is stamped with an epoch newer than
+    # the content it was worked out from (another process's `content sync` may have just committed).
+    snapshot.current(session, fresh=True)
     ids = [stamp.user_id for stamp in stamps]
     members = (sa.select(User.id).where(User.id.in_(ids)) if len(ids) <= ID_LIST_MAX
                else sa.select(_out_of_date(cohort.id, now).subquery().c.user_id))
