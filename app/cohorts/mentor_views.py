@@ -241,47 +241,27 @@ def contacted(cohort_id: int, trainee_id: int):
     return _act(cohort_id, trainee_id, action)
 
 
-BULK_MAX = 100   # a page of the table is 50
-
-
 @bp.post("/cohorts/<int:cohort_id>/bulk")
 @login_required
 def bulk(cohort_id: int):
-    """One action for the trainees selected on the table: a nudge, a note on her page, or "contacted" for each,
-    audited like the single actions. All or nothing: an id that is not a trainee of the cohort is a 404."""
+    """One action for the trainees ticked on the table (mentoring.act_on_each): all or nothing."""
     cohort = coached_cohort_or_404(cohort_id)
     back = safe_next(request.form.get("next"), url_for("mentor.cohort_dashboard", cohort_id=cohort.id))
-    action, body = request.form.get("action", ""), request.form.get("body", "")
+    action = request.form.get("action", "")
     picked = request.form.getlist("trainee")
-    ids = {int(raw) for raw in picked if raw.isascii() and raw.isdecimal() and len(raw) < 10}
-    if action not in ("nudge", "note", "contacted"):
-        flash(_("Choose what to do."), "warning")
-        return redirect(back)
-    if not ids:
-        flash(_("Select at least one trainee."), "warning")
-        return redirect(back)
-    if len(ids) > BULK_MAX:
-        flash(_("At most %(n)d trainees at once.", n=BULK_MAX), "warning")
-        return redirect(back)
-    people = mentoring.trainees_in(db.session, cohort, ids)
-    if len(ids) != len(set(picked)) or len(people) != len(ids):
-        abort(404)
-    now = utcnow()
+    ids = sorted({int(raw) for raw in picked if raw.isascii() and raw.isdecimal() and len(raw) < 10})
+    if len(ids) != len(set(picked)):
+        abort(404)   # something that is no one's id
     try:
-        for person in people:
-            if action == "nudge":
-                _audit("trainee.nudge", person, outbox=mentoring.send_nudge(db.session, current_user, person, body, now))
-            elif action == "note":
-                _audit("trainee.note", person, note=mentoring.add_note(db.session, current_user, person, body, now).id)
-            else:
-                _audit("trainee.contacted", person,
-                       note=mentoring.mark_contacted(db.session, current_user, person, body, now).id)
+        n = mentoring.act_on_each(db.session, current_user, cohort, action, ids, request.form.get("body", ""),
+                                  utcnow())
     except DomainError as e:
         db.session.rollback()
+        if e.status == 404:
+            abort(404)
         flash(str(e.message), "warning")
         return redirect(back)
     db.session.commit()
-    n = len(people)
     done = {"nudge": ngettext("Nudge sent to %(num)d trainee.", "Nudge sent to %(num)d trainees.", n),
             "note": ngettext("Note added for %(num)d trainee.", "Note added for %(num)d trainees.", n),
             "contacted": ngettext("Marked %(num)d trainee as contacted.", "Marked %(num)d trainees as contacted.", n)}
