@@ -178,6 +178,7 @@ ROUTES = {
     "GET /cohorts/compare": COACHES,                    # ?ids=<home>
     "GET /cohorts/<cohort_id>/dashboard": COACHES,
     "GET /cohorts/<cohort_id>/attention": COACHES,
+    "POST /cohorts/<cohort_id>/bulk": COACHES,
     "GET /cohorts/<cohort_id>/export.csv": COACHES,
     "GET /cohorts/<cohort_id>/feed": COACHES,
     "GET /cohorts/<cohort_id>/numbers": COACHES,
@@ -555,6 +556,8 @@ def cross_probes(w: World) -> list[tuple[str, str, str, dict | None]]:
         ("GET", f"/cohorts/{other}/trainees/{bo}", None),
         ("GET", f"/cohorts/{other}/trainees/{mei}", None),
         ("POST", f"/cohorts/{home}/trainees/{bo}/nudge", {"body": "Hello"}),
+        ("POST", f"/cohorts/{home}/bulk", {"action": "nudge", "body": "Hello", "trainee": [str(mei), str(bo)]}),
+        ("POST", f"/cohorts/{other}/bulk", {"action": "contacted", "trainee": str(bo)}),
         ("POST", f"/cohorts/{home}/trainees/{mei}/task-checkins/{w.bo_task_checkin.id}/pin", {"on": "1"}),
         ("POST", f"/cohorts/{home}/trainees/{mei}/notes", {"body": "Hello", "checkin_id": str(w.bo_checkin.id)}),
         ("POST", f"/cohorts/{home}/trainees/{mei}/notes", {"body": "Hello",

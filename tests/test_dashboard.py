@@ -91,8 +91,8 @@ def as_user(app, user):
 
 
 def card_ids(html: str) -> list[int]:
-    """The trainees shown as cards on the dashboard, in page order."""
-    return [int(i) for i in re.findall(r'class="card h-100 trainee-card" data-trainee="(\d+)"', html)]
+    """The trainees shown as lines of the dashboard's table, in page order."""
+    return [int(i) for i in re.findall(r'<tr class="trainee-row" data-trainee="(\d+)"', html)]
 
 
 def attention_ids(html: str) -> list[int]:

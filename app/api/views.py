@@ -15,7 +15,8 @@ from app.database import parse_id, utcnow
 from app.extensions import csrf, db
 from app.camp import service as camp
 from app.checkins import service as checkins
-from app.cohorts import dashboard
+from app.checkins.models import Milestone
+from app.cohorts import summaries
 from app.cohorts.models import Cohort
 from app.learning import service as learning
 from app.quizzes import grading
@@ -327,7 +328,7 @@ def _positive(name: str, default: int) -> int | None:
     return int(raw) if raw.isdecimal() and int(raw) > 0 else None
 
 
-def trainee_row_json(row: dashboard.TraineeRow) -> dict:
+def trainee_row_json(row: summaries.Line, metrics: dict[str, str]) -> dict:
     user = row.user
     return {
         "id": user.id, "name": user.name, "mobile": user.mobile, "email": user.email,
@@ -335,8 +336,9 @@ def trainee_row_json(row: dashboard.TraineeRow) -> dict:
         "quizzes_passed": row.quizzes_passed, "quizzes_total": row.quizzes_total,
         "earnings": format_yuan(row.total_earnings_fen), "earnings_fen": row.total_earnings_fen,
         "status": row.status,
-        "milestones": [{"key": m.milestone.key, "status": m.status, "earned": _amount(m, m.current)}
-                       for m in row.milestones],
+        "milestones": [{"key": m["key"], "status": m["status"],
+                        "earned": format_yuan(m["current"]) if metrics.get(m["key"]) == "earnings"
+                        else str(m["current"])} for m in row.milestones],
         "last_checkin": row.last_checkin.isoformat() if row.last_checkin else None,
         "last_active": row.last_active_at.isoformat() if row.last_active_at else None,
         "weakest": row.weakest,
@@ -365,17 +367,21 @@ def cohort_trainees(cohort_id: str):
     per_page = min(per_page, MAX_PER_PAGE)
     args = request.args
     sort = args.get("sort", "name")
-    if sort not in dashboard.SORTS:
-        return error(422, f"sort is one of: {', '.join(dashboard.SORTS)}")
+    if sort not in summaries.SORTS:
+        return error(422, f"sort is one of: {', '.join(summaries.SORTS)}")
     status = args.get("status", "")
-    if status and status not in ("achieved", "on_track", "behind", "missed"):
-        return error(422, "status is one of: achieved, on_track, behind, missed")
+    if status and status not in summaries.STATUSES:
+        return error(422, f"status is one of: {', '.join(summaries.STATUSES)}")
     now = utcnow()
-    rows = dashboard.cohort_rows(db.session, cohort, now)
-    query = dashboard.DashboardQuery(status=status, q=args.get("q", "")[:80], sort=sort)
-    shown = dashboard.filter_rows(rows, query, now)
+    if summaries.refresh(db.session, cohort, now):
+        db.session.commit()
+    query = summaries.DashboardQuery(status=status, q=args.get("q", "")[:80], sort=sort, page=page,
+                                     per_page=per_page)
+    table = summaries.page(db.session, cohort, query, now)
+    # A page past the last is empty (page() would show the last one, as the dashboard does).
+    lines = table.lines if page <= table.pages else []
+    metrics = dict(db.session.execute(sa.select(Milestone.key, Milestone.metric)).all())
     return jsonify({"cohort": {"id": cohort.id, "name": cohort.name, "start_date": cohort.start_date.isoformat()},
-                    "page": page, "per_page": per_page, "total": len(shown),
-                    "pages": max(1, -(-len(shown) // per_page)),
-                    "trainees": [trainee_row_json(r) for r in shown[(page - 1) * per_page: page * per_page]]})
+                    "page": page, "per_page": per_page, "total": table.total, "pages": table.pages,
+                    "trainees": [trainee_row_json(r, metrics) for r in lines]})
 

@@ -1,16 +1,17 @@
-"""The mentor's view of a cohort: one row per trainee, and who needs attention today.
+"""The mentor's view of a trainee, worked out from scratch: her row of the dashboard, and why she needs
+attention today. These are the rules; `summaries.py` stores their results (the read model the pages read)
+and works them out again only for the rows that changed.
 
-Everything is computed from one fetch per table for the whole cohort, plus each trainee's latest
-times grouped in SQL (a constant number of queries whatever its size), then in Python; checks are in
-`tests/test_dashboard.py`, timings in `bench/` (`python -m bench`).
+Everything is computed from one fetch per table for the trainees asked for, plus each one's latest times
+grouped in SQL (a constant number of queries whatever their number), then in Python; checks are in
+`tests/test_dashboard.py` and `tests/test_summaries.py`, timings in `bench/` (`python -m bench`).
 """
 from collections import namedtuple
 from dataclasses import dataclass, field
 from functools import cached_property
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
@@ -22,7 +23,7 @@ from app.learning import service as learning
 from app.learning.models import LessonProgress
 from app.quizzes.models import Quiz, QuizAttempt
 from app.core import calendar
-from app.core.members import active_trainee_ids, active_trainees_of
+from app.core.members import active_trainee_ids
 
 INACTIVE_DAYS = 3          # no activity for this long: "inactive"
 QUIET_CHECKIN_DAYS = 3     # no check-in for this long (from day 3 on): "missed check-ins"
@@ -100,21 +101,19 @@ _Day = namedtuple("_Day", "user_id day earnings_fen orders posts group_members a
 _Try = namedtuple("_Try", "user_id quiz_id state percent is_passed")
 
 
-def cohort_trainees(session: Session, cohort: Cohort) -> list[User]:
-    # Her cohort is the one given, already in the session: no need to join it to every row.
-    return list(session.scalars(sa.select(User).where(*active_trainees_of(cohort.id)).order_by(User.name)
-        .options(so.lazyload(User.cohort))))
-
-
 def _latest(*values):
     present = [v for v in values if v is not None]
     return max(present) if present else None
 
 
 def cohort_rows(session: Session, cohort: Cohort, now: datetime) -> list[TraineeRow]:
-    """Every active trainee of the cohort with her figures and reasons for attention."""
-    trainees = cohort_trainees(session, cohort)
-    members = active_trainee_ids(cohort.id)
+    """Every active trainee of the cohort with her figures and reasons for attention, by name."""
+    return trainee_rows(session, active_trainee_ids(cohort.id), now)
+
+
+def trainee_rows(session: Session, members, now: datetime) -> list[TraineeRow]:
+    """The rows of the trainees whose ids `members` (a SELECT of user ids) gives, by name."""
+    trainees = list(session.scalars(sa.select(User).where(User.id.in_(members)).order_by(User.name, User.id)))
     catalogue = learning.catalogue(session, None)
     lessons = [item.lesson for course in catalogue.courses for item in course.lessons]
     lesson_order = [(lesson.id, lesson) for lesson in lessons]
@@ -260,38 +259,21 @@ def needs_attention(rows: list[TraineeRow], now: datetime) -> list[TraineeRow]:
     return sorted(flagged, key=lambda r: (-r.attention, -(r.inactive_days(now) or 999), r.user.name))
 
 
-@dataclass
-class DashboardQuery:
-    status: str = ""
-    inactive: int | None = None
-    stuck: str = ""          # lesson id she is on
-    q: str = ""
-    sort: str = "attention"
-    page: int = 1
-    per_page: int = 50
-
-
-SORTS = {
-    "attention": lambda r: (-r.attention, r.user.name),
-    "name": lambda r: r.user.name,
-    "status": lambda r: (STATUS_ORDER.get(r.status, 4), r.user.name),
-    "earnings": lambda r: (-r.total_earnings_fen, r.user.name),
-    "lessons": lambda r: (-r.lessons_done, r.user.name),
-    # The longest quiet first: never active, then the oldest activity.
-    "last_active": lambda r: (r.last_active_at is not None, r.last_active_at.timestamp() if r.last_active_at else 0),
-}
-
-
-def filter_rows(rows: list[TraineeRow], query: DashboardQuery, now: datetime) -> list[TraineeRow]:
-    out = rows
-    if query.status:
-        out = [r for r in out if r.status == query.status]
-    if query.inactive:
-        out = [r for r in out if (r.inactive_days(now) is None or r.inactive_days(now) >= query.inactive)]
-    if query.stuck:
-        out = [r for r in out if r.next_lesson is not None and str(r.next_lesson.id) == query.stuck]
-    if query.q:
-        needle = query.q.strip().lower()
-        out = [r for r in out if needle in r.user.name.lower() or needle in (r.user.mobile or "")
-               or needle in (r.user.email or "")]
-    return sorted(out, key=SORTS.get(query.sort, SORTS["attention"]))
+def valid_until(row: TraineeRow, now: datetime) -> datetime:
+    """The next moment her row changes with the clock alone (nothing she or a mentor does): her next midnight
+    (a new programme day moves the milestones' lines, the quiet days, the day's task and the diagnosis' week),
+    18:00 her time while today's task is not done, the next whole day without activity (from the third
+    on: "inactive"), and the end of a mentor's "contacted". The rules above are the owners; keep this in step."""
+    zone = calendar.zone(row.user.timezone)
+    local = now.astimezone(zone)
+    moments = [datetime.combine(local.date() + timedelta(days=1), time(0), zone)]
+    if row.task_done is False:
+        due = datetime.combine(local.date(), TASK_DUE_AT, zone)
+        if due > now:
+            moments.append(due)
+    if row.last_active_at is not None:
+        idle = (now - row.last_active_at).days
+        moments.append(row.last_active_at + timedelta(days=max(INACTIVE_DAYS, idle + 1)))
+    if row.contacted_at is not None and row.contacted_at + timedelta(days=CONTACT_CLEARS_DAYS) > now:
+        moments.append(row.contacted_at + timedelta(days=CONTACT_CLEARS_DAYS))
+    return min(moments).astimezone(timezone.utc)

@@ -4,14 +4,14 @@ import io
 
 from babel.dates import format_skeleton
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _
+from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user, login_required
 
 from app.camp import coaching
 from app.camp import service as camp
 from app.checkins import service as checkins
 from app.checkins.chart import earnings_chart
-from app.cohorts import dashboard, mentoring
+from app.cohorts import mentoring, summaries
 from app.cohorts.models import Cohort, MentorNote
 from app.database import utcnow
 from app.extensions import db
@@ -37,14 +37,14 @@ def coached_cohort_or_404(cohort_id: int) -> Cohort:
     return cohort
 
 
-def _query() -> dashboard.DashboardQuery:
+def _query() -> summaries.DashboardQuery:
     args = request.args
     inactive = args.get("inactive", "")
     # isdecimal(), not isdigit(): "²" is a digit that int() refuses.
-    return dashboard.DashboardQuery(
-        status=args.get("status", "") if args.get("status") in dashboard.STATUS_ORDER else "",
+    return summaries.DashboardQuery(
+        status=args.get("status", "") if args.get("status") in summaries.STATUSES else "",
         inactive=int(inactive) if inactive.isdecimal() else None, stuck=args.get("stuck", ""),
-        q=args.get("q", "")[:80], sort=args.get("sort", "attention") if args.get("sort") in dashboard.SORTS else "attention",
+        q=args.get("q", "")[:80], sort=args.get("sort", "attention") if args.get("sort") in summaries.SORTS else "attention",
         page=max(1, int(args.get("page", "1"))) if args.get("page", "1").isdecimal() else 1)
 
 
@@ -57,6 +57,14 @@ def _filter_args() -> dict:
     return {name: request.args[name] for name in FILTER_ARGS if request.args.get(name)}
 
 
+def current_table(cohort: Cohort):
+    """Bring the cohort's stored rows up to date before reading them (and keep that work for the next page)."""
+    now = utcnow()
+    if summaries.refresh(db.session, cohort, now):
+        db.session.commit()
+    return now
+
+
 @bp.get("/cohorts")
 @staff_required
 def cohorts():
@@ -67,51 +75,47 @@ def cohorts():
 @login_required
 def cohort_dashboard(cohort_id: int):
     cohort = coached_cohort_or_404(cohort_id)
-    now, query = utcnow(), _query()
-    rows = dashboard.cohort_rows(db.session, cohort, now)
-    shown = dashboard.filter_rows(rows, query, now)
-    pages = max(1, -(-len(shown) // query.per_page))
-    page = min(query.page, pages)
-    lessons = sorted({r.next_lesson.id: r.next_lesson for r in rows if r.next_lesson}.values(),
-                     key=lambda lesson: (lesson.course.position, lesson.position))
-    return render_template("cohorts/dashboard.html", cohort=cohort, rows=shown[(page - 1) * query.per_page:
-                                                                              page * query.per_page],
-                           total=len(shown), all_count=len(rows), query=query, page=page, pages=pages,
-                           filter_args=_filter_args(),
-                           attention=dashboard.needs_attention(rows, now)[:5], lessons=lessons, now=now)
+    now, query = current_table(cohort), _query()
+    table = summaries.page(db.session, cohort, query, now)
+    attention, flagged = summaries.needs_attention(db.session, cohort, 3)
+    return render_template("cohorts/dashboard.html", cohort=cohort, table=table, query=query,
+                           filter_args=_filter_args(), attention=attention, flagged=flagged,
+                           pick_all=request.args.get("all") == "1",
+                           lessons=summaries.lessons_on(db.session, cohort), now=now)
 
 
 @bp.get("/cohorts/<int:cohort_id>/attention")
 @login_required
 def attention(cohort_id: int):
     cohort = coached_cohort_or_404(cohort_id)
-    now = utcnow()
-    flagged = dashboard.needs_attention(dashboard.cohort_rows(db.session, cohort, now), now)
+    now = current_table(cohort)
     # The most urgent first; a mentor works through a screenful, not 700 names at once.
-    return render_template("cohorts/attention.html", cohort=cohort, now=now, rows=flagged[:ATTENTION_SHOWN],
-                           more=max(0, len(flagged) - ATTENTION_SHOWN))
+    rows, flagged = summaries.needs_attention(db.session, cohort, ATTENTION_SHOWN)
+    return render_template("cohorts/attention.html", cohort=cohort, now=now, rows=rows,
+                           more=max(0, flagged - ATTENTION_SHOWN))
 
 
 @bp.get("/cohorts/<int:cohort_id>/export.csv")
 @login_required
 def export(cohort_id: int):
     cohort = coached_cohort_or_404(cohort_id)
-    now = utcnow()
-    rows = dashboard.filter_rows(dashboard.cohort_rows(db.session, cohort, now), _query(), now)
+    now = current_table(cohort)
+    rows = summaries.rows(db.session, cohort, _query(), now)
     out = io.StringIO()
     writer = csv.writer(out)
-    keys = [m.milestone.key for m in rows[0].milestones] if rows else []
+    keys = [m["key"] for m in rows[0].milestones] if rows else []
     writer.writerow(["name", "mobile", "email", "programme_day", "lessons_done", "lessons_total", "quizzes_passed",
                      "quizzes_total", "earnings", "status", *[f"{k}_status" for k in keys], "last_checkin",
                      "last_active", "weakest_factor", "needs_attention"])
     for r in rows:
+        statuses = {m["key"]: m["status"] for m in r.milestones}
         writer.writerow([_cell(r.user.name), _cell(r.user.mobile or ""), _cell(r.user.email or ""), r.programme_day,
                          r.lessons_done, r.lessons_total, r.quizzes_passed, r.quizzes_total,
                          format_yuan(r.total_earnings_fen),
-                         r.status or "", *[m.status for m in r.milestones],
+                         r.status or "", *[statuses.get(k, "") for k in keys],
                          r.last_checkin.isoformat() if r.last_checkin else "",
                          r.last_active_at.isoformat() if r.last_active_at else "", r.weakest or "",
-                         " ".join(reason.code for reason in r.reasons)])
+                         " ".join(reason["code"] for reason in r.summary.reasons)])
     # A BOM so that Excel (what operators open it with) reads the Chinese names right.
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename=cohort-{cohort.id}-{now.date().isoformat()}.csv"})
@@ -236,3 +240,30 @@ def contacted(cohort_id: int, trainee_id: int):
         return _("Marked as contacted: %(name)s leaves the list until something new happens.", name=person.name)
     return _act(cohort_id, trainee_id, action)
 
+
+@bp.post("/cohorts/<int:cohort_id>/bulk")
+@login_required
+def bulk(cohort_id: int):
+    """One action for the trainees ticked on the table (mentoring.act_on_each): all or nothing."""
+    cohort = coached_cohort_or_404(cohort_id)
+    back = safe_next(request.form.get("next"), url_for("mentor.cohort_dashboard", cohort_id=cohort.id))
+    action = request.form.get("action", "")
+    picked = request.form.getlist("trainee")
+    ids = sorted({int(raw) for raw in picked if raw.isascii() and raw.isdecimal() and len(raw) < 10})
+    if len(ids) != len(set(picked)):
+        abort(404)   # something that is no one's id
+    try:
+        n = mentoring.act_on_each(db.session, current_user, cohort, action, ids, request.form.get("body", ""),
+                                  utcnow())
+    except DomainError as e:
+        db.session.rollback()
+        if e.status == 404:
+            abort(404)
+        flash(str(e.message), "warning")
+        return redirect(back)
+    db.session.commit()
+    done = {"nudge": ngettext("Nudge sent to %(num)d trainee.", "Nudge sent to %(num)d trainees.", n),
+            "note": ngettext("Note added for %(num)d trainee.", "Note added for %(num)d trainees.", n),
+            "contacted": ngettext("Marked %(num)d trainee as contacted.", "Marked %(num)d trainees as contacted.", n)}
+    flash(done[action], "success")
+    return redirect(back)

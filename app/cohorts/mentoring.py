@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, joinedload
 
 from app.accounts.models import User
+from app.core import audit
 from app.core.access import Role
 from app.camp.models import TaskCheckin
 from app.checkins.models import Checkin
@@ -20,6 +21,12 @@ MAX_TEXT = 2000
 def trainee_in(session: Session, cohort: Cohort, trainee_id: int) -> User | None:
     return session.scalar(sa.select(User).where(User.id == trainee_id, User.cohort_id == cohort.id,
                                                 User.role == Role.TRAINEE))
+
+
+def trainees_in(session: Session, cohort: Cohort, trainee_ids) -> list[User]:
+    """The ones of these ids that are trainees of the cohort (trainee_in() for many), by id."""
+    return list(session.scalars(sa.select(User).where(User.id.in_(list(trainee_ids)), User.cohort_id == cohort.id,
+                                                      User.role == Role.TRAINEE).order_by(User.id)))
 
 
 def _text(body: str, required: bool = True) -> str:
@@ -67,6 +74,37 @@ def send_nudge(session: Session, mentor: User, trainee: User, body: str, now: da
     (quiet hours respected). Returns the outbox ids."""
     return notify(session, trainee, "nudge", {"sender_id": mentor.id, "mentor": mentor.name, "text": _text(body)}, now,
                   category="nudge", occasion=f"{mentor.id}-{now.timestamp():.6f}")
+
+
+BULK_ACTIONS = ("nudge", "note", "contacted")
+BULK_MAX = 100   # a page of the table is 50
+
+
+def act_on_each(session: Session, mentor: User, cohort: Cohort, action: str, trainee_ids: list[int], body: str,
+                now: datetime) -> int:
+    """The table's bulk action: a nudge, a note on her page, or "contacted" for each trainee picked, each
+    audited as the single action on her page is. All or nothing: DomainError (404) when an id is not a
+    trainee of the cohort, DomainError when the action or its words are refused; the caller rolls back.
+    Returns how many trainees it reached."""
+    if action not in BULK_ACTIONS:
+        raise DomainError(_l("Choose what to do."))
+    if not trainee_ids:
+        raise DomainError(_l("Select at least one trainee."))
+    if len(trainee_ids) > BULK_MAX:
+        raise DomainError(_l("At most %(n)d trainees at once.", n=BULK_MAX))
+    people = trainees_in(session, cohort, set(trainee_ids))
+    if len(people) != len(trainee_ids):
+        raise DomainError(_l("No such trainee."), status=404)
+    for person in people:
+        target = f"user:{person.id}"
+        if action == "nudge":
+            audit.record(session, mentor, "trainee.nudge", target, outbox=send_nudge(session, mentor, person, body, now))
+        elif action == "note":
+            audit.record(session, mentor, "trainee.note", target, note=add_note(session, mentor, person, body, now).id)
+        else:
+            audit.record(session, mentor, "trainee.contacted", target,
+                         note=mark_contacted(session, mentor, person, body, now).id)
+    return len(people)
 
 
 def comments_on_checkins(session: Session, trainee: User) -> dict[int, list[MentorNote]]:

@@ -65,3 +65,53 @@ class MentorNote(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
 
     author = so.relationship("User", foreign_keys=[author_id])
+
+
+class TraineeSummary(db.Model):
+    """The mentor's table, one row per trainee: what `dashboard.trainee_rows()` works out for her, stored so
+    that the dashboard, the needs-attention list, the export and the API page, sort and filter in SQL.
+
+    A row is current while `version` equals her `SummaryVersion` (bumped by every write that changes what it
+    shows), `epoch` equals the global one (bumped when the content changes) and `stale_at` (the next moment
+    the clock alone changes it: her midnight, 18:00 for today's task, ...) has not come; else
+    `summaries.refresh()` works it out again before anyone reads it. See app/cohorts/summaries.py.
+    """
+
+    __tablename__ = "trainee_summaries"
+
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    version: so.Mapped[int] = so.mapped_column(default=0)
+    epoch: so.Mapped[int] = so.mapped_column(default=0)
+    computed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    stale_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    programme_day: so.Mapped[int] = so.mapped_column()
+    total_earnings_fen: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    status: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))      # worst earnings milestone counting
+    status_rank: so.Mapped[int] = so.mapped_column(default=4)              # missed 0 ... none 4, for sorting
+    milestones: so.Mapped[list] = so.mapped_column(sa.JSON, default=list)  # [{key, status, current}]
+    lessons_done: so.Mapped[int] = so.mapped_column(default=0)
+    lessons_total: so.Mapped[int] = so.mapped_column(default=0)
+    next_lesson_id: so.Mapped[Optional[int]] = so.mapped_column()          # the lesson she is on
+    quizzes_passed: so.Mapped[int] = so.mapped_column(default=0)
+    quizzes_total: so.Mapped[int] = so.mapped_column(default=0)
+    essays_waiting: so.Mapped[int] = so.mapped_column(default=0)
+    last_checkin: so.Mapped[Optional[date]] = so.mapped_column(sa.Date)
+    last_active_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    contacted_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    task_done: so.Mapped[Optional[bool]] = so.mapped_column()             # today's 打卡; None: no task today
+    weakest: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
+    reasons: so.Mapped[list] = so.mapped_column(sa.JSON, default=list)     # [{code, weight, detail}]
+    attention: so.Mapped[int] = so.mapped_column(default=0)   # the reasons' weight
+
+    user = so.relationship("User", lazy="raise")
+
+
+class SummaryVersion(db.Model):
+    """How many times what her summary shows has changed: bumped (in the writer's transaction) by every
+    write that changes it; user_id 0 counts the changes that touch everyone (content, programme).
+    Kept apart from the summaries so that writers and the refresh never wait on each other's rows."""
+
+    __tablename__ = "summary_versions"
+
+    user_id: so.Mapped[int] = so.mapped_column(primary_key=True, autoincrement=False)
+    version: so.Mapped[int] = so.mapped_column(default=0)

@@ -105,14 +105,16 @@ def _check_seconds() -> float:
         else DEFAULT_CHECK_SECONDS
 
 
-def current(session: Session) -> Snapshot:
-    """This database's content snapshot, rebuilt when the stored version has changed."""
+def current(session: Session, *, fresh: bool = False) -> Snapshot:
+    """This database's content snapshot, rebuilt when the stored version has changed. `fresh`: check the
+    stored version now, not only every CONTENT_CHECK_SECONDS (for what is stored from the content, such
+    as the mentor's table, that must never be built from an older version than the database's)."""
     engine = session.get_bind()
     with _holders_lock:
         holder = _holders.setdefault(engine, _Holder())
     now = time.monotonic()
     snapshot = holder.snapshot
-    if snapshot is not None and now - holder.checked_at < _check_seconds():
+    if snapshot is not None and not fresh and now - holder.checked_at < _check_seconds():
         return snapshot
     version = session.scalar(sa.select(ContentVersion.version).where(ContentVersion.id == 1)) or ""
     if snapshot is None or snapshot.version != version:
