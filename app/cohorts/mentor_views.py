@@ -6,6 +6,7 @@ from babel.dates import format_skeleton
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from app.camp import coaching
 from app.camp import service as camp
@@ -100,21 +101,33 @@ def export(cohort_id: int):
     rows = dashboard.filter_rows(dashboard.cohort_rows(db.session, cohort, now), _query(), now)
     out = io.StringIO()
     writer = csv.writer(out)
-    keys = [m.milestone.key for m in rows[0].milestones] if rows else []
-    writer.writerow(["name", "mobile", "email", "programme_day", "lessons_done", "lessons_total", "quizzes_passed",
-                     "quizzes_total", "earnings", "status", *[f"{k}_status" for k in keys], "last_checkin",
-                     "last_active", "weakest_factor", "needs_attention"])
+    lang = content_lang()
+    titles = [Markup(m.milestone.text("title", lang)).striptags() for m in rows[0].milestones] if rows else []
+    # Headers and values in the interface's language: operators read this in a spreadsheet.
+    writer.writerow([_("Name"), _("Mobile"), _("Email"), _("Programme day"), _("Lessons done"), _("Lessons in total"),
+                     _("Quizzes passed"), _("Quizzes in total"), _("Earnings (yuan)"), _("Status"),
+                     *[_("%(milestone)s: status", milestone=t) for t in titles], _("Last check-in"),
+                     _("Last active"), _("Weakest factor"), _("Needs attention")])
     for r in rows:
         writer.writerow([_cell(r.user.name), _cell(r.user.mobile or ""), _cell(r.user.email or ""), r.programme_day,
                          r.lessons_done, r.lessons_total, r.quizzes_passed, r.quizzes_total,
                          format_yuan(r.total_earnings_fen),
-                         r.status or "", *[m.status for m in r.milestones],
+                         csv_label(r.status), *[csv_label(m.status) for m in r.milestones],
                          r.last_checkin.isoformat() if r.last_checkin else "",
-                         r.last_active_at.isoformat() if r.last_active_at else "", r.weakest or "",
-                         " ".join(reason.code for reason in r.reasons)])
+                         r.last_active_at.isoformat() if r.last_active_at else "", csv_label(r.weakest),
+                         "; ".join(csv_label(reason.code) for reason in r.reasons)])
     # A BOM so that Excel (what operators open it with) reads the Chinese names right.
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename=cohort-{cohort.id}-{now.date().isoformat()}.csv"})
+
+
+def csv_label(code: str | None) -> str:
+    """A status, factor or attention code as the export shows it, in the interface's language."""
+    labels = {"achieved": _("Achieved"), "on_track": _("On track"), "behind": _("Behind"), "missed": _("Missed"),
+              "traffic": _("traffic pool"), "circulation": _("circulation"), "monetization": _("monetization"),
+              "quiet": _("Quiet"), "inactive": _("Inactive"), "failed_quiz": _("Failed a quiz twice"),
+              "essay_waiting": _("Writing waiting for your review"), "task_missing": _("Hasn't done today's task")}
+    return labels.get(code, code or "")
 
 
 def _cell(text: str) -> str:

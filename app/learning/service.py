@@ -27,12 +27,21 @@ class CourseItem:
     quizzes: list[QuizStatus] = field(default_factory=list)
 
     @property
+    def lessons_total(self) -> int:
+        return len(self.lessons)
+
+    @property
+    def lessons_done(self) -> int:
+        return sum(item.is_done for item in self.lessons)
+
+    @property
     def total(self) -> int:
-        return len(self.lessons) + len(self.quizzes)
+        """Steps to complete the course: its lessons and its quizzes (a label saying "lessons" wants lessons_total)."""
+        return self.lessons_total + len(self.quizzes)
 
     @property
     def done(self) -> int:
-        return sum(item.is_done for item in self.lessons) + sum(q.is_passed for q in self.quizzes)
+        return self.lessons_done + sum(q.is_passed for q in self.quizzes)
 
     @property
     def is_complete(self) -> bool:
@@ -46,6 +55,12 @@ class CourseItem:
     def next_lesson(self) -> Lesson | None:
         return next((item.lesson for item in self.lessons if not item.is_done), None)
 
+    @property
+    def open_quiz(self) -> QuizStatus | None:
+        """The first quiz she can still pass (not passed, not waiting for a mentor, tries left)."""
+        return next((q for q in self.quizzes if not q.is_passed and not q.is_awaiting_review
+                     and q.attempts_left != 0), None)
+
 
 @dataclass
 class Catalogue:
@@ -54,6 +69,14 @@ class Catalogue:
     @property
     def total(self) -> int:
         return sum(c.total for c in self.courses)
+
+    @property
+    def lessons_total(self) -> int:
+        return sum(c.lessons_total for c in self.courses)
+
+    @property
+    def lessons_done(self) -> int:
+        return sum(c.lessons_done for c in self.courses)
 
     @property
     def done(self) -> int:
@@ -74,11 +97,16 @@ class Catalogue:
         for item in self.courses:
             if item.next_lesson:
                 return item.next_lesson
-            open_quiz = next((q for q in item.quizzes if not q.is_passed and not q.is_awaiting_review
-                              and q.attempts_left != 0), None)
-            if open_quiz:
-                return open_quiz
+            if item.open_quiz:
+                return item.open_quiz
         return None
+
+    def step_after(self, item: CourseItem) -> Lesson | QuizStatus | None:
+        """Where the end of a course's lessons leads: its own quiz still to pass, else the next step
+        in the courses after it (after the orientation, the first course)."""
+        if item.open_quiz:
+            return item.open_quiz
+        return Catalogue(self.courses[self.courses.index(item) + 1:]).next_step
 
     def course(self, slug: str) -> CourseItem | None:
         return next((c for c in self.courses if c.course.slug == slug), None)

@@ -34,7 +34,15 @@ def lesson(slug: str, lesson_slug: str):
         abort(404)
     previous, following = service.neighbours(item, lesson_item.lesson)
     return render_template("learning/lesson.html", item=item, lesson=lesson_item.lesson,
-                           is_done=lesson_item.is_done, previous=previous, following=following)
+                           is_done=lesson_item.is_done, previous=previous, following=following,
+                           after=None if following else catalogue.step_after(item), step_url=step_url)
+
+
+def step_url(step) -> str:
+    """The page of a catalogue step: a lesson, or a quiz (its status)."""
+    if hasattr(step, "quiz"):
+        return url_for("quizzes.quiz", slug=step.quiz.slug)
+    return url_for("learning.lesson", slug=step.course.slug, lesson_slug=step.slug)
 
 
 @bp.post("/courses/<slug>/<lesson_slug>/done")
@@ -45,12 +53,15 @@ def mark_done(slug: str, lesson_slug: str):
         abort(404)
     service.mark_lesson_done(db.session, current_user, lesson, utcnow())
     db.session.commit()
-    item = service.catalogue(db.session, current_user.id).course(slug)
+    catalogue = service.catalogue(db.session, current_user.id)
+    item = catalogue.course(slug)
     following = service.neighbours(item, lesson)[1]
-    flash(_("Lesson done. %(done)d of %(total)d in this course.", done=item.done, total=item.total), "success")
+    flash(_("Lesson done. %(done)d of %(total)d lessons in this course.", done=item.lessons_done,
+            total=item.lessons_total), "success")
     if following:
         return redirect(url_for("learning.lesson", slug=slug, lesson_slug=following.slug))
-    return redirect(url_for("learning.course", slug=slug))
+    after = catalogue.step_after(item)  # no dead end: the course's quiz, or the next course
+    return redirect(step_url(after) if after else url_for("learning.course", slug=slug))
 
 
 @bp.post("/courses/<slug>/<lesson_slug>/undo")
