@@ -21,13 +21,13 @@ def home():
     now = utcnow()
     catalogue = learning.catalogue(db.session, current_user.id)
     progress = checkins.progress(db.session, current_user, now)
-    camp_today = camp.today(db.session, current_user, now)
+    camp_today = camp.glance(db.session, current_user, now)
     return render_template("home.html", catalogue=catalogue, progress=progress, camp=camp_today,
                            primary=primary_action(camp_today, progress.checked_in_today, catalogue.next_step),
                            lesson_titles=lesson_titles(progress))
 
 
-def primary_action(today: camp.Today, checked_in: bool, next_step) -> str:
+def primary_action(today: camp.Glance, checked_in: bool, next_step) -> str:
     """The one thing home leads with, by her state: today's task (打卡), then today's earnings
     (记收入, after the 打卡), then the next lesson or quiz; "done" when nothing is left."""
     if today.task is not None and today.is_unlocked and not today.is_done:

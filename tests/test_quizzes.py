@@ -361,7 +361,8 @@ def test_quiz_pages_issue_a_bounded_number_of_queries(make_app, quizzes, trainee
             counts.append(n())
         return counts
 
+    measure()  # the first request builds the process's content snapshot
     few = measure()
     for _ in range(10):
         measure()
-    assert measure() == few and max(few) <= 14, few  # the same count with 1 or 12 attempts (home: her camp day too)
+    assert measure() == few and max(few) <= 12, few  # the same count with 1 or 12 attempts

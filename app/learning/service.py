@@ -7,6 +7,7 @@ import sqlalchemy.orm as so
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.content import snapshot
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes import service as quiz_service
 from app.quizzes.service import QuizStatus
@@ -113,25 +114,47 @@ class Catalogue:
 
 
 def completed_lesson_ids(session: Session, user_id: int) -> set[int]:
-    return set(session.scalars(sa.select(LessonProgress.lesson_id).where(
-        LessonProgress.user_id == user_id, LessonProgress.completed_at.is_not(None))))
+    return set(session.scalars(_completed_lessons(user_id)))
+
+
+def _completed_lessons(user_id: int) -> sa.Select:
+    return sa.select(LessonProgress.lesson_id).where(
+        LessonProgress.user_id == user_id, LessonProgress.completed_at.is_not(None))
+
+
+def her_progress(session: Session, user_id: int, quizzes) -> tuple[set[int], dict[int, QuizStatus]]:
+    """The lessons she has done and her status in each quiz, in one query: the two reads joined by
+    UNION ALL (a done lesson's row is `kind` 0 with no attempt; her attempts follow, in order)."""
+    if not quizzes:
+        return completed_lesson_ids(session, user_id), {}
+    no_attempt = (sa.cast(sa.null(), type_).label(name) for name, type_ in (
+        ("id", sa.Integer), ("state", sa.String), ("percent", sa.Float), ("is_passed", sa.Boolean),
+        ("number", sa.Integer)))
+    lessons = _completed_lessons(user_id).add_columns(*no_attempt, sa.literal(0).label("kind"))
+    attempts = quiz_service.attempt_rows(user_id, [quiz.id for quiz in quizzes]).order_by(None) \
+        .add_columns(sa.literal(1).label("kind"))
+    rows = session.execute(sa.union_all(lessons, attempts).order_by(sa.literal_column("kind"),
+                                                                    sa.literal_column("number"))).all()
+    return ({row[0] for row in rows if row.kind == 0},
+            quiz_service.statuses_from(quizzes, (row[:6] for row in rows if row.kind == 1)))
 
 
 def catalogue(session: Session, user_id: int | None) -> Catalogue:
-    """Active courses, lessons and quizzes with the user's progress: five queries whatever the size."""
-    courses = session.scalars(
-        sa.select(Course).where(Course.is_archived.is_(False)).order_by(Course.position)
-        # The lists need titles, not the lessons' bodies (120 KB of HTML) nor the quizzes' questions.
-        .options(so.selectinload(Course.lessons).defer(Lesson.body_html_zh).defer(Lesson.body_html_en))).all()
-    done = completed_lesson_ids(session, user_id) if user_id else set()
-    quizzes = quiz_service.active_quizzes(session, with_questions=False)
-    status = quiz_service.statuses(session, user_id, quizzes) if user_id else {
-        q.id: QuizStatus(q) for q in quizzes}
+    """Active courses, lessons and quizzes with the user's progress: the content from the shared
+    snapshot (built once per content version), her progress in one query."""
+    content = snapshot.current(session)
+    quizzes = list(content.quizzes)
+    done, status = her_progress(session, user_id, quizzes) if user_id else (set(), {
+        q.id: QuizStatus(q) for q in quizzes})
     return Catalogue([
-        CourseItem(course, [LessonItem(lesson, lesson.id in done)
-                            for lesson in course.lessons if not lesson.is_archived],
+        CourseItem(course, [LessonItem(lesson, lesson.id in done) for lesson in course.lessons],
                    [status[q.id] for q in quizzes if q.course_id == course.id])
-        for course in courses])
+        for course in content.courses])
+
+
+def is_lesson_done(session: Session, user_id: int, lesson_id: int) -> bool:
+    return session.scalar(sa.select(LessonProgress.completed_at.is_not(None)).where(
+        LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id)) or False
 
 
 def find_lesson(session: Session, course_slug: str, lesson_slug: str) -> Lesson | None:
@@ -165,21 +188,17 @@ def mark_lesson_not_done(session: Session, user: User, lesson: Lesson, now: date
     session.flush()
 
 
-def neighbours(item: CourseItem, lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
-    lessons = [i.lesson for i in item.lessons]
-    index = next(i for i, candidate in enumerate(lessons) if candidate.id == lesson.id)
+def neighbours(lessons, lesson) -> tuple:
+    """The lessons before and after `lesson` in `lessons` (None at either end)."""
+    ids = [candidate.id for candidate in lessons]
+    index = ids.index(lesson.id)
     return (lessons[index - 1] if index > 0 else None,
             lessons[index + 1] if index + 1 < len(lessons) else None)
 
 
 def lesson_titles(session: Session, keys: list[str], lang: str) -> dict[str, str]:
-    """{"course/lesson": title} for the given keys, in one query."""
-    if not keys:
-        return {}
-    rows = session.execute(sa.select(Course.slug, Lesson.slug, Lesson.title_zh, Lesson.title_en).join(Lesson.course)
-                           .where(Lesson.is_archived.is_(False)))
-    wanted = set(keys)
-    return {f"{c}/{l}": (en if lang == "en" else zh) for c, l, zh, en in rows if f"{c}/{l}" in wanted}
+    """{"course/lesson": title} for the given keys, from the content snapshot."""
+    return snapshot.current(session).lesson_titles(keys, lang) if keys else {}
 
 
 def completion_times(session: Session, user_id: int) -> list[tuple[Lesson, datetime]]:

@@ -2,6 +2,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.content import snapshot
 from app.database import utcnow
 from app.extensions import db
 from app.learning import service
@@ -27,15 +28,21 @@ def course(slug: str):
 @bp.get("/courses/<slug>/<lesson_slug>")
 @login_required
 def lesson(slug: str, lesson_slug: str):
-    catalogue = service.catalogue(db.session, current_user.id)
-    item = catalogue.course(slug)
-    lesson_item = next((i for i in item.lessons if i.lesson.slug == lesson_slug), None) if item else None
-    if lesson_item is None:
+    """The content comes from the shared snapshot: her progress is the page's one query (on this lesson; on a
+    course's last lesson, through the catalogue, to lead on to what comes next: no dead end)."""
+    lesson = snapshot.current(db.session).lesson(slug, lesson_slug)
+    if lesson is None:
         abort(404)
-    previous, following = service.neighbours(item, lesson_item.lesson)
-    return render_template("learning/lesson.html", item=item, lesson=lesson_item.lesson,
-                           is_done=lesson_item.is_done, previous=previous, following=following,
-                           after=None if following else catalogue.step_after(item), step_url=step_url)
+    previous, following = service.neighbours(lesson.course.lessons, lesson)
+    if following:
+        is_done, after = service.is_lesson_done(db.session, current_user.id, lesson.id), None
+    else:
+        catalogue = service.catalogue(db.session, current_user.id)
+        item = catalogue.course(slug)
+        is_done = next(i.is_done for i in item.lessons if i.lesson.id == lesson.id)
+        after = catalogue.step_after(item)
+    return render_template("learning/lesson.html", course=lesson.course, lesson=lesson, is_done=is_done,
+                           previous=previous, following=following, after=after, step_url=step_url)
 
 
 def step_url(step) -> str:
@@ -55,7 +62,7 @@ def mark_done(slug: str, lesson_slug: str):
     db.session.commit()
     catalogue = service.catalogue(db.session, current_user.id)
     item = catalogue.course(slug)
-    following = service.neighbours(item, lesson)[1]
+    following = service.neighbours([i.lesson for i in item.lessons], lesson)[1]
     flash(_("Lesson done. %(done)d of %(total)d lessons in this course.", done=item.lessons_done,
             total=item.lessons_total), "success")
     if following:
