@@ -213,6 +213,14 @@ def test_the_login_page_links_to_forgot_password(client):
     page = english(client).get("/login").text
     assert 'href="/forgot" id="forgot-password"' in page
     assert "ask for a password reset link" in client.get("/forgot").text
+    assert 'id="forgot-sms"' not in client.get("/forgot").text
+
+
+def test_with_sms_codes_forgot_password_leads_with_the_text_message_reset(make_app):
+    app = make_app(SMS_PROVIDER="tencent", SMS_SECRET_ID="id", SMS_SECRET_KEY="key", SMS_SDK_APP_ID="1400000000")
+    with app.app_context():
+        page = app.test_client().get("/forgot").text
+    assert 'href="/auth/sms/reset" id="forgot-sms"' in page
 
 
 def test_the_favicon_is_served_and_linked(client):
