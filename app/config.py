@@ -7,6 +7,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from flask import current_app, has_request_context, request
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = str(REPO_ROOT / "migrations")
 
@@ -45,8 +47,10 @@ class Defaults:
     SMTP_STARTTLS = False
     SMTP_SSL = False        # implicit TLS (port 465)
     SMTP_TIMEOUT = 30
-    # Where users reach the site: links in emails and group messages are absolute.
-    BASE_URL = "http://127.0.0.1:5000"
+    # Where users reach the site: links in emails, group messages and QR codes are absolute. Unset
+    # (None), a page's links follow the address its request came to; messages sent by a job, outside
+    # any request, use DEFAULT_BASE_URL (the address `make run` serves).
+    BASE_URL = None
     # Reminders: a dispatcher's claim is released after this long (it must have died), failed
     # deliveries wait REMINDER_BACKOFF_SECONDS x 2^(tries-1) (+-50%), and die after the last try.
     REMINDER_CLAIM_TIMEOUT = 300
@@ -121,6 +125,17 @@ ENVIRONMENT = {
     "SMS_SCHEME": "SMS_SCHEME",
     "SMS_REGION": "SMS_REGION",
 }
+
+
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def base_url() -> str:
+    """The site's address without a trailing slash: BASE_URL, else the request's own, else the default."""
+    configured = current_app.config.get("BASE_URL")
+    if configured:
+        return configured.rstrip("/")
+    return request.host_url.rstrip("/") if has_request_context() else DEFAULT_BASE_URL
 
 
 def database_url(url: str) -> str:

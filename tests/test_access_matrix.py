@@ -116,6 +116,8 @@ ROUTES = {
     # public
     "GET /healthz": PUBLIC,
     "GET /static/<filename>": PUBLIC,
+    "GET /favicon.ico": PUBLIC,
+    "GET /forgot": PUBLIC,                              # what to do without a password
     "GET /bootstrap/static/<filename>": PUBLIC,
     "GET /": PUBLIC,                                    # landing page, or her home (mentors: their cohorts)
     "POST /language": PUBLIC,
@@ -132,6 +134,8 @@ ROUTES = {
     "GET /invite/<code>": VISITORS,
     "POST /invite/<code>": VISITORS,
     # anyone logged in: her own account, the courses and quizzes, her check-ins, her inbox
+    "GET /me": LOGGED_IN,                               # the "me" tab
+    "POST /account/email": LOGGED_IN,
     "GET /account/password": LOGGED_IN,
     "POST /account/password": LOGGED_IN,
     "GET /account/tokens": LOGGED_IN,

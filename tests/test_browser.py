@@ -128,7 +128,7 @@ def test_a_new_trainee_registers_opens_the_first_lesson_marks_it_done_and_sees_p
     assert f"0/{total}" in overall
     shot(page, "02-home")
 
-    page.click("text=开始学习")
+    page.click(NEXT_LESSON)
     assert page.url.endswith("/courses/start-here/targets-and-formula")
     assert page.locator("h1").inner_text() == "你的目标怎么变成订单"
     shot(page, "03-lesson")
@@ -167,7 +167,7 @@ def test_the_walking_path_works_without_javascript_in_english(browser, live_url)
     page = context.new_page()
     register(page, live_url, "Lily", "+447700900123")
     assert "Hello, Lily" in page.content()
-    page.click("text=Start the lesson")
+    page.click(NEXT_LESSON)
     page.click("#mark-done")
     page.goto(live_url + "/courses/start-here")
     assert page.locator("#course-progress").inner_text().startswith("1/")   # one of the orientation's lessons
@@ -175,13 +175,24 @@ def test_the_walking_path_works_without_javascript_in_english(browser, live_url)
     context.close()
 
 
+# Home leads with today's task when it is open (after 08:00 her time), else with the lesson: either way
+# the next lesson is one tap away.
+NEXT_LESSON = "#primary-action a[href^='/courses/'], #next-step-link"
+
+
+def show_step(page, step: str) -> None:
+    """On a phone the quiz shows one question at a time: go to this one (a question id, or "finish")."""
+    page.evaluate("step => { location.hash = 'step-' + step; }", step)
+
+
 def answer_in_page(page, attempt_questions, right: bool) -> None:
-    """Fill the attempt's form as she would, with right (or no) answers."""
+    """Fill the attempt's form as she would, with right (or no) answers, one screen at a time."""
     from app.quizzes.grading import correct_answer
     for question in attempt_questions:
         qid, kind = question["id"], question["type"]
         if not right or kind == "description":
             continue
+        show_step(page, qid)
         key = correct_answer(question)
         if kind in ("single", "truefalse"):
             page.check(f"#{qid}-{key}")
@@ -216,12 +227,15 @@ def test_a_trainee_fails_a_quiz_then_passes_it_and_the_course_progress_moves(bro
     assert page.locator("#course-progress").inner_text() == "0/6"
     page.click('[data-quiz="sample"]')
     page.click("#start-attempt")
+    assert page.locator(".quiz-step:visible").count() == 1           # one question per screen on a phone
+    show_step(page, "word")
     page.fill("[name='q:word']", "Moments")  # saved as she types, by the page's script
     page.wait_for_selector("#save-status[data-saved='1']")
     page.reload()
     assert page.input_value("[name='q:word']") == "Moments"  # a reload loses nothing
     page.fill("[name='q:word']", "")
     shot(page, "07-quiz")
+    show_step(page, "finish")
     page.click("#submit-attempt")
     assert "/result" in page.url and page.locator("#score-percent").inner_text() == "0%"
     shot(page, "08-quiz-failed")
@@ -229,6 +243,7 @@ def test_a_trainee_fails_a_quiz_then_passes_it_and_the_course_progress_moves(bro
     page.click("text=回到测验")
     page.click("#start-attempt")
     answer_in_page(page, open_attempt_questions(live_server.app, "13500135000"), right=True)
+    show_step(page, "finish")
     page.click("#submit-attempt")
     assert page.locator("#score-percent").inner_text() == "100%"
     shot(page, "09-quiz-passed")
@@ -247,7 +262,9 @@ def test_an_essay_goes_through_mentor_review_and_the_trainee_sees_the_comment(br
     page.goto(live_url + "/quizzes/writing")
     page.click("#start-attempt")
     page.fill("[name='q:welcome']", "欢迎大家来到**宝妈好物群**!\n\n- 每天分享一个育儿小技巧\n- 你家宝宝几岁啦?")
+    page.click("#step-welcome [data-goto]")                          # Next
     page.check("#easy-true")
+    show_step(page, "finish")
     page.click("#submit-attempt")
     assert "等待批改" in page.content()
     result_url = page.url
@@ -261,7 +278,7 @@ def test_an_essay_goes_through_mentor_review_and_the_trainee_sees_the_comment(br
     coach.fill("#score-welcome-1", "4")
     coach.fill("#comment-welcome", "欢迎语很温暖!最后的问题问得好。")
     shot(coach, "10-mentor-review")
-    coach.click("#essay-welcome button[type=submit]")
+    coach.click("#save-review")
     assert "批改已保存" in coach.content()
 
     page.goto(result_url)
@@ -339,11 +356,12 @@ def test_a_mentor_finds_the_behind_trainee_nudges_her_and_marks_her_contacted(br
     trainee = browser.new_context(**PHONE)
     her = trainee.new_page()
     log_in(her, live_url, "trainee@demo.local", "xiaob-demo-2026")
-    assert her.locator("#inbox-link .badge").inner_text() == "1"
-    her.click("#inbox-link")
+    assert her.locator("#tab-inbox-badge").inner_text().startswith("1")   # on the "me" tab
+    her.click("[data-tab=me]")
+    her.click("#inbox-link-me")
     assert "今晚八点" in her.locator("#messages").inner_text()
     her.click("#mark-read")                                  # reading changes nothing; this button does
-    assert her.locator("#inbox-link .badge").count() == 0
+    assert her.locator("#tab-inbox-badge").count() == 0
     shot(her, "20-trainee-inbox")
     for context in (mentor, laptop, trainee):
         context.close()

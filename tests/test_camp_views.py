@@ -199,7 +199,7 @@ def test_the_earnings_check_in_shows_as_done_on_the_same_screen(web, mei):
     record_checkin(db.session, mei, {"date": "2026-05-04", "earnings": "5"}, utcnow())
     db.session.commit()
     html = web.get("/today").text
-    assert "You have checked in today." in html and 'id="checkin-today"' not in html
+    assert "Today's earnings are logged." in html and 'id="earnings-form"' not in html
 
 
 def test_mentors_are_sent_to_their_home(client, synced, clock):

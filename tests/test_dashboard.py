@@ -27,7 +27,7 @@ from app.quizzes.models import QuizAttempt
 from tests.factories import api_headers
 from tests.factories import frozen_clock
 from bench.dashboard import seed_trainees
-from tests.conftest import count_queries, login, make_cohort, make_user
+from tests.conftest import count_queries, english, login, make_cohort, make_user
 from tests.quiz_helpers import load_test_quizzes
 
 UTC = timezone.utc
@@ -448,7 +448,7 @@ def test_the_csv_export_has_every_row_a_bom_and_no_formulas(app, world):
     for n, name in enumerate(names):
         new_trainee(f"csv{n}@example.com", world.mine, name)
     new_trainee("intl@example.com", world.mine, "Intl", mobile="+447700900123")
-    client = as_user(app, world.mentor)
+    client = english(as_user(app, world.mentor))
     response = client.get(f"/cohorts/{world.mine.id}/export.csv?sort=name")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -456,7 +456,7 @@ def test_the_csv_export_has_every_row_a_bom_and_no_formulas(app, world):
     assert text.startswith("\ufeff")
     table = list(csv.reader(io.StringIO(text[1:])))
     header, rows = table[0], table[1:]
-    assert header[:4] == ["name", "mobile", "email", "programme_day"]
+    assert header[:4] == ["Name", "Mobile", "Email", "Programme day"]
     assert len(rows) == len(names) + 2  # and Mei, and Intl
     cells = [cell for row in rows for cell in row]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
@@ -465,15 +465,15 @@ def test_the_csv_export_has_every_row_a_bom_and_no_formulas(app, world):
             "美美"} <= set(by_name)
     assert by_name["Intl"][1] == "'+447700900123"
     mei = by_name["美美"]
-    assert mei[header.index("earnings")] == "12.50" and mei[header.index("last_checkin")] == "2026-05-19"
-    assert mei[header.index("needs_attention")] == "behind"
+    assert mei[header.index("Earnings (yuan)")] == "12.50" and mei[header.index("Last check-in")] == "2026-05-19"
+    assert mei[header.index("Needs attention")] == "Behind"
 
 
 def test_the_csv_export_follows_the_dashboard_filters(app, world, cases):
-    client = as_user(app, world.mentor)
+    client = english(as_user(app, world.mentor))
     rows = list(csv.DictReader(io.StringIO(
         client.get(f"/cohorts/{world.mine.id}/export.csv?q=quiet").data.decode("utf-8-sig"))))
-    assert [r["name"] for r in rows] == ["Quiet"] and rows[0]["needs_attention"] == "quiet"
+    assert [r["Name"] for r in rows] == ["Quiet"] and rows[0]["Needs attention"] == "Quiet"
 
 
 # --- what people wrote is never run -------------------------------------------------------------------

@@ -52,9 +52,11 @@ def test_marking_done_twice_keeps_the_first_completion(app, trainee, synced):
     assert service.completed_lesson_ids(db.session, trainee.id) == set()
 
 
-def test_last_lesson_of_a_course_goes_back_to_the_course(logged_in, synced):
+def test_the_orientations_last_lesson_leads_on_to_the_next_course_not_a_dead_end(logged_in, synced):
+    page = logged_in.get("/courses/start-here/first-week-plan").text
+    assert 'id="after-course" href="/courses/group-building/warm-contacts"' in page
     response = logged_in.post("/courses/start-here/first-week-plan/done")
-    assert response.location.endswith("/courses/start-here")
+    assert response.location.endswith("/courses/group-building/warm-contacts")
 
 
 def test_lesson_page_shows_objectives_time_body_and_neighbours(logged_in, synced):

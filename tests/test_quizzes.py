@@ -266,11 +266,11 @@ def test_mentor_reviews_an_essay_and_the_trainee_sees_the_comment(make_app, quiz
     assert f"/review/{attempt.id}" in queue
     page = coach.get(f"/review/{attempt.id}").text
     assert "<strong>欢迎</strong>" in page
-    bad = coach.post(f"/review/{attempt.id}", data={"question_id": "welcome", "score-0": "9", "score-1": "1",
-                                                     "comment": "keep me"})
+    bad = coach.post(f"/review/{attempt.id}", data={"score-welcome-0": "9", "score-welcome-1": "1",
+                                                     "comment-welcome": "keep me"})
     assert bad.status_code == 422 and "keep me" in bad.text  # what she typed stays
-    ok = coach.post(f"/review/{attempt.id}", data={"question_id": "welcome", "score-0": "5", "score-1": "4",
-                                                    "comment": "很温暖,<script>x</script>再加一个问题"})
+    ok = coach.post(f"/review/{attempt.id}", data={"score-welcome-0": "5", "score-welcome-1": "4",
+                                                    "comment-welcome": "很温暖,<script>x</script>再加一个问题"})
     assert ok.status_code == 302
     result = her.get(result_url).text
     assert "很温暖" in result and "<script>x" not in result and 'id="score-percent">90.91%' in result

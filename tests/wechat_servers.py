@@ -102,8 +102,9 @@ class FakeWechat(_Server):
 
     @property
     def config(self) -> dict:
+        # WeChat wants the site's public address set (docs/wechat.md): its callback and share links use it.
         return {"WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": APP_SECRET, "WECHAT_API_BASE": self.base,
-                "WECHAT_OPEN_BASE": self.base}
+                "WECHAT_OPEN_BASE": self.base, "BASE_URL": "http://127.0.0.1:5000"}
 
     def fail_next(self, path: str, errcode: int, times: int = 1) -> None:
         self.errors.setdefault(path, deque()).extend([errcode] * times)

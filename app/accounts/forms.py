@@ -67,3 +67,9 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField(_l("New password again"),
                             validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
                             render_kw={"autocomplete": "new-password"})
+
+
+class EmailForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[Optional(), Email(check_deliverability=False), Length(max=254)],
+                       filters=[lambda value: value.strip() if value else value],
+                       render_kw={"autocomplete": "email", "autocapitalize": "none"})

@@ -124,6 +124,18 @@ def create_user(session: Session, *, name: str, password: str | None, role: str 
     return user
 
 
+def set_email(session: Session, user: User, raw: str | None) -> None:
+    """Add or change her email (a trainee who joined by mobile needs one for email reminders).
+    Emptying it is allowed only while she has a mobile number to log in with."""
+    email = normalize_email(raw)
+    if email is None and not user.mobile:
+        raise DomainError(field="email", message=_l("You log in with your email: it cannot be removed."))
+    if email and session.scalar(sa.select(User.id).where(User.email == email, User.id != user.id)):
+        raise DomainError(field="email", message=_l("This email address already belongs to another account."))
+    user.email = email
+    session.flush()
+
+
 def invite_problem(session: Session, cohort: Cohort, now: datetime):
     """Why this cohort's invite cannot be used now (a message for her), or None when it can."""
     if cohort.invite_expires_at is not None and now >= cohort.invite_expires_at:

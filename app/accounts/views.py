@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.accounts import service
 from app.accounts.models import User
-from app.accounts.forms import JoinForm, LoginForm, PasswordForm, RegisterForm
+from app.accounts.forms import EmailForm, JoinForm, LoginForm, PasswordForm, RegisterForm
 from app.database import utcnow
 from app.extensions import db, login_manager
 from app.i18n import safe_next
@@ -188,3 +188,34 @@ def change_password():
             return redirect(url_for("home.home"))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/password.html", form=form), status
+
+
+@bp.get("/forgot")
+def forgot_password():
+    """What to do without a password: there is no self-service reset, a mentor or admin sends a link."""
+    return render_template("accounts/forgot.html")
+
+
+@bp.get("/me")
+@login_required
+def me():
+    """The "me" tab: her account, inbox, posters, reminder settings and language in one place."""
+    return render_template("accounts/me.html", email_form=EmailForm(email=current_user.email))
+
+
+@bp.post("/account/email")
+@login_required
+def change_email():
+    form = EmailForm()
+    if form.validate_on_submit():
+        try:
+            service.set_email(db.session, current_user, form.email.data)
+        except DomainError as e:
+            db.session.rollback()
+            put_on_form(form, e)
+        else:
+            db.session.commit()
+            flash(_("Email saved: %(email)s.", email=current_user.email) if current_user.email
+                  else _("Email removed."), "success")
+            return redirect(url_for("accounts.me"))
+    return render_template("accounts/me.html", email_form=form), 422

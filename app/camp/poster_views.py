@@ -1,7 +1,7 @@
 """Share posters: a cohort's invite, a trainee's milestone.
 
 The images are PNGs drawn by app/camp/posters.py; the QR codes hold absolute URLs built from
-BASE_URL, so they are right behind a proxy. The trainee's page /share shows hers.
+BASE_URL, so they are right behind a proxy (unset, from the address the request came to). The trainee's page /share shows hers.
 """
 from datetime import date
 
@@ -15,6 +15,7 @@ from markupsafe import Markup
 from app.accounts import service as accounts
 from app.camp import posters
 from app.checkins import service as checkins
+from app.config import base_url
 from app.cohorts.models import Cohort, cohort_mentors
 from app.database import utcnow
 from app.extensions import db
@@ -27,8 +28,8 @@ YES = ("1", "true", "yes", "on")
 
 
 def absolute(endpoint: str, **values) -> str:
-    """This site's URL as users reach it (BASE_URL), not as this request came in."""
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+    """This site's URL as users reach it (BASE_URL; unset, the address this request came to)."""
+    return base_url() + url_for(endpoint, **values)
 
 
 def invite_url(cohort: Cohort) -> str:

@@ -18,6 +18,7 @@ from app.camp import photos as uploads
 from app.camp.models import CampTask, Photo, TaskCheckin
 from app.camp.photos import MAX_PHOTOS
 from app.checkins.models import Checkin, Programme
+from app.content import snapshot
 from app.cohorts.models import Cohort
 from app.core.calendar import local_today, programme_day, programme_start, today_in
 from app.core.calendar import zone as calendar_zone
@@ -40,7 +41,10 @@ class CampRules:
 
 def camp_rules(session: Session) -> CampRules:
     """The rules synced from milestones/camp.yml; the file's defaults before the first sync."""
-    settings = session.scalar(sa.select(Programme.camp).where(Programme.key == "default")) or {}
+    return _rules(session.scalar(sa.select(Programme.camp).where(Programme.key == "default")) or {})
+
+
+def _rules(settings: dict) -> CampRules:
     makeup = settings.get("makeup") or {}
     default = CampRules()
     return CampRules(
@@ -290,6 +294,31 @@ def today(session: Session, user: User, now: datetime) -> Today:
         makeups=[Upcoming(t, makeup_deadline(t, user, rules)) for t in tasks
                  if t.day < day and t.id not in checkins and _can_make_up(t, user, now, rules, left)],
         makeup_left=left, streak=_streaks(tasks, checkins, day))
+
+
+@dataclass
+class Glance:
+    """What home shows of her camp today (the fields it reads of `Today`)."""
+
+    programme_day: int
+    task: CampTask | None   # the content snapshot's copy
+    is_unlocked: bool
+    unlocks_at: datetime | None
+    is_done: bool
+
+
+def glance(session: Session, user: User, now: datetime) -> Glance:
+    """Her camp today at a glance, for home: the plan and rules from the content snapshot, then whether
+    her 打卡 for today's task is in (one query; none on a day without a task)."""
+    content = snapshot.current(session)
+    rules = _rules((content.programme.camp if content.programme else None) or {})
+    day = programme_day(user, now)
+    task = next((t for t in content.camp_tasks if t.day == day), None)
+    return Glance(
+        programme_day=day, task=task, is_unlocked=task is not None and unlocked(task, user, now, rules),
+        unlocks_at=unlocks_at(task, user, rules) if task else None,
+        is_done=task is not None and bool(session.scalar(sa.select(sa.exists().where(
+            TaskCheckin.user_id == user.id, TaskCheckin.task_id == task.id)))))
 
 
 # --- streaks and the calendar ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.accounts.models import User
+from app.camp.poster_views import invite_is_open
 from app.cohorts import admin
 from app.cohorts.forms import CohortForm, MoveForm
 from app.cohorts.models import Cohort
@@ -82,7 +83,8 @@ def _edit_cohort(cohort: Cohort | None):
                   "success")
             return redirect(url_for("admin.edit_cohort", cohort_id=saved.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("cohorts/admin/cohort_form.html", form=form, cohort=cohort), status
+    return render_template("cohorts/admin/cohort_form.html", form=form, cohort=cohort,
+                           poster_open=invite_is_open(cohort)), status
 
 
 @bp.route("/cohorts/new", methods=["GET", "POST"])

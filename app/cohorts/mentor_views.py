@@ -6,6 +6,7 @@ from babel.dates import format_skeleton
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from app.camp import coaching
 from app.camp import service as camp
@@ -103,22 +104,36 @@ def export(cohort_id: int):
     rows = summaries.rows(db.session, cohort, _query(), now)
     out = io.StringIO()
     writer = csv.writer(out)
+    lang = content_lang()
     keys = [m["key"] for m in rows[0].milestones] if rows else []
-    writer.writerow(["name", "mobile", "email", "programme_day", "lessons_done", "lessons_total", "quizzes_passed",
-                     "quizzes_total", "earnings", "status", *[f"{k}_status" for k in keys], "last_checkin",
-                     "last_active", "weakest_factor", "needs_attention"])
+    named = {m.key: m for m in checkins.milestones_by_key(db.session, keys)}
+    titles = [Markup(named[k].text("title", lang)).striptags() if k in named else k for k in keys]
+    # Headers and values in the interface's language: operators read this in a spreadsheet.
+    writer.writerow([_("Name"), _("Mobile"), _("Email"), _("Programme day"), _("Lessons done"), _("Lessons in total"),
+                     _("Quizzes passed"), _("Quizzes in total"), _("Earnings (yuan)"), _("Status"),
+                     *[_("%(milestone)s: status", milestone=t) for t in titles], _("Last check-in"),
+                     _("Last active"), _("Weakest factor"), _("Needs attention")])
     for r in rows:
         statuses = {m["key"]: m["status"] for m in r.milestones}
         writer.writerow([_cell(r.user.name), _cell(r.user.mobile or ""), _cell(r.user.email or ""), r.programme_day,
                          r.lessons_done, r.lessons_total, r.quizzes_passed, r.quizzes_total,
                          format_yuan(r.total_earnings_fen),
-                         r.status or "", *[statuses.get(k, "") for k in keys],
+                         csv_label(r.status), *[csv_label(statuses.get(k)) for k in keys],
                          r.last_checkin.isoformat() if r.last_checkin else "",
-                         r.last_active_at.isoformat() if r.last_active_at else "", r.weakest or "",
-                         " ".join(reason["code"] for reason in r.summary.reasons)])
+                         r.last_active_at.isoformat() if r.last_active_at else "", csv_label(r.weakest),
+                         "; ".join(csv_label(reason.code) for reason in r.reasons)])
     # A BOM so that Excel (what operators open it with) reads the Chinese names right.
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename=cohort-{cohort.id}-{now.date().isoformat()}.csv"})
+
+
+def csv_label(code: str | None) -> str:
+    """A status, factor or attention code as the export shows it, in the interface's language."""
+    labels = {"achieved": _("Achieved"), "on_track": _("On track"), "behind": _("Behind"), "missed": _("Missed"),
+              "traffic": _("traffic pool"), "circulation": _("circulation"), "monetization": _("monetization"),
+              "quiet": _("Quiet"), "inactive": _("Inactive"), "failed_quiz": _("Failed a quiz twice"),
+              "essay_waiting": _("Writing waiting for your review"), "task_missing": _("Hasn't done today's task")}
+    return labels.get(code, code or "")
 
 
 def _cell(text: str) -> str:

@@ -4,6 +4,8 @@ Mentors see the cohorts they coach, admins every cohort; anyone else, or any oth
 a 404 exactly like a missing cohort. Charts are pygal's inline SVG with no script and no link,
 each with an aria-label and a table of the same numbers.
 """
+import math
+import unicodedata
 
 import pygal
 import sqlalchemy as sa
@@ -26,25 +28,37 @@ bp = Blueprint("stats", __name__)
 MAX_COMPARE = 8
 GREEN, GREY, ORANGE, BLUE = "#198754", "#adb5bd", "#fd7e14", "#0d6efd"
 WIDTH = 390  # drawn for a phone; the SVG scales to its container (explicit_size=False)
+ZERO_WIDTH_SPACE = "\u200b"
 
 
 def _style(*colors: str) -> Style:
     return Style(background="white", plot_background="white", foreground="#333", foreground_strong="#111",
                  foreground_subtle="#ddd", colors=colors, font_family="sans-serif", label_font_size=14,
                  major_label_font_size=14, legend_font_size=14, value_font_size=13, title_font_size=14,
-                 guide_stroke_color="#e3e3e3", major_guide_stroke_color="#e3e3e3")
+                 guide_stroke_color="#e3e3e3", major_guide_stroke_color="#e3e3e3", no_data_font_size=15)
 
 
 def _chart(kind, colors: tuple[str, ...], height: int, **options):
     return kind(style=_style(*colors), width=WIDTH, height=height, js=[], disable_xml_declaration=True,
-                explicit_size=False, margin=8, spacing=8, legend_at_bottom=True, legend_at_bottom_columns=1,
+                explicit_size=False, margin=8, margin_bottom=14, spacing=8, legend_at_bottom=True,
+                legend_at_bottom_columns=1, no_data_text=_("No numbers yet"),
                 truncate_legend=-1, truncate_label=-1, dynamic_print_values=False, **options)
 
 
 def _label(text: str, limit: int = 14) -> str:
-    """A chart label: plain text, cut short for a phone (the table has it in full)."""
+    """A chart label: plain text, cut short for a phone (the table has it in full).
+
+    `limit` counts a Chinese (wide) character as two. pygal reserves room for a label as if every
+    character were 0.6 em wide; a Chinese one takes a full em, so without help its labels run off the
+    left edge at 390 px. Zero-width spaces, which draw nothing, make pygal reserve enough room."""
     text = Markup(text).striptags()
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    widths = [2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text]
+    out = text
+    if sum(widths) > limit:  # keep what fits with the "…"
+        kept = next(i for i in range(len(text) + 1) if sum(widths[:i + 1]) > limit - 1)
+        out = text[:kept].rstrip() + "…"
+    wide = sum(unicodedata.east_asian_width(char) in "WF" for char in out)
+    return out + ZERO_WIDTH_SPACE * math.ceil(wide * 0.7)
 
 
 def _ticks(top: int) -> list[int]:
@@ -103,7 +117,7 @@ def median_chart(numbers: stats.CohortNumbers, lang: str) -> Markup:
     days = [m.day for m in numbers.medians]
     chart = _chart(pygal.XY, (GREEN, GREY, ORANGE), 300, show_dots=False, show_x_guides=False,
                    x_title=_("Programme day"), y_title="¥", include_x_axis=True, stroke_style={"width": 3},
-                   x_labels=[d for d in days if d == 1 or d % 7 == 0 or d == days[-1]])
+                   x_labels=[d for d in days if d == 1 or d == days[-1] or (d % 7 == 0 and days[-1] - d >= 3)])
     chart.add(_("Median earnings so far"),
               [(0, 0)] + [(m.day, m.median_fen / 100) for m in numbers.medians if m.median_fen is not None],
               stroke_style={"width": 4})

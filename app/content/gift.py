@@ -236,12 +236,14 @@ def _matching(parts: list[_Part], line: int) -> list[GiftAnswer]:
         if arrow < 0:
             raise _Problem(part.line, f'matching pair "{part.body.text()}" has no "->": write =left -> right')
         left, right = part.body[:arrow].text(), part.body[arrow + 2:].text()
-        if not left or not right:
-            raise _Problem(part.line, "matching pair with an empty side: write =left -> right")
-        answers.append(GiftAnswer(text=left, match=right, is_correct=True, weight=part.weight,
+        if not right:
+            raise _Problem(part.line, "matching pair with an empty right side: write =left -> right")
+        # An empty left side (= -> answer) is, as in Moodle, one more wrong answer to choose from.
+        answers.append(GiftAnswer(text=left, match=right, is_correct=bool(left), weight=part.weight,
                                   feedback=_optional(part.feedback)))
-    if len(answers) < 2:
-        raise _Problem(line, f"matching needs at least 2 pairs (=left -> right), found {len(answers)}")
+    real = sum(bool(a.text) for a in answers)
+    if real < 2:
+        raise _Problem(line, f"matching needs at least 2 pairs (=left -> right), found {real}")
     return answers
 
 

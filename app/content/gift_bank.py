@@ -53,11 +53,12 @@ def _convert(reader: QuizReader, zh: GiftQuestion, en: GiftQuestion, qid: str) -
              "weight": a.weight if a.weight is not None else (1.0 if a.is_correct else 0.0), "feedback": feedback(a, b)}
             for i, (a, b) in enumerate(pairs)]
     elif zh.kind == "short":
-        # Accepted answers of both files count, whichever language she types in.
+        # Accepted answers of both files count, whichever language she types in: each file's list is
+        # matched in its own order (Moodle's first match, so a closing "*" catches only the rest).
         question["answers"] = [{"text": a.text, "weight": 1.0 if a.weight is None else a.weight,
-                                "feedback": feedback(a, a)} for a in zh.answers]
+                                "feedback": feedback(a, a), "list": "zh"} for a in zh.answers]
         question["answers"] += [{"text": b.text, "weight": 1.0 if b.weight is None else b.weight,
-                                 "feedback": feedback(b, b)} for b in en.answers if en is not zh]
+                                 "feedback": feedback(b, b), "list": "en"} for b in en.answers if en is not zh]
     elif zh.kind == "numerical":
         question["ranges"] = []
         for a, b in pairs:

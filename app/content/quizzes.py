@@ -288,11 +288,14 @@ class QuizReader:
             self._matching(question, list(zip(lefts, rights)))
 
     def _matching(self, question: dict, pairs: list[tuple[dict, dict]]) -> None:
+        """Pairs to match; a pair with an empty left side (GIFT's "= -> answer") only adds a wrong choice."""
         choices: dict[str, dict] = {}
         question["pairs"] = []
         for i, (left, right) in enumerate(pairs):
             right_id = opaque_id(self.slug, question["id"], "right", right["zh"])
             choices.setdefault(right_id, {"id": right_id, "text": right})
+            if not left["zh"].strip():
+                continue
             question["pairs"].append({"id": opaque_id(self.slug, question["id"], "left", i), "left": left,
                                       "right_id": right_id})
         question["choices"] = list(choices.values())

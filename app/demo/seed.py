@@ -12,6 +12,8 @@ from app.core.calendar import default_timezone, today_in
 from app.camp import service as camp
 
 DEMO_CODE = "DEMO2026"
+# Our trainees read Chinese first; "Demo cohort" stays in it, the name operators know it by.
+DEMO_NAME = "小B成长营 · 演示班 (Demo cohort)"
 DEMO_PASSWORD = "xiaob-demo-2026"
 DEMO_ACCOUNTS = [
     ("admin@demo.local", "演示管理员", Role.ADMIN),
@@ -40,7 +42,7 @@ def seed_demo(session, now: datetime) -> Cohort:
     today = today_in(default_timezone(), now)
     cohort = session.scalar(sa.select(Cohort).where(Cohort.invite_code == DEMO_CODE))
     if cohort is None:
-        cohort = Cohort(name="Demo cohort", invite_code=DEMO_CODE, timezone=default_timezone(),
+        cohort = Cohort(name=DEMO_NAME, invite_code=DEMO_CODE, timezone=default_timezone(),
                         start_date=today - timedelta(days=DEMO_DAYS_AGO))
         session.add(cohort)
     for email, name, role in DEMO_ACCOUNTS:

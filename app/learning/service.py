@@ -28,12 +28,21 @@ class CourseItem:
     quizzes: list[QuizStatus] = field(default_factory=list)
 
     @property
+    def lessons_total(self) -> int:
+        return len(self.lessons)
+
+    @property
+    def lessons_done(self) -> int:
+        return sum(item.is_done for item in self.lessons)
+
+    @property
     def total(self) -> int:
-        return len(self.lessons) + len(self.quizzes)
+        """Steps to complete the course: its lessons and its quizzes (a label saying "lessons" wants lessons_total)."""
+        return self.lessons_total + len(self.quizzes)
 
     @property
     def done(self) -> int:
-        return sum(item.is_done for item in self.lessons) + sum(q.is_passed for q in self.quizzes)
+        return self.lessons_done + sum(q.is_passed for q in self.quizzes)
 
     @property
     def is_complete(self) -> bool:
@@ -47,6 +56,12 @@ class CourseItem:
     def next_lesson(self) -> Lesson | None:
         return next((item.lesson for item in self.lessons if not item.is_done), None)
 
+    @property
+    def open_quiz(self) -> QuizStatus | None:
+        """The first quiz she can still pass (not passed, not waiting for a mentor, tries left)."""
+        return next((q for q in self.quizzes if not q.is_passed and not q.is_awaiting_review
+                     and q.attempts_left != 0), None)
+
 
 @dataclass
 class Catalogue:
@@ -55,6 +70,14 @@ class Catalogue:
     @property
     def total(self) -> int:
         return sum(c.total for c in self.courses)
+
+    @property
+    def lessons_total(self) -> int:
+        return sum(c.lessons_total for c in self.courses)
+
+    @property
+    def lessons_done(self) -> int:
+        return sum(c.lessons_done for c in self.courses)
 
     @property
     def done(self) -> int:
@@ -75,29 +98,54 @@ class Catalogue:
         for item in self.courses:
             if item.next_lesson:
                 return item.next_lesson
-            open_quiz = next((q for q in item.quizzes if not q.is_passed and not q.is_awaiting_review
-                              and q.attempts_left != 0), None)
-            if open_quiz:
-                return open_quiz
+            if item.open_quiz:
+                return item.open_quiz
         return None
+
+    def step_after(self, item: CourseItem) -> Lesson | QuizStatus | None:
+        """Where the end of a course's lessons leads: its own quiz still to pass, else the next step
+        in the courses after it (after the orientation, the first course)."""
+        if item.open_quiz:
+            return item.open_quiz
+        return Catalogue(self.courses[self.courses.index(item) + 1:]).next_step
 
     def course(self, slug: str) -> CourseItem | None:
         return next((c for c in self.courses if c.course.slug == slug), None)
 
 
 def completed_lesson_ids(session: Session, user_id: int) -> set[int]:
-    return set(session.scalars(sa.select(LessonProgress.lesson_id).where(
-        LessonProgress.user_id == user_id, LessonProgress.completed_at.is_not(None))))
+    return set(session.scalars(_completed_lessons(user_id)))
+
+
+def _completed_lessons(user_id: int) -> sa.Select:
+    return sa.select(LessonProgress.lesson_id).where(
+        LessonProgress.user_id == user_id, LessonProgress.completed_at.is_not(None))
+
+
+def her_progress(session: Session, user_id: int, quizzes) -> tuple[set[int], dict[int, QuizStatus]]:
+    """The lessons she has done and her status in each quiz, in one query: the two reads joined by
+    UNION ALL (a done lesson's row is `kind` 0 with no attempt; her attempts follow, in order)."""
+    if not quizzes:
+        return completed_lesson_ids(session, user_id), {}
+    no_attempt = (sa.cast(sa.null(), type_).label(name) for name, type_ in (
+        ("id", sa.Integer), ("state", sa.String), ("percent", sa.Float), ("is_passed", sa.Boolean),
+        ("number", sa.Integer)))
+    lessons = _completed_lessons(user_id).add_columns(*no_attempt, sa.literal(0).label("kind"))
+    attempts = quiz_service.attempt_rows(user_id, [quiz.id for quiz in quizzes]).order_by(None) \
+        .add_columns(sa.literal(1).label("kind"))
+    rows = session.execute(sa.union_all(lessons, attempts).order_by(sa.literal_column("kind"),
+                                                                    sa.literal_column("number"))).all()
+    return ({row[0] for row in rows if row.kind == 0},
+            quiz_service.statuses_from(quizzes, (row[:6] for row in rows if row.kind == 1)))
 
 
 def catalogue(session: Session, user_id: int | None) -> Catalogue:
     """Active courses, lessons and quizzes with the user's progress: the content from the shared
-    snapshot (built once per content version), her progress in two queries."""
+    snapshot (built once per content version), her progress in one query."""
     content = snapshot.current(session)
-    done = completed_lesson_ids(session, user_id) if user_id else set()
     quizzes = list(content.quizzes)
-    status = quiz_service.statuses(session, user_id, quizzes) if user_id else {
-        q.id: QuizStatus(q) for q in quizzes}
+    done, status = her_progress(session, user_id, quizzes) if user_id else (set(), {
+        q.id: QuizStatus(q) for q in quizzes})
     return Catalogue([
         CourseItem(course, [LessonItem(lesson, lesson.id in done) for lesson in course.lessons],
                    [status[q.id] for q in quizzes if q.course_id == course.id])

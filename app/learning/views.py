@@ -28,14 +28,28 @@ def course(slug: str):
 @bp.get("/courses/<slug>/<lesson_slug>")
 @login_required
 def lesson(slug: str, lesson_slug: str):
-    """The content comes from the shared snapshot: her progress on this lesson is the page's one query."""
+    """The content comes from the shared snapshot: her progress is the page's one query (on this lesson; on a
+    course's last lesson, through the catalogue, to lead on to what comes next: no dead end)."""
     lesson = snapshot.current(db.session).lesson(slug, lesson_slug)
     if lesson is None:
         abort(404)
     previous, following = service.neighbours(lesson.course.lessons, lesson)
-    return render_template("learning/lesson.html", course=lesson.course, lesson=lesson,
-                           is_done=service.is_lesson_done(db.session, current_user.id, lesson.id),
-                           previous=previous, following=following)
+    if following:
+        is_done, after = service.is_lesson_done(db.session, current_user.id, lesson.id), None
+    else:
+        catalogue = service.catalogue(db.session, current_user.id)
+        item = catalogue.course(slug)
+        is_done = next(i.is_done for i in item.lessons if i.lesson.id == lesson.id)
+        after = catalogue.step_after(item)
+    return render_template("learning/lesson.html", course=lesson.course, lesson=lesson, is_done=is_done,
+                           previous=previous, following=following, after=after, step_url=step_url)
+
+
+def step_url(step) -> str:
+    """The page of a catalogue step: a lesson, or a quiz (its status)."""
+    if hasattr(step, "quiz"):
+        return url_for("quizzes.quiz", slug=step.quiz.slug)
+    return url_for("learning.lesson", slug=step.course.slug, lesson_slug=step.slug)
 
 
 @bp.post("/courses/<slug>/<lesson_slug>/done")
@@ -46,12 +60,15 @@ def mark_done(slug: str, lesson_slug: str):
         abort(404)
     service.mark_lesson_done(db.session, current_user, lesson, utcnow())
     db.session.commit()
-    item = service.catalogue(db.session, current_user.id).course(slug)
+    catalogue = service.catalogue(db.session, current_user.id)
+    item = catalogue.course(slug)
     following = service.neighbours([i.lesson for i in item.lessons], lesson)[1]
-    flash(_("Lesson done. %(done)d of %(total)d in this course.", done=item.done, total=item.total), "success")
+    flash(_("Lesson done. %(done)d of %(total)d lessons in this course.", done=item.lessons_done,
+            total=item.lessons_total), "success")
     if following:
         return redirect(url_for("learning.lesson", slug=slug, lesson_slug=following.slug))
-    return redirect(url_for("learning.course", slug=slug))
+    after = catalogue.step_after(item)  # no dead end: the course's quiz, or the next course
+    return redirect(step_url(after) if after else url_for("learning.course", slug=slug))
 
 
 @bp.post("/courses/<slug>/<lesson_slug>/undo")

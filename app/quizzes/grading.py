@@ -112,9 +112,7 @@ def grade(question: dict, answer) -> Graded:
         fraction = _clamp(sum(o["weight"] for o in chosen))
         feedback = [o.get("feedback") for o in chosen]
     elif kind == "short":
-        given = normalize_text(answer)
-        matches = [a for a in question["answers"] if normalize_text(a["text"]) == given]
-        best = max(matches, key=lambda a: a["weight"], default=None)
+        best = short_answer_match(question["answers"], answer)
         if best:
             fraction, feedback = _clamp(best["weight"]), [best.get("feedback")]
     elif kind == "numerical":
@@ -135,6 +133,31 @@ def grade(question: dict, answer) -> Graded:
         raise DomainError(f"unknown question type {kind}")
     score = round(points * fraction, 4)
     return Graded(score, points, math.isclose(fraction, 1.0), [f for f in feedback if f])
+
+
+def wildcard_matches(pattern: str, given: str) -> bool:
+    """Moodle's short-answer test: `*` stands for any run of characters (a backslash before it keeps a
+    star itself). The pattern is split at its stars first, so a full-width ＊ stays a plain character;
+    each piece and her answer are then normalised alike (width, case, spaces)."""
+    pieces = re.split(r"(?<!\\)\*+", pattern.strip())
+    regexp = ".*".join(re.escape(_loose(piece.replace("\\*", "*"))) for piece in pieces)
+    return re.fullmatch(regexp, normalize_text(given), re.DOTALL) is not None
+
+
+def _loose(text: str) -> str:
+    """normalize_text without the trim: a piece between two stars keeps its edges."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold())
+
+
+def short_answer_match(answers: list[dict], given: str) -> dict | None:
+    """The accepted answer hers matches, as Moodle picks it: the first in the list's order. Answers from
+    two language files form two lists (their "list" key); the better of the two first matches counts."""
+    firsts: dict = {}
+    for accepted in answers:
+        key = accepted.get("list")
+        if key not in firsts and wildcard_matches(accepted["text"], given):
+            firsts[key] = accepted
+    return max(firsts.values(), key=lambda a: a["weight"], default=None)
 
 
 def correct_answer(question: dict):

@@ -76,6 +76,11 @@ class QuizAttempt(db.Model):
     user = so.relationship("User")
     reviews: so.Mapped[list["EssayReview"]] = so.relationship(back_populates="attempt", lazy="selectin")
 
+    @property
+    def ran_out_of_time(self) -> bool:
+        """Finished by its time limit rather than by her: graded as it stood at the deadline."""
+        return self.deadline_at is not None and self.submitted_at == self.deadline_at
+
 
 class EssayReview(db.Model):
     """A mentor's scores against the rubric, and comment, for one essay answer."""

@@ -1,4 +1,5 @@
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -88,7 +89,13 @@ def answer(attempt_id: int):
             return redirect(url_for("quizzes.result", attempt_id=attempt.id))
         service.save_answers(db.session, attempt, answers, now)
         db.session.commit()
-        flash(_("Your answers are saved. You can come back and finish later."), "success")
+        step = request.form.get("action", "").removeprefix("goto:")
+        if request.form.get("action", "").startswith("goto:") and step in _step_ids(attempt):
+            # A phone's Back / Next without JavaScript: saved, and on to that question.
+            return redirect(url_for("quizzes.take", attempt_id=attempt.id, _anchor=f"step-{step}"))
+        flash(_("Your answers are saved. Come back before %(time)s: then what you saved is graded as it stands, "
+                "and this try counts.", time=format_datetime(attempt.deadline_at, "short"))
+              if attempt.deadline_at else _("Your answers are saved. You can come back and finish later."), "success")
         return redirect(url_for("quizzes.take", attempt_id=attempt.id))
     except DomainError as e:
         db.session.rollback()
@@ -99,6 +106,11 @@ def answer(attempt_id: int):
         if attempt.state == QuizAttempt.IN_PROGRESS:
             return render_template("quizzes/take.html", attempt=attempt, quiz=attempt.quiz, answers=answers), status
         return redirect(url_for("quizzes.result", attempt_id=attempt.id))
+
+
+def _step_ids(attempt: QuizAttempt) -> set[str]:
+    """The steps of the one-question-per-screen form: each question, and the last screen."""
+    return {question["id"] for question in attempt.questions} | {"finish"}
 
 
 @bp.post("/attempts/<int:attempt_id>/autosave")
@@ -145,32 +157,52 @@ def review(attempt_id: int):
             or attempt.state == QuizAttempt.IN_PROGRESS:
         abort(404)
     essays = [q for q in attempt.questions if q["type"] == "essay"]
-    status = 200
+    status, errors = 200, {}
     if request.method == "POST":
-        question_id = request.form.get("question_id", "")
-        question = next((q for q in essays if q["id"] == question_id), None)
-        try:
-            if question is None:
-                raise DomainError(_("No such essay in this attempt."), status=404)
-            scores = [float(request.form.get(f"score-{i}", "")) for i in range(len(question["rubric"]))]
-        except ValueError:
-            flash(_("Give each criterion a score between 0 and its points."), "warning")
-            status = 422
-        except DomainError as e:
-            abort(e.status)
-        else:
+        # One form for the whole review: every essay's scores and comment arrive together, and a
+        # refusal shows the page again with everything she typed (nothing is saved until all is right).
+        scored, errors = essay_scores_from_form(request.form, essays)
+        if not errors and not scored:
+            errors = {essays[0]["id"]: _("Give each criterion a score between 0 and its points.")} if essays else {}
+        if not errors:
             try:
-                service.review_essay(db.session, current_user, attempt, question_id, scores,
-                                     request.form.get("comment", ""), utcnow())
+                for question_id, (scores, comment) in scored.items():
+                    service.review_essay(db.session, current_user, attempt, question_id, scores, comment, utcnow())
+                    audit.record(db.session, current_user, "essay.review", f"user:{attempt.user_id}",
+                                 attempt=attempt.id, question=question_id, points=sum(scores))
             except DomainError as e:
                 db.session.rollback()
-                flash(str(e.message), "warning")
-                status = 422
+                if e.status == 404:
+                    abort(404)
+                errors = {question_id: str(e.message)}
             else:
-                audit.record(db.session, current_user, "essay.review", f"user:{attempt.user_id}",
-                             attempt=attempt.id, question=question_id, points=sum(scores))
                 db.session.commit()
                 flash(_("Review saved. %(name)s can see it now.", name=attempt.user.name), "success")
                 return redirect(url_for("quizzes.review", attempt_id=attempt.id))
-    return render_template("quizzes/review.html", attempt=attempt, essays=essays,
+        flash(_("Nothing was saved: see the essay marked below."), "warning")
+        status = 422
+    return render_template("quizzes/review.html", attempt=attempt, essays=essays, errors=errors,
+                           typed=request.form if request.method == "POST" else None,
                            reviews={r.question_id: r for r in attempt.reviews}), status
+
+
+def essay_scores_from_form(form, essays: list[dict]) -> tuple[dict, dict]:
+    """{question id: (scores, comment)} for each essay with anything typed, and {question id: error}.
+    An essay left wholly blank is not reviewed yet; one partly scored is an error (nothing is guessed)."""
+    scored, errors = {}, {}
+    for question in essays:
+        qid = question["id"]
+        raw = [form.get(f"score-{qid}-{i}", "").strip() for i in range(len(question["rubric"]))]
+        comment = form.get(f"comment-{qid}", "")
+        if not any(raw) and not comment.strip():
+            continue
+        try:
+            scores = [float(value) for value in raw]
+        except ValueError:
+            errors[qid] = _("Give each criterion a score between 0 and its points.")
+            continue
+        if any(not 0 <= score <= r["points"] for score, r in zip(scores, question["rubric"])):
+            errors[qid] = _("Give each criterion a score between 0 and its points.")
+            continue
+        scored[qid] = (scores, comment)
+    return scored, errors

@@ -6,13 +6,13 @@ arrives, in the language she uses now; `no_longer_due()` drops what she has done
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.camp.models import CampTask, TaskCheckin
 from app.checkins import service as checkins
+from app.config import base_url
 from app.checkins.models import Checkin, Milestone
 from app.content.render import markdown_text
 from app.learning.models import Course, Lesson, LessonProgress
@@ -174,7 +174,7 @@ class Renderer:
                 return None
             title = texts["title"][lang].format_map(values)
             body = texts["body"][lang].format_map({**values, **typed})
-        base = current_app.config["BASE_URL"].rstrip("/")
+        base = base_url()
         unsubscribe = None
         if message.channel == "email" and message.user_id is not None and rule != "password_changed":
             token = preferences.unsubscribe_token(message.user_id, message.category)

@@ -16,7 +16,7 @@ def signature(ticket: str, nonce: str, timestamp: int, url: str) -> str:
 
 
 def is_our_page(url: str, base_url: str) -> bool:
-    """Only our own pages are signed: same scheme and host as BASE_URL."""
+    """Only our own pages are signed: same scheme and host as the site's address (`base_url()`)."""
     ours, theirs = urlsplit(base_url), urlsplit(url)
     return bool(url) and theirs.scheme == ours.scheme and theirs.netloc == ours.netloc and len(url) <= 2000
 

@@ -1,15 +1,16 @@
 """Share cards: what WeChat shows when she shares one of our pages (the invite page, a 打卡 done, a
 milestone reached). Only inside WeChat's browser with the 公众号 configured; elsewhere nothing."""
-from flask import current_app, request
+from flask import request
 from flask_babel import gettext as _
 
+from app.config import base_url
 from app.wechat import client
 
 
 def share_card(kind: str, *, cohort=None, day: int | None = None, milestone: str | None = None) -> dict | None:
     if cohort is None or not client.is_configured() or "MicroMessenger" not in (request.user_agent.string or ""):
         return None
-    link = f"{current_app.config['BASE_URL'].rstrip('/')}/invite/{cohort.invite_code}"
+    link = f"{base_url()}/invite/{cohort.invite_code}"
     if kind == "checkin":
         title = _("Day %(day)d done at Xiaob Academy", day=day or 1)
     elif kind == "milestone":

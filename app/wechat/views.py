@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from app.accounts import service as accounts
 from app.accounts.forms import JoinForm, LoginForm, MobileJoinForm
 from app.accounts.views import start_session
+from app.config import base_url
 from app.core.errors import DomainError
 from app.database import utcnow
 from app.extensions import db
@@ -62,7 +63,7 @@ def start():
                           user_id=user_id)
     db.session.commit()
     config = current_app.config
-    callback = config["BASE_URL"].rstrip("/") + url_for("wechat.callback")
+    callback = base_url() + url_for("wechat.callback")
     # WeChat reads these parameters in this order, and wants the fragment.
     query = urlencode([("appid", config["WECHAT_APP_ID"]), ("redirect_uri", callback), ("response_type", "code"),
                        ("scope", scope), ("state", state)])
@@ -264,7 +265,7 @@ def jssdk_config():
     if not client.is_configured():
         return jsonify(error="not_configured", message="WeChat is not configured on this server."), 404
     url = request.args.get("url", "")
-    if not jssdk.is_our_page(url, current_app.config["BASE_URL"]):
+    if not jssdk.is_our_page(url, base_url()):
         return jsonify(error="bad_url", message="url must be the full address of one of this site's pages."), 422
     try:
         signed = jssdk.sign_page(db.session, url.split("#", 1)[0], utcnow())

@@ -1,7 +1,7 @@
 """Trainee summaries: the mentor's table as a read model, and the versions that keep it current
 
 Revision ID: a0d0946ce661
-Revises: 1e333ccf25d4
+Revises: 4d18d3691f65
 Create Date: 2026-12-03 08:15:02.788483
 
 """
@@ -13,7 +13,7 @@ import app.database  # noqa: F401  (column types such as UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision = 'a0d0946ce661'
-down_revision = '1e333ccf25d4'
+down_revision = '4d18d3691f65'
 branch_labels = None
 depends_on = None
 
