@@ -15,6 +15,9 @@ class Defaults:
     SQLALCHEMY_DATABASE_URI = None  # filled in below: sqlite:///<instance>/academy.db
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     CONTENT_ROOT = str(REPO_ROOT)
+    # Each process checks the stored content version at most this often (app/content/snapshot.py):
+    # a `content sync` reaches every web worker within this many seconds.
+    CONTENT_CHECK_SECONDS = 2.0
     ACADEMY_TIMEZONE = "Asia/Shanghai"
     BABEL_DEFAULT_LOCALE = "zh_CN"
     # BABEL_DEFAULT_TIMEZONE follows ACADEMY_TIMEZONE (load() below).
@@ -65,9 +68,14 @@ class Defaults:
     UPLOAD_MAX_BYTES = 8 * 1024 * 1024
     UPLOAD_MAX_PIXELS = 4096 * 4096     # decoded at once (a big JPEG is decoded at a reduced scale)
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024   # a whole request: three photos and the form
-    SCHEDULER_LOCK_FILE = None          # None: instance/scheduler.lock (one scheduler per machine)
+    SCHEDULER_LOCK_FILE = None          # SQLite: None is instance/scheduler.lock (one scheduler per machine);
+                                        # PostgreSQL: an advisory lock instead (one leader across machines)
     SCHEDULER_RULES_SECONDS = 300
     SCHEDULER_DISPATCH_SECONDS = 30
+    SCHEDULER_PRUNE_SECONDS = 24 * 3600
+    # Sent and skipped outbox messages, delivery tries, inbox messages and login attempts are deleted
+    # this many days after they were made (app/ops/retention.py); dead letters stay until handled.
+    RETENTION_DAYS = 90
     # WeChat 公众号 (docs/wechat.md): no WECHAT_APP_ID, no WeChat login, share cards or channel.
     WECHAT_APP_ID = None
     WECHAT_APP_SECRET = None
@@ -112,6 +120,10 @@ ENVIRONMENT = {
     "S3_SECRET_KEY": "S3_SECRET_KEY",
     "S3_REGION": "S3_REGION",
     "S3_ADDRESSING_STYLE": "S3_ADDRESSING_STYLE",
+    "SCHEDULER_LOCK_FILE": "SCHEDULER_LOCK_FILE",
+    "SCHEDULER_RULES_SECONDS": "SCHEDULER_RULES_SECONDS",
+    "SCHEDULER_DISPATCH_SECONDS": "SCHEDULER_DISPATCH_SECONDS",
+    "RETENTION_DAYS": "RETENTION_DAYS",
     "WECHAT_APP_ID": "WECHAT_APP_ID",
     "WECHAT_APP_SECRET": "WECHAT_APP_SECRET",
     "WECHAT_API_BASE": "WECHAT_API_BASE",
@@ -149,7 +161,9 @@ def load(app, overrides=None) -> None:
     for flag in ("SCHEDULER_ENABLED", "SMTP_STARTTLS", "SMTP_SSL", "SECURE_COOKIES"):
         if isinstance(app.config[flag], str):
             app.config[flag] = app.config[flag].lower() in ("1", "true", "yes", "on")
-    app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])
+    for number in ("SMTP_PORT", "SCHEDULER_RULES_SECONDS", "SCHEDULER_DISPATCH_SECONDS", "SCHEDULER_PRUNE_SECONDS",
+                   "RETENTION_DAYS"):
+        app.config[number] = int(app.config[number])
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["ACADEMY_TIMEZONE"]
     url = app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'academy.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(url)

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -36,7 +37,7 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parent.parent
 TRAINEE_LOGIN = "13900000000"  # bench.dashboard.seed_trainees' first trainee (mobile 139 + 8 digits)
 MENTOR_LOGIN = "mentor@bench.local"
-GOALS = {"lesson": 0.25, "dashboard": 0.05}  # share of /healthz's requests/s
+GOALS = {"healthz": 0.6, "lesson": 0.25, "home": 0.2, "dashboard": 0.05}  # share of the minimal route's req/s
 MEMORY_GOAL_MB = 120.0  # per web worker, RSS
 MB = 1024 * 1024
 CSRF_INPUT = re.compile(r"<input[^>]*\bname=\"csrf_token\"[^>]*>")
@@ -89,31 +90,34 @@ def academy_command() -> list[str]:
 class Server:
     """`academy serve` as a subprocess; its stderr (gunicorn's messages, the JSON request lines) to a file."""
 
-    def __init__(self, database_url: str, log_path: Path, workers: int | None):
+    def __init__(self, database_url: str, log_path: Path, workers: int | None, minimal: bool = False):
         self.port = free_port()
         self.log_path = log_path
         env = dict(os.environ)
         for name in ("WEB_CONCURRENCY", "SCHEDULER_ENABLED", "LOG_LEVEL", "PROXY_FIX"):
             env.pop(name, None)  # the production defaults, not whatever this shell has
         env.update(DATABASE_URL=database_url, SECRET_KEY=secrets.token_hex(32), ACADEMY_CONTENT_ROOT=str(REPO))
-        command = academy_command() + ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        if workers:
-            command += ["--workers", str(workers)]
+        if minimal:  # the floor: a minimal Flask route behind the same gunicorn options (bench/minimal.py)
+            command = [sys.executable, "-m", "bench.minimal", "--port", str(self.port), "--workers", str(workers or 2)]
+        else:
+            command = academy_command() + ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            if workers:
+                command += ["--workers", str(workers)]
         self.log = open(log_path, "wb")
         self.started = time.perf_counter()
         self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.master = psutil.Process(self.process.pid)
         self.cpu_seen: dict[int, float] = {}  # worker pid: CPU seconds when last sampled
 
-    def wait_ready(self, timeout: float = 120.0) -> float:
-        """Seconds from the process start until GET /healthz answers 200."""
+    def wait_ready(self, timeout: float = 120.0, path: str = "/healthz") -> float:
+        """Seconds from the process start until GET `path` answers 200."""
         deadline = self.started + timeout
         while time.perf_counter() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"academy serve exited with status {self.process.returncode}:\n{self.tail()}")
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
             try:
-                conn.request("GET", "/healthz")
+                conn.request("GET", path)
                 response = conn.getresponse()
                 response.read()
                 if response.status == 200:
@@ -123,7 +127,7 @@ class Server:
             finally:
                 conn.close()
             time.sleep(0.01)
-        raise RuntimeError(f"/healthz did not answer 200 within {timeout:.0f} s:\n{self.tail()}")
+        raise RuntimeError(f"{path} did not answer 200 within {timeout:.0f} s:\n{self.tail()}")
 
     def workers(self) -> list[psutil.Process]:
         return self.master.children()
@@ -217,75 +221,55 @@ def server_cpu_seconds(server: "Server") -> float:
     return t.user + t.system + sum(server.cpu_seen.values())
 
 
-def load(server: Server, path: str, cookie: str, clients: int, warmup: float, duration: float) -> dict:
-    """`clients` threads GET `path` in a loop: `warmup` seconds not counted, then `duration` seconds
-    measured (the responses that arrive in that window). Every response must be 200."""
-    latencies: list[float] = []
-    errors: list[str] = []
-    connects = []
-    lock = threading.Lock()
-    ready = threading.Barrier(clients + 1)
-    window = {}
+# wrk counts every status that is not 200 (a redirect to /login is a failure, not a fast page).
+WRK_SCRIPT = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0 end
+function response(status, headers, body) if status ~= 200 then bad = bad + 1 end end
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("bad") end
+  io.write(string.format("NOT_200 %d\\n", total))
+end
+"""
 
-    def run():
-        client = Client(server.port, cookie)
-        mine, bad = [], []
-        ready.wait()
-        start, end = window["start"], window["end"]
-        try:
-            while True:
-                began = time.perf_counter()
-                if began >= end:
-                    break
-                response, _ = client.request("GET", path)
-                done = time.perf_counter()
-                if response.status != 200:
-                    bad.append(f"{response.status} {response.getheader('Location') or ''}".strip())
-                elif start <= done <= end:
-                    mine.append(done - began)
-        except Exception as error:  # reported below; the other threads go on
-            bad.append(repr(error))
-        finally:
-            client.close()
-            with lock:
-                latencies.extend(mine)
-                errors.extend(bad)
-                connects.append(client.connects)
 
+def wrk(server: Server, path: str, cookie: str, connections: int, threads: int, duration: float,
+        script: Path) -> dict:
+    """`wrk -t threads -c connections -d duration` on one page: requests/s, latency, failures, and the
+    server's CPU time per request (sampled every 0.1 s, recycled workers counted)."""
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s", "--timeout", "60s", "--latency",
+               "-s", str(script), f"http://127.0.0.1:{server.port}{path}"]
+    if cookie:
+        command[1:1] = ["-H", f"Cookie: {cookie}"]
     pids = {p.pid for p in server.workers()}
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    me = psutil.Process()
-    now = time.perf_counter()
-    window.update(start=now + warmup, end=now + warmup + duration)
-    ready.wait()
-    time.sleep(max(0.0, window["start"] - time.perf_counter()))
-    log_offset = server.log_path.stat().st_size
-    before = (me.cpu_times(), server_cpu_seconds(server), psutil.cpu_times(), time.perf_counter())
-    while time.perf_counter() < window["end"]:
-        time.sleep(max(0.0, min(0.1, window["end"] - time.perf_counter())))
+    before = (server_cpu_seconds(server), psutil.cpu_times(), time.perf_counter())
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    while process.poll() is None:
+        time.sleep(0.1)
         server_cpu_seconds(server)  # a sample of each worker, before max_requests may end it
-    after = (me.cpu_times(), server_cpu_seconds(server), psutil.cpu_times(), time.perf_counter())
-    log_end = server.log_path.stat().st_size
-    for t in threads:
-        t.join()
-
-    wall = after[3] - before[3]
-    client_cpu = (after[0].user + after[0].system - before[0].user - before[0].system) / wall
-    server_seconds = after[1] - before[1]
-    server_cpu = server_seconds / wall
+    output = process.stdout.read()
+    after = (server_cpu_seconds(server), psutil.cpu_times(), time.perf_counter())
+    requests = int(re.search(r"(\d+) requests in", output).group(1)) if "requests in" in output else 0
+    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", output).group(1)) if "Requests/sec" in output else 0.0
+    failed = int(re.search(r"NOT_200 (\d+)", output).group(1)) if "NOT_200" in output else requests
+    errors = re.search(r"Socket errors:.*", output)
+    wall = after[2] - before[2]
     busy = lambda t: t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0)  # noqa: E731
-    machine_cpu = (busy(after[2]) - busy(before[2])) / wall
-    latencies.sort()
-    replaced = len(pids - {p.pid for p in server.workers()})
-    return {"path": path, "requests": len(latencies), "rps": len(latencies) / duration,
-            "replaced": replaced, "memory": memory(server.workers()),
-            "p50": percentile(latencies, 50) * 1000, "p95": percentile(latencies, 95) * 1000,
-            "errors": errors, "connects": sum(connects),
-            "server_ms": server_durations(server.log_path, log_offset, log_end, path),
-            "client_cpu": client_cpu, "server_cpu": server_cpu, "machine_cpu": machine_cpu,
-            "cpu_ms": server_seconds * 1000 / len(latencies) if latencies else float("nan")}
+
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        if not match:
+            return float("nan")
+        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+    return {"path": path, "requests": requests, "rps": rps, "failed": failed,
+            "socket_errors": errors.group(0) if errors else "", "p50": latency("50"), "p99": latency("99"),
+            "cpu_ms": (after[0] - before[0]) * 1000 / requests if requests else float("nan"),
+            "machine_cpu": (busy(after[1]) - busy(before[1])) / wall,
+            "replaced": len(pids - {p.pid for p in server.workers()}), "memory": memory(server.workers()),
+            "output": output if process.returncode or not requests else ""}
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -375,27 +359,31 @@ def profile(app, pages: list[tuple[str, str, str]]) -> None:
 
 
 def main(argv=None) -> int:
-    from app.ops.commands import default_workers
     from bench.dashboard import PASSWORD, build
 
     parser = argparse.ArgumentParser(prog="python -m bench production", description=__doc__.splitlines()[0])
     parser.add_argument("--trainees", type=int, default=1000, help="in the mentor's cohort")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per page")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds not counted before each page")
-    parser.add_argument("--workers", type=int, help=f"gunicorn workers [default: academy serve's, "
-                                                    f"{default_workers()} here]")
+    parser.add_argument("--connections", type=int, default=8, help="wrk's open connections (-c)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk's threads (-t)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per page (-d)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of wrk, not counted, before each page")
+    parser.add_argument("--runs", type=int, default=2, help="times every page is measured, in turn")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, for the app and the minimal route")
+    parser.add_argument("--no-dashboard", action="store_true", help="leave the mentor's dashboard out")
     parser.add_argument("--profile", action="store_true",
                         help="then profile the lesson, home and dashboard in-process (needs pyinstrument)")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a goal is missed")
     args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        print("the production benchmark needs wrk (Debian: apt-get install wrk)")
+        return 1
 
     info = machine()
     print(f"machine: {describe(info)}")
-    print(f"load generator: {args.clients} Python threads on this same machine (http.client); they compete "
-          "with the server for the CPU, so compare the ratios within this run, not the absolute figures")
+    print(f"load generator: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s on this same machine: it "
+          "competes with the servers for the CPU, so compare the ratios within this run")
     now = datetime.now(timezone.utc)
-    results = {}
+    runs = []
     with tempfile.TemporaryDirectory(prefix="academy-bench-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'production.db'}"
         started = time.perf_counter()
@@ -405,98 +393,102 @@ def main(argv=None) -> int:
             from app.extensions import db
             db.engine.dispose()
         print(f"seeded in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+        script = Path(tmp) / "status.lua"
+        script.write_text(WRK_SCRIPT)
 
         server = Server(url, Path(tmp) / "serve.log", args.workers)
+        floor = Server(url, Path(tmp) / "minimal.log", args.workers, minimal=True)
         try:
             startup = server.wait_ready()
+            floor.wait_ready(path="/")
             time.sleep(0.5)  # let the other workers finish booting (they answer nothing before)
-            booted = server.workers()
-            print(f"academy serve: {len(booted)} workers (default for {info['nproc']} cores: "
-                  f"{default_workers()}), /healthz answered 200 {startup:.2f} s after the process started")
+            print(f"academy serve: {len(server.workers())} workers, /healthz answered 200 {startup:.2f} s after the "
+                  f"process started; the minimal route: {len(floor.workers())} workers, the same gunicorn options")
             cookies = {"anonymous": "", "trainee": log_in(server.port, TRAINEE_LOGIN, PASSWORD),
                        "mentor": log_in(server.port, MENTOR_LOGIN, PASSWORD)}
-            pages = [("healthz", "/healthz", "anonymous"),
-                     ("lesson", f"/courses/{course}/{lesson}", "trainee"),
-                     ("home", "/", "trainee"),
-                     ("dashboard", f"/cohorts/{cohort_id}/dashboard", "mentor"),
-                     ("healthz again", "/healthz", "anonymous")]
-            print(f"each page: {args.clients} clients, {args.warmup:g} s warm-up, then {args.duration:g} s measured\n")
-            for name, path, who in pages:
-                print(f"  measuring GET {path} ...", file=sys.stderr, flush=True)
-                results[name] = load(server, path, cookies[who], args.clients, args.warmup, args.duration)
-            # The reference: /healthz measured first and last, averaged (the machine drifts during a run).
-            first, last = results["healthz"], results["healthz again"]
-            reference = {"rps": (first["rps"] + last["rps"]) / 2, "cpu_ms": (first["cpu_ms"] + last["cpu_ms"]) / 2}
-            width = max(len(f"GET {path}") for _, path, _ in pages) + 9
-            print(f"{'page':<{width}} {'req/s':>7} {'x healthz':>9} {'p50 ms':>7} {'p95 ms':>7} {'n':>6} {'in app':>9}"
-                  f" {'CPU ms/req':>10} {'CPU: client':>11} {'server':>6} {'machine':>7} {'recycled':>8}")
-            for name, path, who in pages:
-                r = results[name]
-                r["ratio"] = r["rps"] / reference["rps"] if reference["rps"] else float("nan")
-                in_app = f"{r['server_ms']:.1f} ms" if r["server_ms"] is not None else "-"
-                label = f"GET {path}" + {"healthz": " (first)", "healthz again": " (last)"}.get(name, "")
-                print(f"{label:<{width}} {r['rps']:7.1f} {r['ratio']:8.3f}x {r['p50']:7.1f} {r['p95']:7.1f}"
-                      f" {r['requests']:6d} {in_app:>9} {r['cpu_ms']:10.1f} {max(0.0, r['client_cpu']):10.0%}"
-                      f" {r['server_cpu']:6.0%} {r['machine_cpu']:7.0%} {r['replaced']:8d}")
-                if r["errors"]:
-                    print(f"  {len(r['errors'])} failed requests, e.g. {r['errors'][:3]}")
-            print(f"x healthz: req/s over the mean of the two /healthz runs, {reference['rps']:.1f} req/s "
-                  f"(last/first: {last['rps'] / first['rps']:.2f}, the machine's drift in this run)\n"
-                  "n: requests measured; in app: median duration_ms of the app's own request log line (inside the "
-                  "worker, no queueing)\n"
-                  "CPU ms/req: the server's CPU time (master, workers, recycled workers' boot) per measured request\n"
-                  f"CPU: share of one core ({info['nproc']} cores = {info['nproc']:.0%}); machine: everything running, "
-                  "this benchmark or not\n"
-                  "recycled: workers replaced during the page (gunicorn's max_requests: 2,000 +- 200 requests each)")
-            connects = sum(r["connects"] for r in results.values())
-            total = sum(r["requests"] for r in results.values())
-            print(f"connections: {connects:,} for about {total:,} measured requests (gunicorn's sync workers "
-                  "close each connection after one response, so keep-alive is not in effect)")
-
-            print()
-            for name, goal in GOALS.items():
-                r = results[name]
-                r["goal"], r["met"] = goal, r["ratio"] >= goal
-                cpu_ratio = reference["cpu_ms"] / r["cpu_ms"]
-                print(f"goal {name} >= {goal:.2f} x healthz req/s: {r['ratio']:.3f} x ({r['rps']:.1f} vs "
-                      f"{reference['rps']:.1f} req/s): {'met' if r['met'] else 'MISSED'}; server CPU "
-                      f"{r['cpu_ms']:.1f} ms a request vs {reference['cpu_ms']:.1f} ms for /healthz: {cpu_ratio:.3f} x "
-                      "at best while the CPU is the limit")
-
-            workers = server.workers()
-            replaced = len({p.pid for p in booted} - {p.pid for p in workers})
-            rows = memory(workers)
-            master = memory([server.master])
-            print(f"\nmemory after the load ({len(rows)} workers; {replaced} replaced during the run by "
-                  "max_requests, fresh ones are smaller):")
-            fmt = lambda v: f"{v:6.1f}" if v is not None else "     -"  # noqa: E731
+            pages = [("minimal", floor, "/", "anonymous"),
+                     ("healthz", server, "/healthz", "anonymous"),
+                     ("lesson", server, f"/courses/{course}/{lesson}", "trainee"),
+                     ("home", server, "/", "trainee")]
+            pages.append(("minimal again", floor, "/", "anonymous"))
+            if not args.no_dashboard:  # last: its slow requests still queued when wrk stops must not weigh on the others
+                pages.append(("dashboard", server, f"/cohorts/{cohort_id}/dashboard", "mentor"))
+            for run in range(1, args.runs + 1):
+                results = {}
+                print(f"\nrun {run} of {args.runs} (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}):")
+                for name, target, path, who in pages:
+                    print(f"  measuring GET {path} ...", file=sys.stderr, flush=True)
+                    if args.warmup:
+                        wrk(target, path, cookies[who], args.connections, args.threads, args.warmup, script)
+                    results[name] = wrk(target, path, cookies[who], args.connections, args.threads, args.duration,
+                                        script)
+                    wait_idle(target)  # requests wrk left queued (slow pages) finish before the next page
+                report(results, pages)
+                runs.append(results)
+            rows = memory(server.workers())
+            print(f"\nmemory after the load ({len(rows)} workers of academy serve):")
             for row in rows:
-                print(f"  worker {row['pid']:>7}: RSS {fmt(row['rss'])} MB   PSS {fmt(row['pss'])} MB   "
-                      f"USS {fmt(row['uss'])} MB   (up {row['age']:.0f} s)")
-            if master:
-                m = master[0]
-                print(f"  master {m['pid']:>7}: RSS {fmt(m['rss'])} MB   PSS {fmt(m['pss'])} MB   "
-                      f"USS {fmt(m['uss'])} MB")
-            seen = [row for r in results.values() for row in r["memory"]] + rows
-            peak = max(seen, key=lambda row: row["rss"])
-            print(f"  largest worker seen at the end of any page: RSS {fmt(peak['rss'])} MB   PSS {fmt(peak['pss'])} MB"
-                  f"   USS {fmt(peak['uss'])} MB")
-            top = peak["rss"]
-            memory_ok = top <= MEMORY_GOAL_MB
-            print(f"goal worker RSS <= {MEMORY_GOAL_MB:.0f} MB: largest {top:.1f} MB: "
+                print(f"  worker {row['pid']:>7}: RSS {row['rss']:6.1f} MB   USS {row['uss'] or 0:6.1f} MB   "
+                      f"(up {row['age']:.0f} s)")
+            peak = max([row for r in runs for p in r.values() for row in p["memory"]] + rows, key=lambda r: r["rss"])
+            memory_ok = peak["rss"] <= MEMORY_GOAL_MB
+            print(f"goal worker RSS <= {MEMORY_GOAL_MB:.0f} MB: largest seen {peak['rss']:.1f} MB: "
                   f"{'met' if memory_ok else 'MISSED'}")
             print(f"start-up: /healthz 200 after {startup:.2f} s")
-            results["memory"] = {"workers": rows, "master": master, "ok": memory_ok, "replaced": replaced}
-            results["startup"] = startup
         finally:
             server.stop()
+            floor.stop()
+
+        print("\nsummary (ratio to the minimal route's req/s in the same run):")
+        missed = not memory_ok
+        for name, goal in GOALS.items():
+            if name not in runs[0]:
+                continue
+            ratios = [r[name]["ratio"] for r in runs]
+            met = all(ratio >= goal for ratio in ratios)
+            missed = missed or not met
+            print(f"  goal {name} >= {goal:.2f} x: " + ", ".join(f"{ratio:.3f} x" for ratio in ratios)
+                  + f": {'met' if met else 'MISSED'}")
 
         if args.profile:
-            profile(app, [page for page in pages if page[0] in ("lesson", "home", "dashboard")])
+            profile(app, [(name, path, who) for name, _, path, who in pages if name in ("lesson", "home", "dashboard")])
         with app.app_context():
             from app.extensions import db
             db.engine.dispose()
 
-    failed = any(r.get("errors") for r in results.values() if isinstance(r, dict))
-    missed = not all(results[name]["met"] for name in GOALS) or not results["memory"]["ok"]
+    failed = any(page["failed"] or not page["requests"] for r in runs for page in r.values())
     return 1 if failed or (args.check and missed) else 0
+
+
+def wait_idle(server: Server, timeout: float = 120.0) -> None:
+    """Until the server has used less than 5% of a core for half a second."""
+    deadline = time.perf_counter() + timeout
+    before = server_cpu_seconds(server)
+    while time.perf_counter() < deadline:
+        time.sleep(0.5)
+        now = server_cpu_seconds(server)
+        if now - before < 0.025:
+            return
+        before = now
+
+
+def report(results: dict, pages: list) -> None:
+    """One run's table: each page's req/s and its ratio to the mean of the two minimal-route runs."""
+    first, last = results["minimal"], results["minimal again"]
+    reference = (first["rps"] + last["rps"]) / 2
+    width = max(len(f"GET {path}") for _, _, path, _ in pages) + 10
+    print(f"  {'page':<{width}} {'req/s':>8} {'x minimal':>9} {'p50 ms':>7} {'p99 ms':>7} {'requests':>8}"
+          f" {'CPU ms/req':>10} {'machine':>7} {'recycled':>8}")
+    for name, target, path, _ in pages:
+        r = results[name]
+        r["ratio"] = r["rps"] / reference if reference else float("nan")
+        label = ("minimal route " if target is not pages[1][1] else "") + f"GET {path}"
+        print(f"  {label:<{width}} {r['rps']:8.1f} {r['ratio']:8.3f}x {r['p50']:7.1f} {r['p99']:7.1f}"
+              f" {r['requests']:8d} {r['cpu_ms']:10.2f} {r['machine_cpu']:7.0%} {r['replaced']:8d}")
+        if r["failed"] or r["socket_errors"]:
+            print(f"    {r['failed']} responses not 200; {r['socket_errors']}")
+        if r["output"]:
+            print("    " + r["output"].replace("\n", "\n    "))
+    print(f"  x minimal: req/s over the mean of the two minimal-route runs, {reference:.1f} req/s (last/first "
+          f"{last['rps'] / first['rps']:.2f}: the machine's drift); CPU ms/req: the server's CPU per request; "
+          "machine: CPU busy on the whole machine, 100% = one core")

@@ -236,9 +236,11 @@ def bench_rules(app, args, now: datetime) -> dict:
     (first, first_s), (second, second_s) = runs
     print(f"second / first: {second_s / first_s:.2f}   (outbox: {outbox_rows:,} rows)")
     ok_once = second == 0 and outbox_rows == first
-    ok_time = first_s <= args.rules_target
+    target = args.rules_target or (20.0 if args.database else 10.0)  # the issue's: 10 s on SQLite, 20 on PostgreSQL
+    ok_time = first_s <= target and second_s <= args.second_target
     print(f"rules for {counts['trainees']:,} trainees: {first_s:.1f} s, "
-          f"{'within' if ok_time else 'OVER'} the {args.rules_target:.0f} s target; second run "
+          f"{'within' if first_s <= target else 'OVER'} the {target:.0f} s target; second run {second_s:.1f} s, "
+          f"{'within' if second_s <= args.second_target else 'OVER'} the {args.second_target:.0f} s target, "
           + ("wrote nothing" if ok_once else f"WROTE {second:,} rows (outbox {outbox_rows:,} vs {first:,})"))
     return {"ok": ok_once and ok_time, "failed": not ok_once}
 
@@ -357,8 +359,9 @@ def main(argv=None) -> int:
     parser.add_argument("--messages", type=int, default=2000, help="nudges to dispatch")
     parser.add_argument("--batch", type=int, default=100, help="dispatch batch size")
     parser.add_argument("--only", choices=("rules", "dispatch"), help="run one part only")
-    parser.add_argument("--rules-target", type=float, default=10.0, help="seconds, first run")
-    parser.add_argument("--dispatch-target", type=float, default=200.0, help="messages per second")
+    parser.add_argument("--rules-target", type=float, help="seconds, first run [10 on SQLite, 20 with --database]")
+    parser.add_argument("--second-target", type=float, default=3.0, help="seconds, second run (writes nothing)")
+    parser.add_argument("--dispatch-target", type=float, default=500.0, help="messages per second")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--database", help="an EMPTY database's URL instead of a temporary SQLite file")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a target is missed")

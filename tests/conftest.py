@@ -31,7 +31,8 @@ def pytest_configure(config):
 
 def _test_config(url: str, **extra) -> dict:
     return {"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": url,
-            "WTF_CSRF_ENABLED": False, "CONTENT_ROOT": str(REPO), **extra}
+            "WTF_CSRF_ENABLED": False, "CONTENT_ROOT": str(REPO),
+            "CONTENT_CHECK_SECONDS": 0, **extra}  # a test sees a sync at once
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

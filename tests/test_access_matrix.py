@@ -104,6 +104,13 @@ ONE_TIME = policy(        REFUSED,  REFUSED, REFUSED,  REFUSED, REFUSED, REFUSED
 WECHAT_VISITORS = policy( LOGIN,    HOME,    HOME,     HOME,    HOME,    HOME)
 # Signed by a shop (HMAC), not by a person: every token and cookie is refused (401).
 API_SIGNED = policy(      REFUSED,  REFUSED, REFUSED,  REFUSED, REFUSED, REFUSED)
+# Trainees' actions (the camp, the feed, correcting her own check-in): mentors and admins get 403 (or 404:
+# they have no check-in of their own to correct).
+API_TRAINEES = policy(    REFUSED,  OK,      OK,       REFUSED, REFUSED, REFUSED)
+# A home cohort post: its members, its mentors, admins (as POST_READERS).
+API_POST_READERS = policy(REFUSED,  OK,      REFUSED,  OK,      REFUSED, OK)
+# Her own things by id (her quiz attempt, her post to delete): nobody else's.
+API_HERS = policy(        REFUSED,  OK,      REFUSED,  REFUSED, REFUSED, REFUSED)
 
 ROUTES = {
     # public
@@ -235,6 +242,26 @@ ROUTES = {
     "GET /auth/sms/reset": VISITORS,
     "GET /api/v1/wechat/jssdk": API_PUBLIC,             # for our pages' share cards: no token
     "POST /api/v1/hooks/orders": API_SIGNED,
+    "POST /api/v1/today/checkins": API_TRAINEES,
+    "GET /api/v1/calendar": API_TRAINEES,
+    "GET /api/v1/courses/<slug>/lessons/<lesson_slug>": API_ANY_TOKEN,
+    "PUT /api/v1/courses/<slug>/lessons/<lesson_slug>/done": API_ANY_TOKEN,
+    "DELETE /api/v1/courses/<slug>/lessons/<lesson_slug>/done": API_ANY_TOKEN,
+    "GET /api/v1/feed": API_TRAINEES,
+    "POST /api/v1/feed": API_TRAINEES,
+    "DELETE /api/v1/feed/<post_id>": API_HERS,
+    "PUT /api/v1/feed/<post_id>/like": API_POST_READERS,
+    "DELETE /api/v1/feed/<post_id>/like": API_POST_READERS,
+    "POST /api/v1/feed/<post_id>/comments": API_POST_READERS,
+    "GET /api/v1/inbox": API_ANY_TOKEN,
+    "POST /api/v1/inbox/read": API_ANY_TOKEN,
+    "GET /api/v1/preferences": API_ANY_TOKEN,
+    "PUT /api/v1/preferences": API_ANY_TOKEN,
+    "POST /api/v1/quizzes/<slug>/start": API_ANY_TOKEN,
+    "GET /api/v1/attempts/<attempt_id>": API_HERS,
+    "PUT /api/v1/attempts/<attempt_id>/answers": API_HERS,
+    "POST /api/v1/attempts/<attempt_id>/submit": API_HERS,
+    "PUT /api/v1/checkins/<day>": API_TRAINEES,   # her check-in of today: each trainee has one, mentors none
 }
 PUBLIC_WITHOUT_TOKEN = {"GET /api/v1/openapi.json", "GET /api/v1/wechat/jssdk"}
 
@@ -331,6 +358,7 @@ def seed_the_others(w: World, now) -> None:
     w.bo_attempt = quizzes.start_attempt(db.session, bo, w.quiz, now)
     writing = quizzes.find_quiz(db.session, "content-creation-writing")
     w.bo_essay_attempt = quizzes.start_attempt(db.session, bo, writing, now)
+    w.api_post_to_delete_id = feed.post_win(db.session, w.people["trainee"], "Oops (API)", [], now).id
     shop = shops.create_shop(db.session, "Matrix shop", now)
     w.shop_id = shop.id  # ids, not rows: the walk deletes the mapping
     w.shop_member_id = shops.map_external_id(db.session, shop, w.people["trainee"], "matrix-1", now).id
@@ -368,7 +396,7 @@ def url_values(w: World, rule: str) -> dict[str, str]:
         "photo_id": w.photo.id, "milestone_key": w.milestone_key, "task_key": w.task.key,
         "token_id": w.token_to_revoke.id, "code": w.home.invite_code, "slug": "group-building",
         "lesson_slug": "warm-contacts", "filename": "app.css", "size": "thumb",
-        "shop_id": w.shop_id, "member_id": w.shop_member_id,
+        "shop_id": w.shop_id, "member_id": w.shop_member_id, "day": local_today(w.people["trainee"], utcnow()),
     }
     special = {
         "/bootstrap/static/<filename>": {"filename": "css/bootstrap.min.css"},
@@ -381,6 +409,8 @@ def url_values(w: World, rule: str) -> dict[str, str]:
         "/quizzes/<slug>/start": {"slug": w.quiz.slug},
         "/api/v1/quizzes/<slug>": {"slug": w.quiz.slug},
         "/api/v1/quizzes/<slug>/attempts": {"slug": w.quiz.slug},
+        "/api/v1/quizzes/<slug>/start": {"slug": w.quiz.slug},
+        "/api/v1/feed/<post_id>": {"post_id": w.api_post_to_delete_id},
     }
     return {**values, **special.get(rule, {})}
 
@@ -464,7 +494,8 @@ def test_the_table_keeps_the_prefix_rules():
         if path.startswith("/admin/"):
             assert rules == ADMINS, key
         if path.startswith("/api/"):
-            assert rules in (API_PUBLIC, API_ANY_TOKEN, API_MENTORS, API_COACHES, API_SIGNED), key
+            assert rules in (API_PUBLIC, API_ANY_TOKEN, API_MENTORS, API_COACHES, API_SIGNED, API_TRAINEES,
+                             API_POST_READERS, API_HERS), key
             assert rules["anonymous"] == REFUSED or key in PUBLIC_WITHOUT_TOKEN, key
         if path.startswith("/cohorts/<cohort_id>/"):
             assert rules == COACHES, key

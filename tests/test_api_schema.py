@@ -148,6 +148,14 @@ def test_a_trainee_s_token_gets_the_documented_403_on_cohorts(seeded):
                                                  "media_type": "application/json"}),
     ("/api/v1/cohorts", "GET", {}),
     ("/api/v1/cohorts/{cohort_id}/trainees", "GET", {"path_parameters": {"cohort_id": 1}}),
+    ("/api/v1/today/checkins", "POST", {"body": {"text": "x"}, "media_type": "application/json"}),
+    ("/api/v1/calendar", "GET", {}),
+    ("/api/v1/courses/{slug}/lessons/{lesson_slug}", "GET",
+     {"path_parameters": {"slug": "group-building", "lesson_slug": "warm-contacts"}}),
+    ("/api/v1/feed", "GET", {}),
+    ("/api/v1/inbox", "GET", {}),
+    ("/api/v1/preferences", "PUT", {"body": {"send_at": "20:00"}, "media_type": "application/json"}),
+    ("/api/v1/attempts/{attempt_id}", "GET", {"path_parameters": {"attempt_id": 1}}),
     ("/api/v1/hooks/orders", "POST", {"body": {"order_id": "A1", "event": "paid", "commission": "1.00",
                                                "occurred_at": "2026-01-01T00:00:00+08:00"},
                                       "media_type": "application/json",
@@ -182,3 +190,44 @@ def test_a_signed_order_event_and_its_replay_match_the_contract(seeded):
         case = schema["/api/v1/hooks/orders"]["POST"].Case(body=body, media_type="application/json")
         response = case.call_and_validate(app=app, headers=headers, checks=CHECKS)
         assert response.status_code == 200 and response.json()["result"] == expected, response.text
+
+
+def test_the_trainee_actions_with_real_data_match_the_contract(seeded):
+    """Lessons, the feed, the inbox, preferences, a quiz attempt in steps and a check-in correction: the 2xx
+    answers random data rarely reaches, each validated against the document."""
+    lesson = {"path_parameters": {"slug": "group-building", "lesson_slug": "warm-contacts"}}
+    assert validated(seeded, "/api/v1/courses/{slug}/lessons/{lesson_slug}", "GET", **lesson).status_code == 200
+    assert validated(seeded, "/api/v1/courses/{slug}/lessons/{lesson_slug}/done", "PUT", **lesson).status_code == 200
+    assert validated(seeded, "/api/v1/courses/{slug}/lessons/{lesson_slug}/done", "DELETE",
+                     **lesson).status_code == 200
+    post = validated(seeded, "/api/v1/feed", "POST", body={"text": "第一单！"}, media_type="application/json")
+    assert post.status_code == 201, post.text
+    ids = {"path_parameters": {"post_id": post.json()["id"]}}
+    assert validated(seeded, "/api/v1/feed/{post_id}/like", "PUT", **ids).status_code == 200
+    assert validated(seeded, "/api/v1/feed/{post_id}/comments", "POST", body={"body": "好"},
+                     media_type="application/json", **ids).status_code == 201
+    assert validated(seeded, "/api/v1/feed", "GET").json()["posts"]
+    assert validated(seeded, "/api/v1/feed/{post_id}/like", "DELETE", **ids).status_code == 200
+    assert validated(seeded, "/api/v1/feed/{post_id}", "DELETE", **ids).status_code == 200
+    assert validated(seeded, "/api/v1/calendar", "GET").status_code == 200
+    assert validated(seeded, "/api/v1/today/checkins", "POST", body={"text": "x"},
+                     media_type="application/json").status_code in (201, 404, 422)
+    assert validated(seeded, "/api/v1/inbox", "GET").status_code == 200
+    assert validated(seeded, "/api/v1/inbox/read", "POST").status_code == 200
+    assert validated(seeded, "/api/v1/preferences", "PUT", body={"send_at": "21:00"},
+                     media_type="application/json").json()["send_at"] == "21:00"
+    assert validated(seeded, "/api/v1/preferences", "PUT", body={"send_at": "99:99"},
+                     media_type="application/json").status_code == 422
+    slug = quiz_slugs(seeded)[0]
+    started = validated(seeded, "/api/v1/quizzes/{slug}/start", "POST", path_parameters={"slug": slug})
+    assert started.status_code in (200, 201), started.text
+    attempt = {"path_parameters": {"attempt_id": started.json()["id"]}}
+    assert validated(seeded, "/api/v1/attempts/{attempt_id}/answers", "PUT", body={"answers": {}},
+                     media_type="application/json", **attempt).status_code == 200
+    assert validated(seeded, "/api/v1/attempts/{attempt_id}", "GET", **attempt).status_code == 200
+    assert validated(seeded, "/api/v1/attempts/{attempt_id}/submit", "POST", body={"answers": {}},
+                     media_type="application/json", **attempt).status_code == 200
+    day = (utcnow() - timedelta(days=1)).date().isoformat()
+    corrected = validated(seeded, "/api/v1/checkins/{day}", "PUT", path_parameters={"day": day},
+                          body={"earnings": "13.00"}, media_type="application/json")
+    assert corrected.status_code in (200, 404), corrected.text

@@ -15,7 +15,8 @@ from app.camp import photos, posters
 from app.camp.models import FeedPost, Photo
 from app.database import utcnow
 from app.extensions import db
-from tests.conftest import _test_config, login, make_cohort, make_user
+from tests.conftest import _test_config
+from tests.factories import login, make_cohort, make_user
 from tests.servers import S3Server
 
 MESSAGE = "Your photos could not be saved just now, and nothing was kept. Please try again in a few minutes."

@@ -23,7 +23,7 @@ from app.camp import feed, photos
 from app.camp.models import FeedPost
 from app.database import utcnow
 from app.extensions import db
-from tests.conftest import PASSWORD, login, make_cohort, make_user
+from tests.factories import PASSWORD, login, make_cohort, make_user
 from tests.test_browser import PHONE, browser, log_in  # noqa: F401 (fixtures)
 
 BUDGET = 300 * 1024

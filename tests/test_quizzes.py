@@ -361,6 +361,7 @@ def test_quiz_pages_issue_a_bounded_number_of_queries(make_app, quizzes, trainee
             counts.append(n())
         return counts
 
+    measure()  # the first request builds the process's content snapshot
     few = measure()
     for _ in range(10):
         measure()

@@ -115,7 +115,7 @@ def test_a_replay_is_answered_as_a_duplicate_and_changes_nothing(http, world):
 def test_a_refused_request_answers_401_and_stores_nothing(http, world, case):
     now = int(time.time())
     shop = world["shop"]
-    kwargs = {"stale": {"timestamp": now - 301}, "future": {"timestamp": now + 301},
+    kwargs = {"stale": {"timestamp": now - 400}, "future": {"timestamp": now + 400},
               "bad signature": {"signature": "sha256=" + "0" * 64}, "other secret": {"secret": "whsec_wrong"},
               "unknown shop": {"shop_key": "shop_nope"}, "no timestamp": {"timestamp": -1},
               "body changed": {"signature": service.sign(shop.secret, str(now), b"{}"), "timestamp": now}}[case]
@@ -284,3 +284,9 @@ def test_an_order_before_her_programme_is_listed_but_counts_for_no_day(http, wor
     assert response.status_code == 200
     assert stored()[2] == 0
     assert earnings_of(db.session, mei, utcnow()).pending == 1250
+
+
+def test_a_body_over_16_kb_is_refused_before_it_is_read(http, world):
+    body = json.dumps(event(order_id="A" * 10, padding="x" * 17_000)).encode()
+    response = send(http, world["shop"], body)
+    assert response.status_code == 413 and stored() == (0, 0, 0)

@@ -1,19 +1,9 @@
 """The OpenAPI 3 document of the JSON API: extend it with every endpoint added."""
 
-ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*codes: int) -> dict:
-    """The error answers of an operation; every one may answer 400 (app/security.py refuses any request with a
-    NUL character in its address or query before the endpoint sees it)."""
-    codes = (400, *codes)
-    text = {400: "the request cannot be read: a NUL character in its address or query", 401: "no valid bearer token", 403: "the caller's role may not use this endpoint", 404: "not found", 409: "refused by the rules (attempt limit, open attempt)",
-            413: "the body is too large", 422: "the request body is not acceptable"}
-    return {str(code): _json(ERROR, text[code]) for code in codes}
+from app.api import openapi_actions
+from app.api.openapi_parts import ERROR
+from app.api.openapi_parts import error_answers as _errors
+from app.api.openapi_parts import json_answer as _json
 
 
 SCHEMAS = {
@@ -197,7 +187,8 @@ PREFIX = "/api/v1"  # the API blueprint's url_prefix
 def document() -> dict:
     """The paths below are written relative to /api/v1 and published in full."""
     spec = _document()
-    spec["paths"] = {PREFIX + path: item for path, item in spec["paths"].items()}
+    spec["components"]["schemas"] = {**SCHEMAS, **openapi_actions.SCHEMAS}
+    spec["paths"] = {PREFIX + path: item for path, item in {**spec["paths"], **openapi_actions.PATHS}.items()}
     return spec
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload, object_session
 
 from app.accounts.models import User
 from app.camp.models import FeedComment, FeedLike, FeedPost, Photo, TaskCheckin
+from app.camp import photos as uploads
 from app.camp.photos import MAX_PHOTOS
 from app.checkins.models import Checkin, Milestone
 from app.core import audit
@@ -81,6 +82,18 @@ def share_milestone(session: Session, user: User, milestone_key: str, now: datet
     session.add(post)
     session.flush()
     return post
+
+
+def publish_win(session: Session, user: User, text: str, files, now: datetime) -> FeedPost:
+    """A win as the web form and the API send it, with the uploaded `files`; on a refusal (DomainError)
+    no photo file stays behind and the caller rolls back."""
+    saved = []
+    try:
+        saved = uploads.save_uploads(session, user, files, now)
+        return post_win(session, user, text, saved, now)
+    except BaseException:
+        uploads.discard(saved)
+        raise
 
 
 def post_win(session: Session, user: User, text: str, photos: list[Photo], now: datetime) -> FeedPost:

@@ -48,21 +48,14 @@ def post_win():
     if not current_user.is_trainee or current_user.cohort is None:
         abort(404)
     text = request.form.get("text", "")
-    now, stored = utcnow(), []
     try:
-        stored = photos.save_uploads(db.session, current_user, request.files.getlist("photos"), now)
-        post = feed.post_win(db.session, current_user, text, stored, now)
+        post = feed.publish_win(db.session, current_user, text, request.files.getlist("photos"), utcnow())
         db.session.commit()
     except DomainError as e:
         db.session.rollback()
-        photos.discard(stored)  # the rows are rolled back: their files go too
         # The page again with her text kept: typing it twice on a phone is what makes people give up.
         return _render(current_user.cohort, moderate=False, draft=text[:feed.MAX_POST], error=str(e.message),
                        status=422)
-    except BaseException:
-        db.session.rollback()
-        photos.discard(stored)
-        raise
     flash(_("Shared with your cohort."), "success")
     return redirect(url_for("feed.feed_page") + f"#post-{post.id}")
 

@@ -319,7 +319,7 @@ def _save_all(storage: Storage, files: dict[str, bytes]) -> None:
         current_app.logger.warning("photo storage refused a write: %r", error)
         _forget(storage, written)
         raise DomainError(_l("Your photos could not be saved just now, and nothing was kept. "
-                             "Please try again in a few minutes.")) from error
+                             "Please try again in a few minutes."), status=503, code="storage") from error
 
 
 def _forget(storage: Storage, keys) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, object_session
 
 from app.accounts.models import User
 from app.camp import feed
+from app.camp import photos as uploads
 from app.camp.models import CampTask, Photo, TaskCheckin
 from app.camp.photos import MAX_PHOTOS
 from app.checkins.models import Checkin, Programme
@@ -213,6 +214,27 @@ def record_task_checkin(session: Session, user: User, task: CampTask, *, text: s
     if share:
         feed.share_checkin(session, checkin, now)
     return checkin
+
+
+def submit_task_checkin(session: Session, user: User, task: CampTask, *, text: str = "", number=None,
+                        share: bool = False, files=(), now: datetime) -> tuple[TaskCheckin, bool]:
+    """Her 打卡 (or 补卡) as the web form and the API send it, with the uploaded `files`; returns (check-in,
+    is_makeup). Everything that can be refused is checked before any photo is stored; on a DomainError the
+    stored photos' files are gone again and the caller rolls back."""
+    files = uploads.chosen_files(files)
+    is_makeup = check_can_record(session, user, task, now)
+    check_proof(task, text, number, len(files))
+    try:
+        saved = uploads.save_uploads(session, user, files, now, limit=MAX_PHOTOS)
+    except DomainError as e:  # save_uploads kept none of them
+        raise DomainError(e.message, fields={"photos": e.message}, status=e.status, code=e.code) from None
+    try:
+        checkin = record_task_checkin(session, user, task, text=text, number=number, photos=saved, share=share,
+                                      now=now)
+    except BaseException:
+        uploads.discard(saved)  # their rows are rolled back by the caller: so go their files
+        raise
+    return checkin, is_makeup
 
 
 def has_earnings_checkin(session: Session, user: User, now: datetime) -> bool:

@@ -6,7 +6,7 @@ from babel.dates import format_skeleton
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
-from app.camp import photos, service
+from app.camp import service
 from app.cohorts.models import Cohort
 from app.database import utcnow
 from app.extensions import db
@@ -59,31 +59,17 @@ def checkin_task(task_key: str):
     now = utcnow()
     typed = {"task_key": task.key, "text": request.form.get("text", ""), "number": request.form.get("number", ""),
              "share": bool(request.form.get("share"))}
-    files = photos.chosen_files(request.files.getlist("photos"))
-    saved = []
     try:
-        # Everything that can be refused is checked before any photo is stored.
-        is_makeup = service.check_can_record(db.session, current_user, task, now)
-        service.check_proof(task, typed["text"], typed["number"], len(files))
-        saved = save_photos(files, now)
-        service.record_task_checkin(db.session, current_user, task, text=typed["text"], number=typed["number"],
-                                    photos=saved, share=typed["share"], now=now)
+        _checkin, is_makeup = service.submit_task_checkin(
+            db.session, current_user, task, text=typed["text"], number=typed["number"], share=typed["share"],
+            files=request.files.getlist("photos"), now=now)
     except DomainError as e:
         db.session.rollback()
-        photos.discard(saved)  # their rows are gone: so go their files
         return render_today(typed, e.fields, str(e.message)), 422
     db.session.commit()
     flash(_("Day %(day)d made up. Your streak counts it.", day=task.day) if is_makeup
           else _("Day %(day)d done. Well done!", day=task.day), "success")
     return redirect(url_for("camp.today_page"))
-
-
-def save_photos(files, now) -> list:
-    """Store her uploads (all checked before any is stored); a refusal becomes the form's photo error."""
-    try:
-        return photos.save_uploads(db.session, current_user, files, now, limit=service.MAX_PHOTOS)
-    except DomainError as e:
-        raise DomainError(e.message, fields={"photos": e.message}) from None
 
 
 @bp.get("/calendar")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.checkins.models import Checkin, CheckinRevision, Milestone, Programme
+from app.content import snapshot
 from app.core.calendar import day_number, local_today, programme_start
 from app.core.money import parse_yuan
 from app.core.errors import DomainError
@@ -277,10 +278,11 @@ class Progress:
 
 
 def progress(session: Session, user: User, now: datetime) -> Progress:
-    """Everything the home, progress and API pages show about her line: three queries."""
-    programme = get_programme(session)
-    milestones = session.scalars(sa.select(Milestone).where(Milestone.is_archived.is_(False))
-                                 .order_by(Milestone.position)).all()
+    """Everything the home, progress and API pages show about her line: her check-ins in one query,
+    the programme and milestones from the shared content snapshot."""
+    content = snapshot.current(session)
+    programme = content.programme or get_programme(session)
+    milestones = content.milestones
     checkins = checkins_of(session, user.id)
     today, start = local_today(user, now), programme_start(user)
     return Progress(

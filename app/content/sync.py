@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from app.camp.models import CampTask
 from app.content.camp import CampTaskSpec
 from app.content.loader import CourseSpec, LessonSpec
+from app.content.snapshot import content_changed
 from app.content.quizzes import QuizSpec
 from app.learning.models import Course, Lesson
 from app.checkins.models import Milestone, Programme
@@ -58,6 +59,12 @@ def _upsert(session: Session, row, model, fields: dict, label: str, now: datetim
     return row
 
 
+def _version(session: Session, report: SyncReport, now: datetime) -> None:
+    """A sync that changed anything gives the content a new version: every web worker rebuilds its snapshot."""
+    if report.changed:
+        content_changed(session, now)
+
+
 def sync_courses(session: Session, specs: list[CourseSpec], now: datetime) -> SyncReport:
     """Make the database match the files. Learner progress is never touched."""
     report = SyncReport()
@@ -86,6 +93,7 @@ def sync_courses(session: Session, specs: list[CourseSpec], now: datetime) -> Sy
             lesson.is_archived, lesson.updated_at = True, now
             report.archived.append(lesson.source_path or lesson.slug)
     session.flush()
+    _version(session, report, now)
     return report
 
 
@@ -113,6 +121,7 @@ def sync_quizzes(session: Session, specs: list[QuizSpec], now: datetime, report:
             quiz.is_archived, quiz.updated_at = True, now
             report.archived.append(quiz.source_path or quiz.slug)
     session.flush()
+    _version(session, report, now)
 
 
 def sync_milestones(session: Session, programme, milestones, now: datetime, report: SyncReport) -> None:
@@ -137,6 +146,7 @@ def sync_milestones(session: Session, programme, milestones, now: datetime, repo
             report.archived.append(row.source_path or row.key)
     sync_camp_tasks(session, programme.camp.tasks if programme and programme.camp else [], now, report)
     session.flush()
+    _version(session, report, now)
 
 
 def _camp_task_fields(spec: CampTaskSpec) -> dict:

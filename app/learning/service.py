@@ -7,6 +7,7 @@ import sqlalchemy.orm as so
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.content import snapshot
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes import service as quiz_service
 from app.quizzes.service import QuizStatus
@@ -90,20 +91,22 @@ def completed_lesson_ids(session: Session, user_id: int) -> set[int]:
 
 
 def catalogue(session: Session, user_id: int | None) -> Catalogue:
-    """Active courses, lessons and quizzes with the user's progress: five queries whatever the size."""
-    courses = session.scalars(
-        sa.select(Course).where(Course.is_archived.is_(False)).order_by(Course.position)
-        # The lists need titles, not the lessons' bodies (120 KB of HTML) nor the quizzes' questions.
-        .options(so.selectinload(Course.lessons).defer(Lesson.body_html_zh).defer(Lesson.body_html_en))).all()
+    """Active courses, lessons and quizzes with the user's progress: the content from the shared
+    snapshot (built once per content version), her progress in two queries."""
+    content = snapshot.current(session)
     done = completed_lesson_ids(session, user_id) if user_id else set()
-    quizzes = quiz_service.active_quizzes(session, with_questions=False)
+    quizzes = list(content.quizzes)
     status = quiz_service.statuses(session, user_id, quizzes) if user_id else {
         q.id: QuizStatus(q) for q in quizzes}
     return Catalogue([
-        CourseItem(course, [LessonItem(lesson, lesson.id in done)
-                            for lesson in course.lessons if not lesson.is_archived],
+        CourseItem(course, [LessonItem(lesson, lesson.id in done) for lesson in course.lessons],
                    [status[q.id] for q in quizzes if q.course_id == course.id])
-        for course in courses])
+        for course in content.courses])
+
+
+def is_lesson_done(session: Session, user_id: int, lesson_id: int) -> bool:
+    return session.scalar(sa.select(LessonProgress.completed_at.is_not(None)).where(
+        LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id)) or False
 
 
 def find_lesson(session: Session, course_slug: str, lesson_slug: str) -> Lesson | None:
@@ -137,21 +140,17 @@ def mark_lesson_not_done(session: Session, user: User, lesson: Lesson, now: date
     session.flush()
 
 
-def neighbours(item: CourseItem, lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
-    lessons = [i.lesson for i in item.lessons]
-    index = next(i for i, candidate in enumerate(lessons) if candidate.id == lesson.id)
+def neighbours(lessons, lesson) -> tuple:
+    """The lessons before and after `lesson` in `lessons` (None at either end)."""
+    ids = [candidate.id for candidate in lessons]
+    index = ids.index(lesson.id)
     return (lessons[index - 1] if index > 0 else None,
             lessons[index + 1] if index + 1 < len(lessons) else None)
 
 
 def lesson_titles(session: Session, keys: list[str], lang: str) -> dict[str, str]:
-    """{"course/lesson": title} for the given keys, in one query."""
-    if not keys:
-        return {}
-    rows = session.execute(sa.select(Course.slug, Lesson.slug, Lesson.title_zh, Lesson.title_en).join(Lesson.course)
-                           .where(Lesson.is_archived.is_(False)))
-    wanted = set(keys)
-    return {f"{c}/{l}": (en if lang == "en" else zh) for c, l, zh, en in rows if f"{c}/{l}" in wanted}
+    """{"course/lesson": title} for the given keys, from the content snapshot."""
+    return snapshot.current(session).lesson_titles(keys, lang) if keys else {}
 
 
 def completion_times(session: Session, user_id: int) -> list[tuple[Lesson, datetime]]:

@@ -2,6 +2,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.content import snapshot
 from app.database import utcnow
 from app.extensions import db
 from app.learning import service
@@ -27,14 +28,14 @@ def course(slug: str):
 @bp.get("/courses/<slug>/<lesson_slug>")
 @login_required
 def lesson(slug: str, lesson_slug: str):
-    catalogue = service.catalogue(db.session, current_user.id)
-    item = catalogue.course(slug)
-    lesson_item = next((i for i in item.lessons if i.lesson.slug == lesson_slug), None) if item else None
-    if lesson_item is None:
+    """The content comes from the shared snapshot: her progress on this lesson is the page's one query."""
+    lesson = snapshot.current(db.session).lesson(slug, lesson_slug)
+    if lesson is None:
         abort(404)
-    previous, following = service.neighbours(item, lesson_item.lesson)
-    return render_template("learning/lesson.html", item=item, lesson=lesson_item.lesson,
-                           is_done=lesson_item.is_done, previous=previous, following=following)
+    previous, following = service.neighbours(lesson.course.lessons, lesson)
+    return render_template("learning/lesson.html", course=lesson.course, lesson=lesson,
+                           is_done=service.is_lesson_done(db.session, current_user.id, lesson.id),
+                           previous=previous, following=following)
 
 
 @bp.post("/courses/<slug>/<lesson_slug>/done")
@@ -46,7 +47,7 @@ def mark_done(slug: str, lesson_slug: str):
     service.mark_lesson_done(db.session, current_user, lesson, utcnow())
     db.session.commit()
     item = service.catalogue(db.session, current_user.id).course(slug)
-    following = service.neighbours(item, lesson)[1]
+    following = service.neighbours([i.lesson for i in item.lessons], lesson)[1]
     flash(_("Lesson done. %(done)d of %(total)d in this course.", done=item.done, total=item.total), "success")
     if following:
         return redirect(url_for("learning.lesson", slug=slug, lesson_slug=following.slug))

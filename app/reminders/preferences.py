@@ -131,6 +131,23 @@ def effective_for(session: Session, user) -> Effective:
     return effective(get_programme(session).reminders, get_preference(session, user))
 
 
+def update_settings(session: Session, user, *, now: datetime, shares_earnings=_UNSET, **choices) -> ReminderPreference:
+    """Her settings as the preferences page and the API send them: the email choices count only when she has
+    an email, the group mention and sharing her earnings only for a trainee (otherwise they are ignored).
+    Raises DomainError (nothing changed) like save_preference."""
+    if not user.email:
+        choices.pop("email_enabled", None)
+        choices.pop("email_categories", None)
+    if not user.is_trainee:
+        choices.pop("group_mention", None)
+        shares_earnings = _UNSET
+    pref = save_preference(session, user, now=now, **choices)
+    if shares_earnings is not _UNSET:
+        user.shares_earnings = bool(shares_earnings)
+    session.flush()
+    return pref
+
+
 def save_preference(session: Session, user, *, now: datetime, email_enabled=_UNSET, email_categories=_UNSET,
                     group_mention=_UNSET, send_at=_UNSET, quiet_start=_UNSET, quiet_end=_UNSET) -> ReminderPreference:
     """Store the choices given; whatever is not given keeps its current value.

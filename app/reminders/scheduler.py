@@ -1,8 +1,12 @@
-"""The two reminder jobs on APScheduler: the rules (every few minutes) and dispatch (every half minute).
+"""The scheduled jobs on APScheduler: the reminder rules (every few minutes), dispatch (every half minute)
+and pruning what is past its retention (daily, app/ops/retention.py).
 
-Exactly one process on a machine runs them: `make run`'s dev server (in a background thread) or
-`academy scheduler` in production, guarded by a lock file in instance/ so a reloader child or a
-second process starts none. Several machines on PostgreSQL may each run dispatchers safely.
+Exactly one process runs them: `make run`'s dev server (in a background thread) or `academy scheduler`
+in production. On SQLite a lock file in instance/ guards the one machine (a reloader child or a second
+process starts none). On PostgreSQL the leader is the holder of a session-level advisory lock, so that
+`academy scheduler` may run on several machines: one leads, the others stand by, try the lock before
+each job and take over within a job interval when the leader stops (its connection closes, the
+database releases the lock). A leader whose lock connection broke stops running jobs at once.
 """
 import fcntl
 import os
@@ -10,16 +14,20 @@ import signal
 import socket
 from pathlib import Path
 
+import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from app.database import utcnow
 from app.extensions import db
 from app.reminders import outbox
+from app.ops.retention import prune
 from app.reminders.models import SchedulerRun
 from app.reminders.rules import run_rules
 
 _lock_file = None
+_leader = None          # PostgreSQL: the connection that holds the advisory lock
+LEADER_LOCK = 0x78696162  # the advisory lock's id, the same on every machine ("xiab")
 
 
 def run_job(app, name: str) -> dict:
@@ -29,6 +37,8 @@ def run_job(app, name: str) -> dict:
         try:
             if name == "rules":
                 detail = dict(run_rules(db.session, started))
+            elif name == "prune":
+                detail = prune(db.session, started, app.config["RETENTION_DAYS"])
             else:
                 detail = dict(outbox.dispatch(db.session))
             db.session.commit()
@@ -45,8 +55,49 @@ def run_job(app, name: str) -> dict:
         return detail
 
 
+def lead_job(app, name: str) -> dict | None:
+    """A scheduled job: run only by the leader; a standby tries to become it first."""
+    if not is_leader(app):
+        return None
+    return run_job(app, name)
+
+
 def take_lock(app) -> bool:
-    """True for the one process on this machine that may run the jobs."""
+    """True for the one process that may run the jobs (see the module's docstring)."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            return _take_advisory_lock()
+    return _take_lock_file(app)
+
+
+def is_leader(app) -> bool:
+    """Checked before each job: the leader still holds its lock; a standby tries to take it."""
+    global _leader
+    if _leader is not None:
+        try:
+            _leader.execute(sa.text("SELECT 1"))
+            return True
+        except sa.exc.DBAPIError:  # the connection broke: the database has released the lock
+            app.logger.warning("scheduler: lost the leader's lock connection; standing by")
+            _leader.invalidate()
+            _leader = None
+    return take_lock(app)
+
+
+def _take_advisory_lock() -> bool:
+    global _leader
+    if _leader is not None:
+        return True
+    # Its own connection, kept for the life of the process, outside any transaction.
+    connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    if connection.scalar(sa.text("SELECT pg_try_advisory_lock(:id)"), {"id": LEADER_LOCK}):
+        _leader = connection
+        return True
+    connection.close()
+    return False
+
+
+def _take_lock_file(app) -> bool:
     global _lock_file
     if _lock_file is not None:
         return True
@@ -65,8 +116,9 @@ def take_lock(app) -> bool:
 def build(app, scheduler_class=BackgroundScheduler):
     scheduler = scheduler_class(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for name, seconds in (("rules", app.config["SCHEDULER_RULES_SECONDS"]),
-                          ("dispatch", app.config["SCHEDULER_DISPATCH_SECONDS"])):
-        scheduler.add_job(run_job, "interval", args=(app, name), seconds=seconds, id=name, next_run_time=utcnow())
+                          ("dispatch", app.config["SCHEDULER_DISPATCH_SECONDS"]),
+                          ("prune", app.config["SCHEDULER_PRUNE_SECONDS"])):
+        scheduler.add_job(lead_job, "interval", args=(app, name), seconds=seconds, id=name, next_run_time=utcnow())
     return scheduler
 
 
@@ -84,7 +136,11 @@ def start_in_background(app) -> bool:
 def run_forever(app) -> None:
     """`academy scheduler`: the jobs in the foreground until stopped."""
     if not take_lock(app):
-        raise SystemExit("another scheduler is running on this machine (instance/scheduler.lock)")
+        with app.app_context():
+            standby = db.engine.dialect.name == "postgresql"
+        if not standby:
+            raise SystemExit("another scheduler is running on this machine (instance/scheduler.lock)")
+        app.logger.info("scheduler: another process leads; standing by to take over")
     scheduler = build(app, BlockingScheduler)
 
     def stop(signum, frame):  # a service manager's stop: let the running job finish, then exit 0

@@ -79,15 +79,11 @@ def preferences():
     form.email_categories.choices = [(c, prefs.CATEGORY_LABELS[c]) for c in shown]
     if form.validate_on_submit():
         choices = {"send_at": form.send_at.data, "quiet_start": form.quiet_start.data,
-                   "quiet_end": form.quiet_end.data}
-        if current_user.email:  # otherwise the email part was not on the page: keep what is stored
-            choices["email_enabled"] = form.email_enabled.data
-            choices["email_categories"] = {c: c in (form.email_categories.data or ()) for c in shown}
-        if current_user.is_trainee:
-            choices["group_mention"] = form.group_mention.data
-            current_user.shares_earnings = form.shares_earnings.data
+                   "quiet_end": form.quiet_end.data, "email_enabled": form.email_enabled.data,
+                   "email_categories": {c: c in (form.email_categories.data or ()) for c in shown},
+                   "group_mention": form.group_mention.data, "shares_earnings": form.shares_earnings.data}
         try:
-            prefs.save_preference(db.session, current_user, now=utcnow(), **choices)
+            prefs.update_settings(db.session, current_user, now=utcnow(), **choices)
         except DomainError as e:
             db.session.rollback()
             put_on_form(form, e)

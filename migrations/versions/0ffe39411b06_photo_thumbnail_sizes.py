@@ -4,7 +4,7 @@ Photos uploaded before this have no thumbnail and medium size yet: `academy phot
 them (the lists show the full size until then).
 
 Revision ID: 0ffe39411b06
-Revises: 1ca3fae32859
+Revises: 1e333ccf25d4
 Create Date: 2026-12-03 08:45:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0ffe39411b06'
-down_revision = '1ca3fae32859'
+down_revision = '1e333ccf25d4'
 branch_labels = None
 depends_on = None
 
