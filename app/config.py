@@ -57,11 +57,20 @@ class Defaults:
     REMINDER_BACKOFF_SECONDS = 60
     REMINDER_MAX_TRIES = 6
     REMINDER_HTTP_TIMEOUT = 10
-    # Camp photos: checked, re-encoded without metadata, stored under UPLOAD_DIR (None: instance/uploads).
-    UPLOAD_STORAGE = "local"            # an S3-compatible bucket would be another Storage: camp/photos.py
+    # Camp photos: checked, re-encoded without metadata, stored by app/camp/photos.py in UPLOAD_STORAGE:
+    # "local" (files under UPLOAD_DIR; None: instance/uploads) or "s3" (an S3-compatible bucket, the
+    # one choice for several web machines: Tencent COS, Aliyun OSS, MinIO, AWS S3).
+    UPLOAD_STORAGE = "local"
     UPLOAD_DIR = None
+    S3_ENDPOINT = None                  # e.g. https://cos.ap-shanghai.myqcloud.com; None: AWS's own
+    S3_BUCKET = None
+    S3_ACCESS_KEY = None
+    S3_SECRET_KEY = None
+    S3_REGION = "us-east-1"             # what the endpoint expects in its signatures, e.g. ap-shanghai
+    S3_ADDRESSING_STYLE = "auto"        # "path" for MinIO (bucket in the path), "virtual" for COS and OSS
+    S3_TIMEOUT = 10                     # seconds to connect or to wait for an answer
     UPLOAD_MAX_BYTES = 8 * 1024 * 1024
-    UPLOAD_MAX_PIXELS = 40_000_000
+    UPLOAD_MAX_PIXELS = 4096 * 4096     # decoded at once (a big JPEG is decoded at a reduced scale)
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024   # a whole request: three photos and the form
     SCHEDULER_LOCK_FILE = None          # SQLite: None is instance/scheduler.lock (one scheduler per machine);
                                         # PostgreSQL: an advisory lock instead (one leader across machines)
@@ -107,6 +116,14 @@ ENVIRONMENT = {
     "LOG_LEVEL": "LOG_LEVEL",
     "PROXY_FIX": "PROXY_FIX",
     "SECURE_COOKIES": "SECURE_COOKIES",
+    "UPLOAD_STORAGE": "UPLOAD_STORAGE",
+    "UPLOAD_DIR": "UPLOAD_DIR",
+    "S3_ENDPOINT": "S3_ENDPOINT",
+    "S3_BUCKET": "S3_BUCKET",
+    "S3_ACCESS_KEY": "S3_ACCESS_KEY",
+    "S3_SECRET_KEY": "S3_SECRET_KEY",
+    "S3_REGION": "S3_REGION",
+    "S3_ADDRESSING_STYLE": "S3_ADDRESSING_STYLE",
     "SCHEDULER_LOCK_FILE": "SCHEDULER_LOCK_FILE",
     "SCHEDULER_RULES_SECONDS": "SCHEDULER_RULES_SECONDS",
     "SCHEDULER_DISPATCH_SECONDS": "SCHEDULER_DISPATCH_SECONDS",

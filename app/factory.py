@@ -12,7 +12,8 @@ from app.api import actions as api_actions
 from app.api import commands as api_commands
 from app.api import token_views
 from app.api import views as api_views
-from app.camp import feed_views, poster_views
+from app.camp import commands as camp_commands
+from app.camp import feed_views, photos, poster_views
 from app.camp import views as camp_views
 from app.checkins import import_views
 from app.checkins import views as checkins_views
@@ -45,13 +46,14 @@ BLUEPRINTS = (home.bp, cohorts_views.bp, mentor_views.bp, stats_views.bp, admin_
 COMMANDS = (accounts_commands.users, api_commands.tokens, content_commands.content, demo_command,
             reminders_commands.reminders_command, reminders_commands.scheduler_command,
             ops_commands.serve_command, ops_commands.backup_command, ops_commands.restore_command,
-            shops_commands.shops)
+            shops_commands.shops, camp_commands.photos)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask("app", instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     config.load(app, test_config)
+    photos.check_settings(app.config)  # a photo storage that cannot work stops the start, not an upload
 
     db.init_app(app)
     migrate.init_app(app, db, directory=config.MIGRATIONS)

@@ -1,4 +1,4 @@
-"""Real local servers for tests: an SMTP sink and an HTTP sink, each on 127.0.0.1 in a thread.
+"""Real local servers for tests: an SMTP sink, an HTTP sink and an S3-compatible server, on 127.0.0.1 in threads.
 
 Use the fixtures in a test file with `from tests.servers import smtp_sink, http_sink  # noqa: F401`,
 or the classes directly (`with SmtpSink() as sink: ...`).
@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from urllib.request import Request as UrlRequest, urlopen
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -220,3 +221,89 @@ def smtp_sink():
 def http_sink():
     with HttpSink() as sink:
         yield sink
+
+
+class S3Server:
+    """A real S3-compatible server (moto in server mode) on 127.0.0.1, in a thread, that checks every
+    request's SigV4 signature against the IAM access keys it knows, as S3 would: a wrong key or
+    secret is refused (SignatureDoesNotMatch / InvalidAccessKeyId).
+
+        with S3Server() as s3:
+            app.config.update(s3.config())      # UPLOAD_STORAGE=s3, the endpoint, bucket and keys
+            s3.objects()                        # {key: bytes} in the bucket, read behind the app's back
+    """
+
+    REGION = "ap-shanghai"
+
+    def __init__(self, bucket: str = "academy-photos") -> None:
+        self.bucket = bucket
+        self.server = None
+
+    def start(self) -> "S3Server":
+        from moto import settings
+        from moto.server import ThreadedMotoServer
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.server.start()
+        self.port = self.server.get_host_and_port()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        # Set up unauthenticated (as an operator would in the console), then authenticate everything.
+        self._saved_count = settings.INITIAL_NO_AUTH_ACTION_COUNT
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+        # moto keeps its buckets and users per process: start from none.
+        urlopen(UrlRequest(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10).read()
+        iam = self._client("iam", "setup", "setup")
+        user = f"academy-{self.port}"
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="photos", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        self.access_key, self.secret_key = key["AccessKeyId"], key["SecretAccessKey"]
+        self.client().create_bucket(Bucket=self.bucket,
+                                    CreateBucketConfiguration={"LocationConstraint": self.REGION})
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+        return self
+
+    def _client(self, service: str, access_key: str, secret_key: str):
+        import boto3
+        from botocore.config import Config
+        return boto3.session.Session().client(
+            service, endpoint_url=self.endpoint, region_name=self.REGION, aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key, config=Config(s3={"addressing_style": "path"}))
+
+    def client(self):
+        return self._client("s3", self.access_key, self.secret_key)
+
+    def config(self) -> dict[str, Any]:
+        return {"UPLOAD_STORAGE": "s3", "S3_ENDPOINT": self.endpoint, "S3_BUCKET": self.bucket,
+                "S3_ACCESS_KEY": self.access_key, "S3_SECRET_KEY": self.secret_key, "S3_REGION": self.REGION,
+                "S3_ADDRESSING_STYLE": "path", "S3_TIMEOUT": 2}
+
+    def objects(self) -> dict[str, bytes]:
+        client = self.client()
+        listed = client.list_objects_v2(Bucket=self.bucket).get("Contents", [])
+        return {item["Key"]: client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read() for item in listed}
+
+    def empty(self) -> None:
+        client = self.client()
+        for key in self.objects():
+            client.delete_object(Bucket=self.bucket, Key=key)
+
+    def stop(self) -> None:
+        from moto import settings
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+            settings.INITIAL_NO_AUTH_ACTION_COUNT = self._saved_count
+
+    def __enter__(self) -> "S3Server":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def s3_server():
+    with S3Server() as server:
+        yield server

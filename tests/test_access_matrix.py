@@ -176,6 +176,7 @@ ROUTES = {
     "POST /feed/<post_id>/highlight": MODERATORS,
     "POST /feed/<post_id>/hide": MODERATORS,
     "GET /photos/<photo_id>.jpg": PHOTO_VIEWERS,
+    "GET /photos/<photo_id>-<size>.jpg": PHOTO_VIEWERS,     # the thumbnail and medium size
     # cohorts
     "GET /cohorts/<cohort_id>": COHORT_MEMBERS,
     "GET /cohorts": MENTORS,
@@ -400,7 +401,7 @@ def url_values(w: World, rule: str) -> dict[str, str]:
         "attempt_id": w.attempt.id, "task_checkin_id": w.task_checkin.id, "post_id": w.post.id,
         "photo_id": w.photo.id, "milestone_key": w.milestone_key, "task_key": w.task.key,
         "token_id": w.token_to_revoke.id, "code": w.home.invite_code, "slug": "group-building",
-        "lesson_slug": "warm-contacts", "filename": "app.css",
+        "lesson_slug": "warm-contacts", "filename": "app.css", "size": "thumb",
         "shop_id": w.shop_id, "member_id": w.shop_member_id, "day": local_today(w.people["trainee"], utcnow()),
     }
     special = {
@@ -572,6 +573,7 @@ def cross_probes(w: World) -> list[tuple[str, str, str, dict | None]]:
         ("POST", f"/feed/{w.bo_post.id}/hide", {"reason": "x"}),
         ("POST", f"/feed/{w.bo_post.id}/comment", {"body": "Hello"}),
         ("GET", f"/photos/{w.bo_photo.id}.jpg", None),
+        ("GET", f"/photos/{w.bo_photo.id}-thumb.jpg", None),
         ("GET", f"/cohorts/compare?ids={home},{other}", None),
         ("GET", f"/rankings?cohort={other}", None),
         ("GET", f"/cohorts/{other}/feed", None),
@@ -587,6 +589,7 @@ def cross_probes(w: World) -> list[tuple[str, str, str, dict | None]]:
         ("POST", f"/feed/{w.lan_post.id}/delete", None),          # her cohort's, not hers
         ("POST", f"/feed/{w.lan_post.id}/hide", None),
         ("GET", f"/photos/{w.bo_photo.id}.jpg", None),
+        ("GET", f"/photos/{w.bo_photo.id}-medium.jpg", None),
         ("GET", f"/cohorts/{other}", None),
         ("GET", f"/cohorts/{home}/trainees/{mei}", None),
     ]

@@ -2,6 +2,8 @@
 the calendar, lessons, the feed, the inbox, reminder preferences, quiz attempts in steps, check-in corrections.
 The refusals (wrong types, oversized photos, a task not yet open, someone else's things) store nothing."""
 import io
+import struct
+import zlib
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +15,7 @@ from PIL import Image
 
 from app.accounts.models import Role
 from app.api.models import create_token
-from app.camp import feed
+from app.camp import feed, photos
 from app.camp.models import FeedComment, FeedLike, FeedPost, Photo, TaskCheckin
 from app.checkins.models import Checkin
 from app.reminders.models import InboxMessage
@@ -79,6 +81,14 @@ def uploaded_files(app) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
 
 
+def huge_png(width=6000, height=6000) -> bytes:
+    """A PNG whose header declares 36 megapixels, in a few bytes: refused from the header, never decoded."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
 # --- 打卡 and 补卡 ---------------------------------------------------------------------------------------
 
 def test_today_s_task_checked_in_with_json(http):
@@ -99,7 +109,11 @@ def test_a_missed_day_made_up_with_a_photo_in_a_multipart_form(http, app):
                          files=[("photos", ("list.jpg", jpeg(), "image/jpeg"))])
     assert response.status_code == 201, response.text
     assert response.json()["is_makeup"] is True and len(response.json()["photos"]) == 1
-    assert count(Photo) == 1 and len(uploaded_files(app)) == 1
+    assert count(Photo) == 1 and len(uploaded_files(app)) == 3     # the full size, its thumbnail and medium size
+    photo = db.session.scalar(sa.select(Photo))
+    assert photo.thumb_width == 40 and photo.thumb_height == 30
+    assert {p.name for p in uploaded_files(app)} == {photos.sized_key(photo.storage_key, size)
+                                                     for size in ("full", *photos.SIZES)}
     calendar = http.get("/api/v1/calendar").json()
     states = {d["date"]: d["state"] for d in calendar["days"]}
     assert states["2026-05-04"] == "made_up" and states["2026-05-05"] == "today"
@@ -146,7 +160,29 @@ def test_an_oversized_photo_or_too_many_stores_nothing(http, app):
     not_an_image = http.post("/api/v1/today/checkins", data={"task_key": DAY1, "number": "12"},
                              files=[("photos", ("a.jpg", b"not an image", "image/jpeg"))])
     assert not_an_image.status_code == 422
+    too_many_pixels = http.post("/api/v1/today/checkins", data={"task_key": DAY1, "number": "12"},
+                                files=[("photos", ("long.png", huge_png(), "image/png"))])
+    assert too_many_pixels.status_code == 422 and "megapixels" in too_many_pixels.json()["fields"]["photos"]
     assert count(TaskCheckin) == 0 and count(Photo) == 0 and uploaded_files(app) == []
+
+
+def test_a_storage_that_fails_midway_answers_503_and_keeps_nothing(http, app, monkeypatch):
+    real_save, calls = photos.LocalStorage.save, []
+
+    def save(self, key, data):
+        calls.append(key)
+        if len(calls) % 4 == 0:  # the second photo's full size: the first photo's three files are written
+            raise OSError(28, "No space left on device")
+        real_save(self, key, data)
+    monkeypatch.setattr(photos.LocalStorage, "save", save)
+    two = [("photos", (f"{i}.jpg", jpeg(), "image/jpeg")) for i in range(2)]
+    checkin = http.post("/api/v1/today/checkins", data={"task_key": DAY1, "number": "12"}, files=two)
+    assert checkin.status_code == 503, checkin.text
+    assert "nothing was kept" in checkin.json()["error"] and "photos" in checkin.json()["fields"]
+    win = http.post("/api/v1/feed", data={"text": "Look"}, files=two)
+    assert win.status_code == 503 and "nothing was kept" in win.json()["error"], win.text
+    assert len(calls) == 8
+    assert count(TaskCheckin) == 0 and count(FeedPost) == 0 and count(Photo) == 0 and uploaded_files(app) == []
 
 
 def test_the_camp_is_for_trainees_and_the_token_is_required(http, people, app):

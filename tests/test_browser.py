@@ -47,7 +47,8 @@ def browser():
 def live_server(tmp_path_factory):
     """The real app on a migrated SQLite file with the real content and the demo data."""
     path = tmp_path_factory.mktemp("live") / "academy.db"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "browser", "CONTENT_ROOT": str(REPO)})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "browser", "CONTENT_ROOT": str(REPO),
+                      "UPLOAD_DIR": str(path.parent / "uploads")})  # photos and posters never land in instance/
     with app.app_context():
         upgrade()
         content = load_content(REPO)

@@ -168,8 +168,9 @@ def test_her_page_shows_her_calendar_streaks_and_her_task_check_ins_with_photos(
     for checkin, shown in ((world.second, second), (world.first, first)):
         assert len(checkin.photos) == (2 if checkin is world.second else 1)
         for photo in checkin.photos:
-            assert re.search(rf'<img src="/photos/{photo.id}\.jpg" class="[^"]*" loading="lazy"\s+'
-                             rf'width="{photo.width}" height="{photo.height}"', shown), shown
+            assert re.search(rf'<a [^>]*href="/photos/{photo.id}\.jpg">\s*<img src="/photos/{photo.id}-thumb\.jpg"\s+'
+                             rf'class="[^"]*" loading="lazy"[^>]*\s+'
+                             rf'width="{photo.thumb_width}" height="{photo.thumb_height}"', shown), shown
     # Her mentor may open the photos; the pin and comment buttons are there.
     response = client.get(f"/photos/{world.first.photos[0].id}.jpg")
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
@@ -429,7 +430,7 @@ def test_the_review_queue_lists_proof_photos_from_the_mentor_s_cohorts_only_newe
     assert without.id not in proof_ids(html) and world.anas.id not in proof_ids(html)
     shown = card(html, world.second.id)
     assert f'href="{page_of(world)}"' in shown and "美美" in shown and escape(task(2).title_en) in shown
-    assert f'<img src="/photos/{world.second.photos[0].id}.jpg"' in shown
+    assert f'<img src="/photos/{world.second.photos[0].id}-thumb.jpg"' in shown
     assert f'action="{pin_url(world.mine.id, world.mei.id, world.second.id)}"' in shown
     assert f'action="{notes_url(world.mine.id, world.mei.id)}"' in shown
     assert f'value="/review#task-checkin-{world.second.id}"' in shown

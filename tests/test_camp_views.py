@@ -151,10 +151,12 @@ def test_photos_are_stored_attached_and_shown(web, uploads, clock):
                         content_type="multipart/form-data")
     assert response.status_code == 302, response.text
     [checkin] = stored()
-    assert len(checkin.photos) == 2 and len(list(uploads.iterdir())) == 2
+    assert len(checkin.photos) == 2 and len(list(uploads.iterdir())) == 2 * 3  # full, thumbnail, medium
     html = web.get("/today").text
-    assert all(f'src="/photos/{p.id}.jpg"' in html for p in checkin.photos)
+    assert all(f'href="/photos/{p.id}.jpg"' in html and f'src="/photos/{p.id}-thumb.jpg"' in html
+               for p in checkin.photos)
     assert web.get(f"/photos/{checkin.photos[0].id}.jpg").status_code == 200
+    assert web.get(f"/photos/{checkin.photos[0].id}-thumb.jpg").status_code == 200
 
 
 def test_a_refused_upload_or_a_fourth_photo_keeps_the_text_and_stores_nothing(web, uploads, clock):

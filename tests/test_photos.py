@@ -7,7 +7,7 @@ import zlib
 import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
-from PIL import Image
+from PIL import Image, ImageFile
 from werkzeug.datastructures import FileStorage
 
 from app.camp import photos
@@ -87,7 +87,59 @@ def test_an_oversize_file_is_refused_before_it_is_decoded(app, user, upload_dir)
     assert_nothing_stored(upload_dir)
 
 
-@pytest.mark.parametrize("width,height", [(8000, 6000),      # 48 MP: over our 40 MP limit
+def solid_png(width: int, height: int) -> bytes:
+    """A real, complete PNG of one colour: tiny on disk, huge once decoded (rows compressed as they come,
+    so the test never holds the pixels either)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    packer, row, idat = zlib.compressobj(9), b"\x00" + b"\xf0\x80\x60" * width, []
+    for _ in range(height):
+        idat.append(packer.compress(row))
+    idat.append(packer.flush())
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", b"".join(idat)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Any attempt to decode pixels fails the test: a refusal must come from the header alone."""
+    def load(self):
+        raise AssertionError(f"decoded a {self.size} {self.format} image")
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+
+
+def test_a_small_png_of_36_megapixels_is_refused_from_its_header(user, upload_dir, no_decoding):
+    png = solid_png(6000, 6000)
+    with Image.open(io.BytesIO(png)) as check:  # a real PNG: 36 MP declared, ~100 KB on the wire
+        assert check.size == (6000, 6000) and len(png) < 200_000
+    file = upload(png, "long-screenshot.png", "image/png")
+    message = refused(user, file)
+    assert message == "This image is too large: at most 16 megapixels."
+    with force_locale("zh"):
+        file.stream.seek(0)
+        with pytest.raises(DomainError) as caught:
+            photos.save_upload(db.session, user, file, utcnow())
+        assert str(caught.value.message) == "图片尺寸太大：最多 16 百万像素。"
+    db.session.rollback()
+    assert_nothing_stored(upload_dir)
+
+
+def test_a_big_jpeg_is_decoded_at_a_reduced_scale_within_the_budget(user, monkeypatch):
+    """A 50 MP phone photo (over the budget declared) is decoded at half scale (12.5 MP): accepted."""
+    decoded = []
+    real_load = ImageFile.ImageFile.load
+
+    def load(self):
+        decoded.append(self.size)
+        return real_load(self)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    big = image_bytes(size=(8160, 6120), quality=50)
+    photo = photos.save_upload(db.session, user, upload(big, "IMG_5000.jpg"), utcnow())
+    assert set(decoded) == {(4080, 3060)}  # load() is called again by later steps: a no-op
+    assert (photo.width, photo.height) == (2048, 1536)
+
+
+@pytest.mark.parametrize("width,height", [(8000, 6000),      # 48 MP PNG: over our 16 MP budget
                                           (10_000, 10_000),  # 100 MP: Pillow warns (an error under pytest)
                                           (30_000, 30_000)])  # 900 MP: Pillow refuses
 def test_a_decompression_bomb_is_refused_from_its_header(user, upload_dir, width, height):
@@ -158,7 +210,8 @@ def test_a_photo_with_gps_is_stored_without_any_metadata_and_upright(user, uploa
     db.session.commit()
 
     assert photo.storage_key != "IMG_0001.jpg" and "/" not in photo.storage_key
-    assert [p.name for p in upload_dir.iterdir()] == [photo.storage_key]
+    stem = photo.storage_key.removesuffix(".jpg")
+    assert sorted(p.name for p in upload_dir.iterdir()) == [f"{stem}-medium.jpg", f"{stem}-thumb.jpg", f"{stem}.jpg"]
     stored = photos.get_storage().open(photo.storage_key)
     assert photo.size == len(stored) and photo.content_type == "image/jpeg"
     with Image.open(io.BytesIO(stored)) as image:
@@ -170,8 +223,10 @@ def test_a_photo_with_gps_is_stored_without_any_metadata_and_upright(user, uploa
         assert image.size == (100, 200) == (photo.width, photo.height)
         top, bottom = image.convert("RGB").getpixel((50, 40)), image.convert("RGB").getpixel((50, 160))
         assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0]
-    for marker in (b"Exif", b"PhoneMaker", b"secret place", b"home address", b"adobe:ns:meta"):
-        assert marker not in stored
+    for size in ("full", "thumb", "medium"):
+        data = photos.get_storage().open(photos.sized_key(photo.storage_key, size))
+        for marker in (b"Exif", b"PhoneMaker", b"secret place", b"home address", b"adobe:ns:meta"):
+            assert marker not in data, size
 
 
 def test_large_photos_are_scaled_down_and_transparency_becomes_white(user):
@@ -199,3 +254,65 @@ def test_local_storage_takes_only_its_own_keys(tmp_path):
     storage.delete(key)
     storage.delete(key)  # twice is fine
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the smaller sizes ----------------------------------------------------------------------------
+
+def noise_jpeg(width: int, height: int) -> bytes:
+    """The hardest picture to compress: every pixel random."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("size", [(3000, 2000), (600, 2400), (200, 150)])
+def test_a_thumbnail_and_a_medium_size_are_made_at_upload(user, size):
+    photo = photos.save_upload(db.session, user, upload(noise_jpeg(*size)), utcnow())
+    storage = photos.get_storage()
+    with Image.open(io.BytesIO(thumb := storage.open(photos.sized_key(photo.storage_key, "thumb")))) as image:
+        assert max(image.size) <= 320 and image.size == (photo.thumb_width, photo.thumb_height)
+        assert len(thumb) <= 30_000, len(thumb)  # even for pure noise
+        assert image.format == "JPEG"
+    with Image.open(io.BytesIO(storage.open(photos.sized_key(photo.storage_key, "medium")))) as image:
+        assert max(image.size) == min(1280, max(photo.width, photo.height))
+        assert image.size[0] / image.size[1] == pytest.approx(photo.width / photo.height, rel=0.01)
+
+
+def test_a_storage_that_fails_midway_keeps_no_file_and_no_row(app, user, upload_dir, monkeypatch):
+    real_save, calls = photos.LocalStorage.save, []
+
+    def save(self, key, data):
+        calls.append(key)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real_save(self, key, data)
+    monkeypatch.setattr(photos.LocalStorage, "save", save)
+    message = refused(user, upload(image_bytes()))
+    assert message == ("Your photos could not be saved just now, and nothing was kept. "
+                       "Please try again in a few minutes.")
+    assert len(calls) == 2
+    assert_nothing_stored(upload_dir)
+
+
+def test_photos_stored_before_sizes_existed_get_them_from_the_command(app, user, upload_dir):
+    old = [photos.save_upload(db.session, user, upload(image_bytes(size=(900, 600))), utcnow()) for _ in range(3)]
+    lost = photos.save_upload(db.session, user, upload(image_bytes()), utcnow())
+    storage = photos.get_storage()
+    for photo in old + [lost]:  # as they were before this release: the full size only
+        photo.thumb_width = photo.thumb_height = None
+        for size in photos.SIZES:
+            storage.delete(photos.sized_key(photo.storage_key, size))
+    storage.delete(lost.storage_key)  # and one whose file is gone altogether
+    db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["photos", "sizes", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert "3 photo(s)" in result.output
+    db.session.expire_all()
+    for photo in old:
+        assert (photo.thumb_width, photo.thumb_height) == (320, 213)
+        with Image.open(io.BytesIO(storage.open(photos.sized_key(photo.storage_key, "medium")))) as image:
+            assert image.size == (900, 600)
+    assert lost.thumb_width is None
+    result = app.test_cli_runner().invoke(args=["photos", "sizes"])  # again: nothing left to do
+    assert "0 photo(s)" in result.output

@@ -129,8 +129,8 @@ def test_the_invite_lines_name_the_mentor_only_when_there_is_one(app):
 
 # --- the invite poster's route -------------------------------------------------------------------
 
-def test_the_invite_poster_answers_for_an_open_invite_with_its_absolute_url(make_app):
-    app = make_app(BASE_URL="https://academy.example.com/")
+def test_the_invite_poster_answers_for_an_open_invite_with_its_absolute_url(make_app, tmp_path):
+    app = make_app(BASE_URL="https://academy.example.com/", UPLOAD_DIR=str(tmp_path))
     with app.app_context():
         cohort = make_cohort("Spring cohort", "SPRING1")
         make_user("wang@example.com", role="mentor", cohort=cohort, name="Teacher Wang")
@@ -147,12 +147,13 @@ def test_the_invite_poster_answers_for_an_open_invite_with_its_absolute_url(make
 
 def test_the_invite_poster_is_in_the_viewers_language(client, cohort, monkeypatch):
     calls = []
-    monkeypatch.setattr(posters, "invite_poster", lambda *args: calls.append(args) or b"png")
-    client.get("/invite/SPRING1/poster.png", base_url="http://127.0.0.1:5180")
-    client.get("/invite/SPRING1/poster.png", headers={"Accept-Language": "en-US,en;q=0.9"})
+    monkeypatch.setattr(posters, "invite_poster", lambda *args: calls.append(args) or args[3].encode())
+    shown = [client.get("/invite/SPRING1/poster.png", base_url="http://127.0.0.1:5180").data,
+             client.get("/invite/SPRING1/poster.png", headers={"Accept-Language": "en-US,en;q=0.9"}).data]
     client.set_cookie("lang", "en")
-    client.get("/invite/SPRING1/poster.png")
-    assert [call[3] for call in calls] == ["zh", "en", "en"]
+    shown.append(client.get("/invite/SPRING1/poster.png").data)
+    assert shown == [b"zh", b"en", b"en"]
+    assert [call[3] for call in calls] == ["zh", "en"]  # the third: the English one, drawn once and stored
     # No mentor: just the cohort. ACADEMY_BASE_URL unset: the QR code follows the address asked for.
     assert calls[0][:3] == ("Spring cohort", None, "http://127.0.0.1:5180/invite/SPRING1")
     assert calls[1][2] == "http://localhost/invite/SPRING1"

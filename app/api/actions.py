@@ -102,7 +102,7 @@ def today_checkin():
                 db.session, g.api_user, task, text=fields.get("text", ""), number=fields.get("number"),
                 share=bool(fields.get("share")), files=files, now=now)
         except DomainError as e:
-            return _refused(e.message, 422, e.fields)
+            return _refused(e.message, e.status, e.fields)
     db.session.commit()
     return jsonify(task_checkin_json(checkin)), 201
 

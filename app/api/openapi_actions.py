@@ -9,6 +9,7 @@ def _ref(name: str) -> dict:
 
 
 FIELD_ERRORS = _ref("FieldErrors")
+STORAGE_DOWN = "the photo storage could not be reached: nothing stored, try again in a few minutes"
 INT_ID = {"type": "integer", "minimum": 1}
 
 SCHEMAS = {
@@ -54,8 +55,9 @@ SCHEMAS = {
         "author": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
         "created_at": {"type": "string", "format": "date-time"}, "is_pinned": {"type": "boolean"},
         "is_highlighted": {"type": "boolean"}, "is_own": {"type": "boolean"}, "likes": {"type": "integer"},
-        "liked": {"type": "boolean"}, "photos": {"type": "array", "items": {"type": "integer"},
-                                                  "description": "GET /photos/<id>.jpg with her session"},
+        "liked": {"type": "boolean"}, "photos": {"type": "array", "items": {"type": "integer"}, "description": (
+            "GET /photos/<id>.jpg (full size), /photos/<id>-thumb.jpg (at most 320 px, for lists) or "
+            "/photos/<id>-medium.jpg (1280 px) with her session")},
         "earnings": {"type": "string", "nullable": True, "description": "only when the author shares hers"},
         "comments": {"type": "array", "items": {"type": "object"}}}},
     "FeedPage": {"type": "object", "required": ["page", "has_more", "posts"], "properties": {
@@ -147,7 +149,7 @@ PATHS = {
         "requestBody": _body("TaskCheckinIn", "TaskCheckinForm"),
         "responses": {"201": _json(_ref("TaskCheckin"), "stored"),
                       "422": _json(FIELD_ERRORS, "refused by the rules or the input: a message, and one per field"),
-                      **_errors(401, 403, 404, 413)}}},
+                      "503": _json(FIELD_ERRORS, STORAGE_DOWN), **_errors(401, 403, 404, 413)}}},
     "/calendar": {"get": {
         "summary": "Her camp calendar for a month (her current month by default), with her streak",
         "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
@@ -171,7 +173,7 @@ PATHS = {
                  "requestBody": _body("PostIn", "PostForm"),
                  "responses": {"201": _json(_ref("NewPost"), "posted"),
                                "422": _json(FIELD_ERRORS, "refused: nothing stored"),
-                               **_errors(401, 403, 404, 413)}}},
+                               "503": _json(FIELD_ERRORS, STORAGE_DOWN), **_errors(401, 403, 404, 413)}}},
     "/feed/{post_id}": {"delete": {
         "summary": "Delete her own post", "parameters": [POST_ID],
         "responses": {"200": _json(_ref("Deleted"), "deleted"), **_errors(401, 404)}}},

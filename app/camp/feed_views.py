@@ -137,19 +137,26 @@ def hide(post_id: int):
                 _("Hidden from the cohort."))
 
 
-@bp.get("/photos/<int:photo_id>.jpg")
-def photo(photo_id: int):
-    """Not login_required: a visitor gets the same 404 as a wrong id, not a login page."""
+@bp.get("/photos/<int:photo_id>.jpg", defaults={"size": "full"})
+@bp.get("/photos/<int:photo_id>-<any(thumb, medium):size>.jpg")
+def photo(photo_id: int, size: str):
+    """Not login_required: a visitor gets the same 404 as a wrong id, not a login page. Every size
+    follows the same rule (feed.can_see_photo)."""
     item = db.session.get(Photo, photo_id)
     if not feed.can_see_photo(db.session, current_user, item):
         abort(404)
+    if size != "full" and item.thumb_width is None:
+        abort(404)  # made later by `academy photos sizes`; until then pages link the full size
+    key = photos.sized_key(item.storage_key, size)
     try:
-        data = photos.get_storage().open(item.storage_key)
+        data = photos.get_storage().open(key)
     except FileNotFoundError:
         abort(404)
+    except photos.StorageUnavailable:
+        abort(503)
     response = Response(data, mimetype="image/jpeg")
     # Private: no shared cache (a proxy, a CDN) may keep a photo for someone else.
     response.headers["Cache-Control"] = "private, max-age=86400"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.set_etag(item.storage_key)  # the file never changes under its key
+    response.set_etag(key)  # the file never changes under its key
     return response.make_conditional(request)

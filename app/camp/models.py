@@ -54,7 +54,10 @@ class TaskCheckin(db.Model):
 
 
 class Photo(db.Model):
-    """An uploaded image, re-encoded without its metadata; the file lives in storage under `storage_key`."""
+    """An uploaded image, re-encoded without its metadata; the file lives in storage under `storage_key`,
+    its smaller sizes (a thumbnail for lists, a medium size) beside it (app.camp.photos.sized_key).
+    `thumb_width` is None until they are made (photos uploaded before sizes existed: `academy photos
+    sizes` makes them)."""
 
     __tablename__ = "photos"
 
@@ -69,6 +72,8 @@ class Photo(db.Model):
     width: so.Mapped[int] = so.mapped_column()
     height: so.Mapped[int] = so.mapped_column()
     size: so.Mapped[int] = so.mapped_column()
+    thumb_width: so.Mapped[Optional[int]] = so.mapped_column()
+    thumb_height: so.Mapped[Optional[int]] = so.mapped_column()
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     checkin: so.Mapped[Optional[TaskCheckin]] = so.relationship(back_populates="photos")

@@ -3,7 +3,9 @@
 The images are PNGs drawn by app/camp/posters.py; the QR codes hold absolute URLs built from
 BASE_URL, so they are right behind a proxy (unset, from the address the request came to). The trainee's page /share shows hers.
 """
+import hashlib
 from datetime import date
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
@@ -13,7 +15,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from app.accounts import service as accounts
-from app.camp import posters
+from app.camp import photos, posters
 from app.checkins import service as checkins
 from app.config import base_url
 from app.cohorts.models import Cohort, cohort_mentors
@@ -56,6 +58,34 @@ def _png(data: bytes, cache_control: str, filename: str) -> Response:
     return response.make_conditional(request)
 
 
+# The drawing code's digest: when posters are drawn differently, they get new keys, never a stale one.
+DRAWING = hashlib.sha256(Path(posters.__file__).read_bytes()).hexdigest()
+
+
+def stored_invite_poster(cohort_name: str, mentor_name: str | None, url: str, lang: str) -> bytes:
+    """The invite poster, drawn once and kept in the photo storage (in the bucket with
+    UPLOAD_STORAGE=s3: shared by every web machine). A whole WeChat group scans one at once, and each
+    drawing costs a fraction of a second of CPU. The key is a digest of every word on it, the URL and
+    the drawing code: a renamed cohort, another mentor or a new translation is a new poster. A storage
+    that is down only costs the drawing. (A milestone poster is hers alone and seldom fetched: drawn
+    each time, never stored.)"""
+    lines = posters.invite_lines(cohort_name, mentor_name, lang)
+    key = hashlib.sha256(repr((lines, url, DRAWING)).encode()).hexdigest() + ".png"
+    storage = photos.get_storage()
+    try:
+        return storage.open(key)
+    except FileNotFoundError:
+        pass
+    except photos.StorageUnavailable as error:
+        current_app.logger.warning("invite poster not read from storage: %s", error)
+    png = posters.invite_poster(cohort_name, mentor_name, url, lang)
+    try:
+        storage.save(key, png)
+    except (photos.StorageUnavailable, OSError) as error:
+        current_app.logger.warning("invite poster not stored: %s", error)
+    return png
+
+
 @bp.get("/invite/<code>/poster.png")
 def invite_poster(code: str):
     """The cohort's invite poster: public like the invite page, for open invites only."""
@@ -63,7 +93,7 @@ def invite_poster(code: str):
     if not invite_is_open(cohort):
         abort(404)
     mentor = first_mentor(cohort)
-    png = posters.invite_poster(cohort.name, mentor.name if mentor else None, invite_url(cohort), content_lang())
+    png = stored_invite_poster(cohort.name, mentor.name if mentor else None, invite_url(cohort), content_lang())
     return _png(png, "public, max-age=300", f"invite-{cohort.invite_code}.png")
 
 

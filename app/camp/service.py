@@ -231,7 +231,7 @@ def submit_task_checkin(session: Session, user: User, task: CampTask, *, text: s
     try:
         saved = uploads.save_uploads(session, user, files, now, limit=MAX_PHOTOS)
     except DomainError as e:  # save_uploads kept none of them
-        raise DomainError(e.message, fields={"photos": e.message}) from None
+        raise DomainError(e.message, fields={"photos": e.message}, status=e.status, code=e.code) from None
     try:
         checkin = record_task_checkin(session, user, task, text=text, number=number, photos=saved, share=share,
                                       now=now)
