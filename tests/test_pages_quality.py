@@ -196,8 +196,16 @@ def test_the_pages_and_our_css_are_valid(visits, tmp_path):
     for visit, seen in visits["pages"].items():
         files.append(tmp_path / f"{visit_id(visit)}.html")
         files[-1].write_text(seen.html, encoding="utf-8")
+    css = (REPO / "app" / "static" / "app.css").read_text(encoding="utf-8").splitlines()
+
+    def newer_than_the_checker(error) -> bool:
+        """The checker's CSS grammar predates :has() and env(), which the browsers our users have support
+        (WeChat's Chromium-based browser, iOS Safari 15.4+): only those lines of our CSS are let through."""
+        line = css[error["lastLine"] - 1] if Path(error.get("url", "")).name == "app.css" and error.get("lastLine") else ""
+        return ":has(" in line or "env(" in line
+
     errors = [f"{Path(e.get('url', '')).name}:{e.get('lastLine')}: {e['message']} [{e.get('extract', '').strip()}]"
-              for e in nu_checker_errors(files)]
+              for e in nu_checker_errors(files) if not newer_than_the_checker(e)]
     assert not errors, "\n".join(errors)
 
 
