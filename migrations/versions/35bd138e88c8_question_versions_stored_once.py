@@ -5,10 +5,10 @@ Each attempt's copy of its questions becomes a layout (version ids and the attem
 become marks ([points, right] per question: the feedback is the version's, read again). Downgrade
 writes the copies back.
 
-quiz_attempts is altered in place on SQLite too (ADD COLUMN, DROP COLUMN), not rebuilt by batch
-mode: dropping the old table would delete every essay review (their ON DELETE CASCADE runs, since
-the app turns foreign keys on). SQLite keeps the freed pages for new rows; `VACUUM` returns them to
-the disk, PostgreSQL's (auto)vacuum likewise.
+quiz_attempts is altered in place on SQLite too (ADD COLUMN, and DROP COLUMN: SQLite 3.35 or
+later), not rebuilt by batch mode: dropping the old table would delete every essay review (their ON
+DELETE CASCADE runs, since the app turns foreign keys on). SQLite keeps the freed pages for new rows;
+`VACUUM` returns them to the disk. PostgreSQL's (auto)vacuum reuses the space of the old copies.
 
 Revision ID: 35bd138e88c8
 Revises: 1e333ccf25d4
