@@ -12,7 +12,7 @@ DELETE CASCADE runs, since the app turns foreign keys on). SQLite keeps the free
 
 Revision ID: 35bd138e88c8
 Revises: 1e333ccf25d4
-Create Date: 2026-12-04 09:00:00.000000
+Create Date: 2026-12-03 11:30:00.000000
 
 """
 import copy
