@@ -9,13 +9,15 @@ from pathlib import Path
 
 from flask import current_app, has_request_context, request
 
+from app.database import compact_json
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = str(REPO_ROOT / "migrations")
 
 
 class Defaults:
     SQLALCHEMY_DATABASE_URI = None  # filled in below: sqlite:///<instance>/academy.db
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "json_serializer": compact_json}
     CONTENT_ROOT = str(REPO_ROOT)
     # Each process checks the stored content version at most this often (app/content/snapshot.py):
     # a `content sync` reaches every web worker within this many seconds.

@@ -1,9 +1,10 @@
 """`python -m bench`: every benchmark in turn, and bench/report.md; `python -m bench <name> [options]`: one.
 
-    python -m bench                          # dashboard, reminders, production (defaults), then bench/report.md
+    python -m bench                          # dashboard, reminders, production, storage (defaults), then bench/report.md
     python -m bench dashboard --trainees 3000
     python -m bench reminders --only rules
     python -m bench production --clients 8 --duration 5
+    python -m bench storage --trainees 1000  # bytes per trainee after a simulated month
     python -m bench --trainees 3000          # options without a name: the dashboard (as before)
 """
 import contextlib
@@ -31,7 +32,12 @@ def _production(argv):
     return main(argv)
 
 
-BENCHMARKS = {"dashboard": _dashboard, "reminders": _reminders, "production": _production}
+def _storage(argv):
+    from bench.storage import main
+    return main(argv)
+
+
+BENCHMARKS = {"dashboard": _dashboard, "reminders": _reminders, "production": _production, "storage": _storage}
 
 
 class _Tee(io.TextIOBase):

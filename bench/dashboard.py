@@ -90,7 +90,7 @@ def seed_trainees(session, cohort: Cohort, n: int, now: datetime, *, checkins_ea
                 at = now - timedelta(days=rng.randint(0, days_so_far), hours=rng.randint(0, 23))
                 graded = state == "graded"
                 attempts.append({"quiz_id": quiz.id, "user_id": user_id, "number": number, "state": state,
-                                 "questions": [], "answers": {}, "results": {}, "score": None, "max_score": 10.0,
+                                 "layout": [], "answers": {}, "marks": [], "score": None, "max_score": 10.0,
                                  "percent": (rng.randint(75, 100) if passed else rng.randint(10, 55))
                                  if graded else None,
                                  "is_passed": passed if graded else None, "started_at": at - timedelta(minutes=9),

@@ -23,9 +23,9 @@ from app.checkins.models import Checkin
 from app.cohorts.models import Cohort
 from app.demo.seed import DEMO_PASSWORD, seed_demo
 from app.learning.models import Course, Lesson, LessonProgress
-from app.quizzes import grading
+from app.quizzes import grading, versions
 from app.quizzes import service as quiz_service
-from app.quizzes.models import EssayReview, Quiz, QuizAttempt
+from app.quizzes.models import EssayReview, Quiz, QuizAttempt, intern_questions
 from app.core.calendar import default_timezone, zone
 
 SCALE_CODE = "DEMOSCALE"
@@ -67,6 +67,7 @@ class QuizPlan:
     lesson_ids: list[int]                    # the lessons of its course, in order
     variants: list[list[dict]]               # question sets as drawn for an attempt
     has_essays: bool = False
+    layouts: list[list] = field(default_factory=list)  # each variant as an attempt stores it
     # per auto-graded question: (right answer, its result, wrong answer, its result)
     sheet: dict[str, tuple] = field(default_factory=dict)
 
@@ -91,6 +92,7 @@ def _content(session: Session, seed: int) -> Content:
     plans = [QuizPlan(q, by_course.get(q.course_id, []), [quiz_service.draw_questions(q, rng) for _ in range(3)],
                       any(question["type"] == "essay" for question in q.questions)) for q in quizzes]
     for plan in plans:
+        plan.layouts = [intern_questions(session, variant) for variant in plan.variants]
         for q in plan.quiz.questions:
             if q["type"] not in ("description", "essay"):
                 right, wrong = (grading.check_answer(q, _right_answer(q)), grading.check_answer(q, _wrong_answer(q)))
@@ -316,13 +318,13 @@ def _activity(number: int, user: dict, rng: random.Random, content: Content, tod
                    "score": None, "percent": None, "is_passed": None, "submitted_at": None}
             reviews = []
             if wanted is None:
-                row.update(state=QuizAttempt.IN_PROGRESS, questions=rng.choice(plan.variants), answers={},
-                           results={}, saved_at=None)
+                questions = rng.choice(plan.variants)
+                row.update(state=QuizAttempt.IN_PROGRESS, answers={}, marks=[], saved_at=None)
             else:
                 awaiting = wanted == "awaiting"
                 questions, answers, results, reviews = _sheet(plan, wanted is True, awaiting, rng)
                 score = round(sum(r["points"] or 0 for r in results.values()), 4)
-                row.update(questions=questions, answers=answers, results=results, score=score,
+                row.update(answers=answers, marks=versions.pack_marks(questions, results), score=score,
                            saved_at=submitted, submitted_at=submitted)
                 if awaiting:
                     row.update(state=QuizAttempt.AWAITING_REVIEW)
@@ -330,7 +332,8 @@ def _activity(number: int, user: dict, rng: random.Random, content: Content, tod
                     max_score = sum(q.get("points", 0) for q in questions)
                     percent = round(100 * score / max_score, 2) if max_score else 100.0
                     row.update(state=QuizAttempt.GRADED, percent=percent, is_passed=percent >= plan.quiz.pass_mark)
-            row["max_score"] = float(sum(q.get("points", 0) for q in row["questions"]))
+            row["layout"] = plan.layouts[plan.variants.index(questions)]
+            row["max_score"] = float(sum(q.get("points", 0) for q in questions))
             rows.attempts.append(row)
             rows.reviews.append(reviews)
             started = min(submitted + timedelta(hours=rng.randint(1, 30)), now)

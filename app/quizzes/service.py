@@ -141,11 +141,11 @@ def start_attempt(session: Session, user: User, quiz: Quiz, now: datetime,
         raise DomainError(_l("You have used all %(n)d attempts of this quiz.", n=quiz.max_attempts), status=409)
     attempt = QuizAttempt(
         quiz=quiz, user_id=user.id, number=status.attempts_used + 1, state=QuizAttempt.IN_PROGRESS,
-        questions=draw_questions(quiz, rng or random.SystemRandom(), chosen_ids), answers={}, results={},
-        max_score=0.0, started_at=now,
+        answers={}, max_score=0.0, started_at=now,
         deadline_at=now + timedelta(minutes=quiz.time_limit_minutes) if quiz.time_limit_minutes else None)
-    attempt.max_score = sum(q["points"] for q in attempt.questions)
     session.add(attempt)
+    attempt.questions = draw_questions(quiz, rng or random.SystemRandom(), chosen_ids)  # stored as versions
+    attempt.max_score = sum(q["points"] for q in attempt.questions)
     session.flush()
     return attempt
 
