@@ -1,5 +1,8 @@
 """The home page: the landing page for visitors, her programme for a trainee, the cohorts for staff."""
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.camp import service as camp
@@ -41,5 +44,14 @@ def primary_action(today: camp.Glance, checked_in: bool, next_step) -> str:
 
 @bp.get("/favicon.ico")
 def favicon():
-    """Browsers (and WeChat's) ask for it on their own: without it, every first page logs a 404."""
-    return current_app.send_static_file("favicon.ico")
+    """Browsers (and WeChat's) ask for it on their own: without it, every first page logs a 404. Served
+    from memory: browsers often drop this request halfway, and an open file would be left behind."""
+    response = Response(_favicon(current_app.static_folder), mimetype="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@cache
+def _favicon(static_folder: str) -> bytes:
+    return (Path(static_folder) / "favicon.ico").read_bytes()
