@@ -32,7 +32,7 @@ from app.wechat import jssdk
 from app.wechat.models import WechatAccount
 from tests.conftest import REPO
 from tests.factories import jpeg
-from tests.test_browser import PHONE, SHOTS, browser, log_in  # noqa: F401  (the module's Chromium)
+from tests.test_browser import NEXT_LESSON, PHONE, SHOTS, browser, log_in  # noqa: F401  (the module's Chromium)
 from tests.wechat_servers import FakeWechat
 
 pytestmark = pytest.mark.browser
@@ -101,7 +101,7 @@ def test_one_tap_login_from_the_join_page_to_her_first_lesson(browser, live, wec
     page.wait_for_url(f"{base}/")
     assert "你好，小雅" in page.content()
 
-    page.click("text=开始学习")
+    page.click(NEXT_LESSON)           # home leads with the day's task or the lesson: the lesson is one tap away
     assert page.url.endswith("/courses/start-here/targets-and-formula")
     assert page.locator("h1").inner_text() == "你的目标怎么变成订单"
     shot(page, "04-first-lesson")

@@ -74,7 +74,8 @@ def _horizontal(labels: list[str], series: list[tuple[str, list, str]], aria: st
     chart = _chart(pygal.HorizontalBar, tuple(color for *_rest, color in series), 90 + 26 * rows + 24 * len(series),
                    print_values=True, show_legend=len(series) > 1, show_y_guides=False, margin_right=22,
                    y_labels=[0, 25, 50, 75, 100] if percent else _ticks(maximum or 0), include_x_axis=True,
-                   formatter=(lambda v: f"{v:.0f}%") if percent else (lambda v: f"{v:.0f}"))
+                   # A zero prints nothing: its "0" would sit on the axis line (the table has every number).
+                   formatter=(lambda v: f"{v:.0f}%" if v else "") if percent else (lambda v: f"{v:.0f}" if v else ""))
     chart.x_labels = list(reversed(labels))
     for title, values, _color in series:
         chart.add(title, list(reversed(values)))
@@ -84,7 +85,7 @@ def _horizontal(labels: list[str], series: list[tuple[str, list, str]], aria: st
 def charts(numbers: stats.CohortNumbers, lang: str) -> dict[str, Markup]:
     most = max([numbers.trainees, 1])
     milestones = _horizontal(
-        [_label(f.milestone.text("title", lang), 18) for f in numbers.milestones],
+        [_label(f.milestone.text("title", lang), 20) for f in numbers.milestones],
         [(_("Reached by the due day"), [f.rate for f in numbers.milestones], GREEN)],
         _("Chart of the share of trainees who reached each milestone by its day; the table below has the numbers."),
         percent=True)
@@ -100,7 +101,7 @@ def charts(numbers: stats.CohortNumbers, lang: str) -> dict[str, Markup]:
         _("Chart of how many trainees attempted and passed each quiz; the table below has the numbers."),
         maximum=most)
     weakest = _horizontal(
-        [weakest_label(key) for key in stats.WEAKEST_KEYS],
+        [_label(weakest_label(key), 22) for key in stats.WEAKEST_KEYS],
         [(_("Trainees"), [numbers.weakest[key] for key in stats.WEAKEST_KEYS], ORANGE)],
         _("Chart of how many trainees have each factor as their weakest this week; the table below has the numbers."),
         maximum=most)
