@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from app.content.render import RENDER_VERSION, render_markdown
-from app.content.yamlnode import Node, load_fields, load_yaml
+from app.content.yamlnode import Node, both_languages, load_fields, load_yaml
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-LANGS = ("zh", "en")
 COURSE_FIELDS = {"order", "title", "summary"}
 LESSON_FIELDS = {"title", "order", "minutes", "summary", "objectives"}
 ENGLISH_LESSON_FIELDS = {"title", "summary", "objectives"}
@@ -97,24 +96,6 @@ def _integer(m: Node, key: str, low: int, high: int, report: Report) -> int | No
         report(m.line_of(key), f"{key}: must be an integer from {low} to {high}")
         return None
     return value
-
-
-def _both_languages(m: Node, key: str, report: Report) -> dict[str, str] | None:
-    if key not in m.value:
-        return None
-    sub = m.get(key, last=True)
-    if not sub.is_mapping:
-        report(m.line_of(key), f"{key}: expected zh: and en: under it")
-        return None
-    out = {}
-    for lang in LANGS:
-        if lang not in sub.value:
-            report(sub.line, f'{key}: missing "{lang}"')
-        elif (text := _text(sub, lang, Report(report.problems, report.path))) is not None:
-            out[lang] = text
-    for extra in dict.fromkeys(name for name, _ in sub.keys() if name not in LANGS):
-        report(sub.line_of(extra), f'{key}: unknown language "{extra}" (expected zh and en)')
-    return out if len(out) == len(LANGS) else None
 
 
 def _objectives(m: Node, report: Report) -> list[str] | None:
@@ -288,8 +269,8 @@ def load_course(folder: Path, root: Path, problems: list[Problem]) -> CourseSpec
         return None
     _check_fields(meta, COURSE_FIELDS, COURSE_FIELDS, report)
     order = _integer(meta, "order", 0, 999, report)
-    title = _both_languages(meta, "title", report)
-    summary = _both_languages(meta, "summary", report)
+    title = both_languages(meta, "title", report, not_text="{lang}: must be non-empty text", at_keys=True)
+    summary = both_languages(meta, "summary", report, not_text="{lang}: must be non-empty text", at_keys=True)
     if not lessons and ok:
         report(1, "the course has no lessons")
         ok = False

@@ -1,5 +1,8 @@
-"""YAML read into nodes that remember their line, so every problem can name it."""
+"""YAML read into nodes that remember their line, so every problem can name it; and the one check of a
+bilingual field (`both_languages`) that every content reader uses."""
 import yaml
+
+LANGS = ("zh", "en")
 
 
 class Node:
@@ -113,3 +116,39 @@ def _fields(node: yaml.MappingNode, loader: yaml.SafeLoader, first_line: int, re
         if isinstance(value_node, yaml.MappingNode):
             _fields(value_node, loader, first_line, report)  # for the keys given twice in it
     return data
+
+
+def both_languages(parent: Node, key: str, problem, *, where: str = "", numbers: bool = False,
+                   missing: str = '{where}{key}: missing "{lang}"',
+                   not_text: str = "{where}{key}.{lang}: must be non-empty text",
+                   at_keys: bool = False) -> dict[str, str] | None:
+    """`key:` with zh: and en: under it, both non-empty text, no other language: {lang: text, stripped},
+    or None after problem(line, message) for each fault (an absent `key` is the caller's to report).
+
+    Callers keep their wording: `missing` and `not_text` are formatted with where, key and lang.
+    `numbers` takes a number as its text (quizzes: `zh: 42`). `at_keys` is for a mapping read by
+    `load_fields`: problems point at the keys' lines, and a repeated key (reported there) counts once.
+    """
+    sub = parent.get(key, last=at_keys)
+    if sub is None:
+        return None
+    if not sub.is_mapping:
+        problem(parent.line_of(key) if at_keys else sub.line, f"{where}{key}: expected zh: and en: under it")
+        return None
+    out = {}
+    for lang in LANGS:
+        value = sub.value.get(lang)
+        if lang not in sub.value:
+            problem(sub.line, missing.format(where=where, key=key, lang=lang))
+        elif not (isinstance(value, str) or numbers and isinstance(value, (int, float)) and not isinstance(value, bool)
+                  ) or not str(value).strip():
+            problem(sub.line_of(lang) if at_keys else sub.get(lang).line,
+                    not_text.format(where=where, key=key, lang=lang))
+        else:
+            out[lang] = str(value).strip()
+    extras = [(name, line) for name, line in sub.keys() if name not in LANGS]
+    if at_keys:
+        extras = [(name, sub.line_of(name)) for name in dict.fromkeys(name for name, _ in extras)]
+    for extra, line in extras:
+        problem(line, f'{where}{key}: unknown language "{extra}" (expected zh and en)')
+    return out if len(out) == len(LANGS) else None
