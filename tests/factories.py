@@ -1,6 +1,8 @@
-"""Test factories: people, cohorts, API headers and a frozen clock. Every test file takes its helpers
+"""Test factories: people, cohorts, API headers, clocks and photos. Every test file takes its helpers
 from here (or conftest's fixtures); none defines its own copy."""
 import io
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -14,6 +16,12 @@ from app.database import utcnow
 from app.extensions import db
 
 PASSWORD = "correct horse 8"
+
+
+def at(local: str, tz: str = "Asia/Shanghai") -> datetime:
+    """A wall-clock time in a time zone, as the UTC instant the server sees."""
+    return datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+
 
 def make_cohort(name: str, code: str, start=None) -> Cohort:
     cohort = Cohort(name=name, invite_code=code, start_date=start or utcnow().date())

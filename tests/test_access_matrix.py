@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from app import create_app
@@ -50,6 +49,7 @@ from app.quizzes.models import QuizAttempt
 from app.reminders.preferences import unsubscribe_token
 from app.shops import service as shops
 from tests.conftest import PASSWORD, Client, _test_config, make_cohort, make_user
+from tests.factories import jpeg
 from tests.wechat_servers import FakeTencentSms, FakeWechat
 
 PERSONAS = ("anonymous", "other_trainee", "other_mentor", "trainee", "mentor", "admin")
@@ -273,12 +273,6 @@ PUBLIC_WITHOUT_TOKEN = {"GET /api/v1/openapi.json", "GET /api/v1/wechat/jssdk"}
 
 
 # --- the home cohort and the people --------------------------------------------------------------
-
-def jpeg() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (40, 30), (200, 40, 40)).save(out, "JPEG")
-    return out.getvalue()
-
 
 def photo_of(user):
     return photos.save_upload(db.session, user, FileStorage(io.BytesIO(jpeg()), "p.jpg"), utcnow())

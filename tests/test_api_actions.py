@@ -1,7 +1,6 @@
 """Every trainee action through the API, over real HTTP with a bearer token: 打卡 and 补卡 (JSON and multipart),
 the calendar, lessons, the feed, the inbox, reminder preferences, quiz attempts in steps, check-in corrections.
 The refusals (wrong types, oversized photos, a task not yet open, someone else's things) store nothing."""
-import io
 import struct
 import zlib
 from datetime import date, datetime, timedelta, timezone
@@ -11,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 import time_machine
-from PIL import Image
 
 from app.accounts.models import Role
 from app.api.models import create_token
@@ -24,6 +22,7 @@ from app.extensions import db
 from app.learning.models import LessonProgress
 from app.quizzes.models import QuizAttempt
 from tests.conftest import make_cohort, make_user
+from tests.factories import jpeg
 from tests.live import serving
 from tests.quiz_helpers import load_test_quizzes
 
@@ -68,12 +67,6 @@ def http(app, people):
 def count(model) -> int:
     db.session.expire_all()
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
-def jpeg(size=(40, 30)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 40, 40)).save(out, "JPEG")
-    return out.getvalue()
 
 
 def uploaded_files(app) -> list[Path]:

@@ -1,7 +1,6 @@
 """The camp's rules at their boundaries: unlock time in her time zone, 补卡, streaks, the calendar, rankings."""
 import itertools
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +15,7 @@ from app.checkins.models import Checkin
 from app.extensions import db
 from app.core.errors import DomainError
 from tests.conftest import count_queries, make_cohort, make_user
+from tests.factories import at
 
 UTC = timezone.utc
 SHANGHAI, LA = "Asia/Shanghai", "America/Los_Angeles"
@@ -28,11 +28,6 @@ def english(app):
     """Refusals are read in English here (the Chinese ones are checked by test_translations)."""
     with force_locale("en"):
         yield
-
-
-def at(local: str, tz: str = SHANGHAI) -> datetime:
-    """A wall-clock time in a time zone, as the UTC instant the server sees."""
-    return datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def day(n: int) -> date:

@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 from markupsafe import escape
-from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from app.accounts.models import User
@@ -25,7 +24,7 @@ from app.cohorts import dashboard
 from app.cohorts.models import MentorNote
 from app.core.audit import AuditEntry
 from app.extensions import db
-from tests.factories import frozen_clock
+from tests.factories import frozen_clock, jpeg
 from tests.conftest import count_queries, login, make_cohort, make_user
 
 UTC = timezone.utc
@@ -48,12 +47,6 @@ NOW = on(4)
 
 
 clock = frozen_clock(NOW, autouse=True)
-
-
-def jpeg(color=(200, 40, 40)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (40, 30), color).save(out, "JPEG")
-    return out.getvalue()
 
 
 def task(n: int) -> CampTask:

@@ -2,7 +2,6 @@
 import itertools
 import re
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -17,16 +16,12 @@ from app.extensions import db
 from app.core.calendar import programme_day
 from app.core.errors import DomainError
 from tests.conftest import count_queries, login, make_cohort, make_user
+from tests.factories import at
 
 UTC = timezone.utc
 SHANGHAI, LA = "Asia/Shanghai", "America/Los_Angeles"
 START = date(2026, 5, 4)  # day 1 of the cohort (no daylight-saving change in Shanghai or LA in May)
 _numbers = itertools.count(1)
-
-
-def at(local: str, tz: str = SHANGHAI) -> datetime:
-    """A wall-clock time in a time zone, as the UTC instant the server sees."""
-    return datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def day(n: int) -> date:

@@ -16,6 +16,7 @@ from app.core.audit import AuditEntry
 from app.database import utcnow
 from app.extensions import db
 from tests.conftest import count_queries, login, make_cohort, make_user
+from tests.factories import jpeg
 
 
 @pytest.fixture
@@ -39,12 +40,6 @@ def client_for(app, user=None):
     if user is not None:
         assert login(client, user.email).status_code == 302
     return client
-
-
-def jpeg(color=(200, 40, 40)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (40, 30), color).save(out, "JPEG")
-    return out.getvalue()
 
 
 def stored_photo(user) -> Photo:
@@ -150,7 +145,7 @@ def test_can_see_post_and_photo_rules(app, world):
 def test_posting_a_win_with_photos_through_the_form(app, world):
     mei = client_for(app, world.mei)
     response = mei.post("/feed", data={"text": "My first ¥50!", "photos": [
-        (io.BytesIO(jpeg()), "a.jpg"), (io.BytesIO(jpeg((0, 0, 200))), "b.jpg")]},
+        (io.BytesIO(jpeg()), "a.jpg"), (io.BytesIO(jpeg(color=(0, 0, 200))), "b.jpg")]},
         content_type="multipart/form-data")
     assert response.status_code == 302
     post = db.session.scalar(sa.select(FeedPost))

@@ -16,17 +16,15 @@ from app.camp.models import FeedPost, Photo
 from app.database import utcnow
 from app.extensions import db
 from tests.conftest import _test_config
-from tests.factories import login, make_cohort, make_user
+from tests.factories import jpeg, login, make_cohort, make_user
 from tests.servers import S3Server
 
 MESSAGE = "Your photos could not be saved just now, and nothing was kept. Please try again in a few minutes."
 
 
-def jpeg(size=(900, 600), color=(200, 90, 40)):
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG")
-    out.seek(0)
-    return out, "IMG_0001.jpg"
+def phone_photo(size=(900, 600), color=(200, 90, 40)):
+    """A (stream, file name) pair, as a phone's upload arrives in a form."""
+    return io.BytesIO(jpeg(size=size, color=color)), "IMG_0001.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +63,7 @@ def client_for(app, user=None):
 
 
 def post_win(client, text="First order!", count=2):
-    return client.post("/feed", data={"text": text, "photos": [jpeg() for _ in range(count)]},
+    return client.post("/feed", data={"text": text, "photos": [phone_photo() for _ in range(count)]},
                        content_type="multipart/form-data")
 
 
@@ -148,7 +146,7 @@ def test_a_photo_is_503_while_the_storage_is_down_and_back_after(s3_app, s3_serv
 
 
 def test_older_photos_get_their_sizes_in_the_bucket(s3_app, s3_server, people):
-    photo = photos.save_upload(db.session, people.mei, FileStorage(*jpeg()), utcnow())
+    photo = photos.save_upload(db.session, people.mei, FileStorage(*phone_photo()), utcnow())
     storage = photos.get_storage()
     for size in photos.SIZES:
         storage.delete(photos.sized_key(photo.storage_key, size))

@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 from flask import current_app
-from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from app.accounts.service import authenticate
@@ -38,7 +37,7 @@ from app.reminders.models import InboxMessage
 from app.shops import service as shops
 from app.shops.models import ShopOrder
 from tests.conftest import count_queries
-from tests.factories import PASSWORD, api_headers, login, make_cohort, make_user
+from tests.factories import PASSWORD, api_headers, jpeg, login, make_cohort, make_user
 from tests.quiz_helpers import load_test_quizzes
 from tests.test_dashboard import as_user, card_ids
 
@@ -101,11 +100,8 @@ WRITES = ("checkin", "correct", "bulk_checkin", "import", "shop_order", "lesson_
           "start", "content")
 
 
-def jpeg() -> FileStorage:
-    out = io.BytesIO()
-    Image.new("RGB", (40, 30), (200, 40, 40)).save(out, "JPEG")
-    out.seek(0)
-    return FileStorage(out, "proof.jpg", content_type="image/jpeg")
+def photo_upload() -> FileStorage:
+    return FileStorage(io.BytesIO(jpeg()), "proof.jpg", content_type="image/jpeg")
 
 
 def order_event(rng: random.Random, camp: dict, user, now: datetime) -> None:
@@ -220,7 +216,7 @@ def _write(kind, rng, camp, now, user, boss, today, days, lessons) -> None:
             task = open_[0] if rng.random() < 0.7 else rng.choice(open_)
             camp_service.submit_task_checkin(db.session, user, task, text="Done: posted it", number=3,
                                              share=rng.random() < 0.3,
-                                             files=[jpeg()] if "photo" in task.proof else [], now=now)
+                                             files=[photo_upload()] if "photo" in task.proof else [], now=now)
     elif kind == "task_row":
         day = calendar.programme_day(user, now)
         task = db.session.scalar(sa.select(CampTask).where(CampTask.day == day))

@@ -3,10 +3,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.content.loader import LANGS, SLUG, CourseSpec, Problem, Report, digest, relative, read_yaml_file
+from app.content.loader import SLUG, CourseSpec, Problem, Report, digest, relative, read_yaml_file
 from app.content.quizzes import QuizReader
 from app.content.render import render_markdown
-from app.content.yamlnode import Node
+from app.content.yamlnode import Node, both_languages
 
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 PROOFS = ("text", "photo", "number")
@@ -155,26 +155,7 @@ def _proof(reader: QuizReader, item: Node, where: str) -> list[str]:
 
 
 def _texts(reader: QuizReader, item: Node, key: str, where: str) -> dict[str, str] | None:
-    """{zh, en}: both present, non-empty text."""
-    sub = item.get(key)
-    if sub is None:
-        return None
-    if not sub.is_mapping:
-        reader.problem(sub.line, f"{where}{key}: expected zh: and en: under it")
-        return None
-    out = {}
-    for lang in LANGS:
-        value = sub.value.get(lang)
-        if lang not in sub.value:
-            reader.problem(sub.line, f'{where}{key}: missing "{lang}"')
-        elif not isinstance(value, str) or not value.strip():
-            reader.problem(sub.get(lang).line, f"{where}{key}.{lang}: must be non-empty text")
-        else:
-            out[lang] = value.strip()
-    for extra, line in sub.keys():
-        if extra not in LANGS:
-            reader.problem(line, f'{where}{key}: unknown language "{extra}" (expected zh and en)')
-    return out if len(out) == len(LANGS) else None
+    return both_languages(item, key, reader.problem, where=where)
 
 
 def _plain(reader: QuizReader, item: Node, key: str, where: str, limit: int) -> dict[str, str] | None:

@@ -9,13 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from app.content.render import RENDER_VERSION, render_markdown
-from app.content.yamlnode import load_yaml
+from app.content.yamlnode import Node, both_languages, load_fields, load_yaml
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-LANGS = ("zh", "en")
 COURSE_FIELDS = {"order", "title", "summary"}
 LESSON_FIELDS = {"title", "order", "minutes", "summary", "objectives"}
 ENGLISH_LESSON_FIELDS = {"title", "summary", "objectives"}
@@ -71,76 +68,19 @@ class Report:
         self.problems.append(Problem(self.path, line, message))
 
 
-# --- YAML with line numbers -------------------------------------------------------------
-
-class _Mapping:
-    """A parsed YAML mapping that remembers the file line of each key and value."""
-
-    def __init__(self, data: dict, lines: dict[str, int], nested: dict[str, "_Mapping"], line: int):
-        self.data, self.lines, self.nested, self.line = data, lines, nested, line
-
-    def line_of(self, key: str) -> int:
-        return self.lines.get(key, self.line)
-
-
-def _mapping(node, loader, first_line: int, report: Report) -> _Mapping | None:
-    if not isinstance(node, yaml.MappingNode):
-        report(node.start_mark.line + first_line, "expected a mapping of fields (name: value)")
-        return None
-    data, lines, nested = {}, {}, {}
-    for key_node, value_node in node.value:
-        key = str(key_node.value)
-        line = key_node.start_mark.line + first_line
-        if key in data:
-            report(line, f"{key}: given twice")
-        try:
-            data[key] = loader.construct_object(value_node, deep=True)
-        except (ValueError, TypeError, AttributeError) as e:  # e.g. `!!int ten`: PyYAML raises a bare error
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{key}: cannot read the value ({e})", value_node.start_mark) from e
-        lines[key] = line
-        if isinstance(value_node, yaml.MappingNode):
-            nested[key] = _mapping(value_node, loader, first_line, report)
-    return _Mapping(data, lines, nested, node.start_mark.line + first_line)
-
-
-def parse_yaml(text: str, first_line: int, report: Report) -> _Mapping | None:
-    """Parse a YAML mapping whose first line is line `first_line` of its file."""
-    loader = None
-    try:
-        loader = yaml.SafeLoader(text)  # raises ReaderError on control characters
-        node = loader.get_single_node()
-        if node is None:
-            report(first_line, "empty: fields expected")
-            return None
-        return _mapping(node, loader, first_line, report)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + first_line if mark else first_line
-        report(line, f"YAML: {e.problem or e.context}")
-        return None
-    except yaml.reader.ReaderError as e:
-        report(text.count("\n", 0, e.position) + first_line,
-               f"YAML: character #x{e.character:04x} is not allowed (a control character; delete it)")
-        return None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
 # --- field checks -------------------------------------------------------------------------
 
-def _check_fields(m: _Mapping, allowed: set[str], required: set[str], report: Report, where: str = "") -> None:
-    for key in m.data:
+def _check_fields(m: Node, allowed: set[str], required: set[str], report: Report, where: str = "") -> None:
+    for key in m.value:
         if key not in allowed:
             report(m.line_of(key), f"{key}: unknown field{where} (expected: {', '.join(sorted(allowed))})")
-    for key in sorted(required - set(m.data)):
+    for key in sorted(required - set(m.value)):
         report(m.line, f"{key}: missing{where}")
 
 
-def _text(m: _Mapping, key: str, report: Report) -> str | None:
-    value = m.data.get(key)
-    if key not in m.data:
+def _text(m: Node, key: str, report: Report) -> str | None:
+    value = m.value.get(key)
+    if key not in m.value:
         return None
     if not isinstance(value, str) or not value.strip():
         report(m.line_of(key), f"{key}: must be non-empty text")
@@ -148,9 +88,9 @@ def _text(m: _Mapping, key: str, report: Report) -> str | None:
     return value.strip()
 
 
-def _integer(m: _Mapping, key: str, low: int, high: int, report: Report) -> int | None:
-    value = m.data.get(key)
-    if key not in m.data:
+def _integer(m: Node, key: str, low: int, high: int, report: Report) -> int | None:
+    value = m.value.get(key)
+    if key not in m.value:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         report(m.line_of(key), f"{key}: must be an integer from {low} to {high}")
@@ -158,28 +98,10 @@ def _integer(m: _Mapping, key: str, low: int, high: int, report: Report) -> int 
     return value
 
 
-def _both_languages(m: _Mapping, key: str, report: Report) -> dict[str, str] | None:
-    if key not in m.data:
+def _objectives(m: Node, report: Report) -> list[str] | None:
+    if "objectives" not in m.value:
         return None
-    sub = m.nested.get(key)
-    if sub is None:
-        report(m.line_of(key), f"{key}: expected zh: and en: under it")
-        return None
-    out = {}
-    for lang in LANGS:
-        if lang not in sub.data:
-            report(sub.line, f'{key}: missing "{lang}"')
-        elif (text := _text(sub, lang, Report(report.problems, report.path))) is not None:
-            out[lang] = text
-    for extra in set(sub.data) - set(LANGS):
-        report(sub.line_of(extra), f'{key}: unknown language "{extra}" (expected zh and en)')
-    return out if len(out) == len(LANGS) else None
-
-
-def _objectives(m: _Mapping, report: Report) -> list[str] | None:
-    if "objectives" not in m.data:
-        return None
-    value = m.data["objectives"]
+    value = m.value["objectives"]
     if (not isinstance(value, list) or not 1 <= len(value) <= MAX_OBJECTIVES
             or not all(isinstance(v, str) and v.strip() for v in value)):
         report(m.line_of("objectives"), f"objectives: must be a list of 1 to {MAX_OBJECTIVES} non-empty lines")
@@ -259,7 +181,7 @@ def load_lesson(zh_path: Path, en_path: Path, root: Path, problems: list[Problem
             ok = False
             continue
         fm_text, fm_line, body, body_line = split
-        meta = parse_yaml(fm_text, fm_line, report)
+        meta = load_fields(fm_text, fm_line, report)
         if meta is None:
             ok = False
             _check_body(body, body_line, report)
@@ -268,7 +190,7 @@ def load_lesson(zh_path: Path, en_path: Path, root: Path, problems: list[Problem
             _check_fields(meta, LESSON_FIELDS | OPTIONAL_LESSON_FIELDS, LESSON_FIELDS, report)
         else:
             for key in ("order", "minutes"):
-                if key in meta.data:
+                if key in meta.value:
                     report(meta.line_of(key), f"{key}: belongs in the Chinese file ({zh_path.name}) only")
             _check_fields(meta, LESSON_FIELDS, ENGLISH_LESSON_FIELDS, report)
         values = {
@@ -298,7 +220,7 @@ def load_lesson(zh_path: Path, en_path: Path, root: Path, problems: list[Problem
         objectives={"zh": zh["objectives"], "en": en["objectives"]},
         body_html={"zh": render_markdown(zh_body), "en": render_markdown(en_body)},
         source_path=zh_report.path, order_line=zh_meta.line_of("order"),
-        requires=zh_meta.data.get("requires"), requires_line=zh_meta.line_of("requires"),
+        requires=zh_meta.value.get("requires"), requires_line=zh_meta.line_of("requires"),
     )
     spec.content_hash = digest(spec.order, spec.minutes, spec.title, spec.summary, spec.objectives, zh_body, en_body)
     return spec
@@ -316,7 +238,7 @@ def load_course(folder: Path, root: Path, problems: list[Problem]) -> CourseSpec
     if not meta_path.exists():
         report(1, "missing: every course folder needs a course.yml")
     elif (text := read_text(meta_path, report)) is not None:
-        meta = parse_yaml(text, 1, report)
+        meta = load_fields(text, 1, report)
 
     lessons = []
     orders: dict[int, str] = {}
@@ -347,8 +269,8 @@ def load_course(folder: Path, root: Path, problems: list[Problem]) -> CourseSpec
         return None
     _check_fields(meta, COURSE_FIELDS, COURSE_FIELDS, report)
     order = _integer(meta, "order", 0, 999, report)
-    title = _both_languages(meta, "title", report)
-    summary = _both_languages(meta, "summary", report)
+    title = both_languages(meta, "title", report, not_text="{lang}: must be non-empty text", at_keys=True)
+    summary = both_languages(meta, "summary", report, not_text="{lang}: must be non-empty text", at_keys=True)
     if not lessons and ok:
         report(1, "the course has no lessons")
         ok = False

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from app.content.loader import SLUG, CourseSpec, Problem, Report, digest, relative, read_yaml_file
 from app.content.render import render_inline, render_markdown
-from app.content.yamlnode import Node
+from app.content.yamlnode import LANGS, Node, both_languages
 
-LANGS = ("zh", "en")
 QUESTION_TYPES = {"single", "multiple", "truefalse", "short", "numerical", "matching", "essay", "description"}
 SETTINGS = {"course", "lesson", "title", "description", "pass_mark", "max_attempts", "time_limit_minutes",
             "shuffle_questions", "shuffle_options", "draw", "hide_answers_until_passed", "feedback"}
@@ -75,22 +74,8 @@ class QuizReader:
             if required:
                 self.problem(node.line, f"{where}{key}: missing")
             return None
-        if not sub.is_mapping:
-            self.problem(sub.line, f'{where}{key}: expected zh: and en: under it')
-            return None
-        out = {}
-        for lang in LANGS:
-            value = sub.value.get(lang)
-            if lang not in sub.value:
-                self.problem(sub.line, f'{where}{key}: missing "{lang}"')
-            elif not isinstance(value, (str, int, float)) or isinstance(value, bool) or not str(value).strip():
-                self.problem(sub.get(lang).line, f"{where}{key}.{lang}: must be non-empty text")
-            else:
-                out[lang] = (render_inline if inline else render_markdown)(str(value).strip())
-        for extra, line in sub.keys():
-            if extra not in LANGS:
-                self.problem(line, f'{where}{key}: unknown language "{extra}" (expected zh and en)')
-        return out if len(out) == 2 else None
+        texts = both_languages(node, key, self.problem, where=where, numbers=True)
+        return {lang: (render_inline if inline else render_markdown)(text) for lang, text in texts.items()} if texts else None
 
     def integer(self, node: Node, key: str, low: int, high: int, default=None, where: str = ""):
         sub = node.get(key)

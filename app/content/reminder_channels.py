@@ -16,7 +16,7 @@ and what goes in its fields, and which few rules are worth a paid text message, 
 `params` is a list (Tencent Cloud's {1}, {2}… in order) or a mapping from the template's variable
 names (Aliyun's ${name}) to texts; either way it is kept as a mapping, a list's keys being "1", "2"…
 """
-from app.content.loader import LANGS
+from app.content.yamlnode import LANGS
 
 KINDS = ("template", "subscribe")
 # The rules worth money, and so worth a text: two empty check-in days running, behind a milestone

@@ -4,8 +4,9 @@ import string
 from pathlib import Path
 
 from app.content import reminder_channels
-from app.content.loader import LANGS, Problem, Report, digest, relative, read_yaml_file
+from app.content.loader import Problem, Report, digest, relative, read_yaml_file
 from app.content.quizzes import QuizReader
+from app.content.yamlnode import LANGS, both_languages
 
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 CATEGORIES = ("checkin", "learning", "progress", "celebration", "review", "nudge", "digest")
@@ -105,16 +106,15 @@ def _texts(reader: QuizReader, rule, field: str, allowed: set[str], where: str) 
     sub = rule.get(field)
     if sub is None:
         return None
+    both_languages(rule, field, reader.problem, where=where, missing="{where}{key}.{lang}: must be non-empty text")
     if not sub.is_mapping:
-        reader.problem(sub.line, f"{where}{field}: expected zh: and en: under it")
         return None
     out = {}
     for lang in LANGS:
         value = sub.value.get(lang)
-        line = sub.get(lang).line if lang in sub.value else sub.line
         if not isinstance(value, str) or not value.strip():
-            reader.problem(line, f"{where}{field}.{lang}: must be non-empty text")
-            continue
+            continue  # reported above
+        line = sub.get(lang).line
         names = _placeholders(value)
         if names is None:
             reader.problem(line, f"{where}{field}.{lang}: unbalanced {{ or }} (write {{{{ for a brace)")
