@@ -74,7 +74,7 @@ class Defaults:
     WECHAT_OPEN_BASE = "https://open.weixin.qq.com"
     WECHAT_HTTP_TIMEOUT = 5
     # SMS codes and reminders (docs/wechat.md): no SMS_SECRET_ID, no SMS.
-    SMS_PROVIDER = "tencent"
+    SMS_PROVIDER = "tencent"        # or "aliyun" (app/sms/providers.py)
     SMS_SECRET_ID = None
     SMS_SECRET_KEY = None
     SMS_SDK_APP_ID = None
@@ -82,7 +82,7 @@ class Defaults:
     SMS_TEMPLATE_CODE = None        # the login-code template; the code is its first parameter
     SMS_ENDPOINT = None             # host[:port]; None: the provider's (sms.tencentcloudapi.com)
     SMS_SCHEME = "https"
-    SMS_REGION = "ap-guangzhou"
+    SMS_REGION = None               # None: the provider's (Tencent ap-guangzhou, Aliyun cn-hangzhou)
     SMS_HTTP_TIMEOUT = 5
 
 

@@ -1,7 +1,10 @@
 """Test factories: people, cohorts, API headers and a frozen clock. Every test file takes its helpers
 from here (or conftest's fixtures); none defines its own copy."""
+import io
+
 import pytest
 import time_machine
+from PIL import Image
 
 from app.accounts.service import create_user
 from app.api.models import create_token
@@ -56,3 +59,10 @@ def frozen_clock(now, *, autouse: bool = False):
         with time_machine.travel(now, tick=False) as traveller:
             yield traveller
     return clock
+
+
+def jpeg(size=(40, 30), color=(200, 40, 40)) -> bytes:
+    """A small real JPEG, as a phone would upload."""
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG")
+    return out.getvalue()

@@ -310,7 +310,7 @@ sms:
         "5: wechat.checkin_due.data.thing1: unknown placeholder {nope} (this rule has: body, day, title)",
         "8: sms.daily_cap: a whole number, 0 or more",
         "11: sms.rules.checkin_due: texts cost money: only checkin_missed, behind, milestone_achieved",
-        '12: sms.rules.behind.params: a list of texts, e.g. ["{milestone}"]',
+        '12: sms.rules.behind.params: a list of texts, e.g. ["{milestone}"], or the template\'s variables, e.g. {name: "{milestone}"}',
     ]
 
 

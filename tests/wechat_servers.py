@@ -1,9 +1,12 @@
-"""Local stand-ins for WeChat's servers and Tencent Cloud SMS, on 127.0.0.1, checking every request as
-the real services do (paths, parameters, JSON bodies, the TC3-HMAC-SHA256 signature recomputed).
+"""Local stand-ins for WeChat's servers, Tencent Cloud SMS and Aliyun SMS, on 127.0.0.1, checking every
+request as the real services do (paths, parameters, JSON bodies, the TC3-HMAC-SHA256 and Aliyun RPC
+signatures recomputed).
 
     with FakeWechat() as wx: app config wx.config ...; wx.openid_for_next_code = "o-123"
     with FakeTencentSms() as sms: app config sms.config ...; sms.sent -> [(number, template, params)]
+    with FakeAliyunSms() as sms: the same, params as a dict
 """
+import base64
 import hashlib
 import hmac
 import itertools
@@ -291,3 +294,87 @@ class FakeTencentSms(_Server):
                              "SessionContext": payload.get("SessionContext", ""), "Code": "Ok",
                              "Message": "send success", "IsoCode": "CN"})
         return 200, {"Response": {"SendStatusSet": statuses, "RequestId": "req-1"}}, {}
+
+
+# --- Aliyun SMS ---------------------------------------------------------------------------------
+
+ALIYUN_KEY_ID, ALIYUN_KEY_SECRET = "LTAItestkeyid", "aliyun-test-secret"
+
+
+def aliyun_signature(secret: str, method: str, params: dict[str, str]) -> str:
+    """Alibaba Cloud's RPC signature as its documentation builds it: form-encode, then %20 for "+",
+    %2A for "*" and "~" for %7E; sort; HMAC-SHA1 keyed with the secret and "&"."""
+    def encode(text: str) -> str:
+        return urlencode({"": text})[1:].replace("+", "%20").replace("*", "%2A").replace("%7E", "~")
+
+    canonical = "&".join(f"{encode(k)}={encode(v)}" for k, v in sorted(params.items()) if k != "Signature")
+    to_sign = f"{method}&{encode('/')}&{encode(canonical)}"
+    return base64.b64encode(hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
+
+
+class FakeAliyunSms(_Server):
+    """dysmsapi.aliyuncs.com's SendSms (2017-05-25): the common parameters, the signature recomputed,
+    a 15-minute clock window, each SignatureNonce once; keeps what it sent."""
+
+    REQUIRED = ("AccessKeyId", "Action", "Format", "PhoneNumbers", "Signature", "SignatureMethod", "SignatureNonce",
+                "SignatureVersion", "SignName", "TemplateCode", "Timestamp", "Version")
+
+    def __init__(self):
+        super().__init__()
+        self.sent: list[tuple[str, str, dict]] = []   # (number, template code, params)
+        self.refuse_next: deque[str] = deque()       # codes such as isv.BUSINESS_LIMIT_CONTROL
+        self.nonces: set[str] = set()
+
+    def config(self, template: str = "SMS_100001") -> dict:
+        return {"SMS_PROVIDER": "aliyun", "SMS_SECRET_ID": ALIYUN_KEY_ID, "SMS_SECRET_KEY": ALIYUN_KEY_SECRET,
+                "SMS_SIGN_NAME": "小B学院", "SMS_TEMPLATE_CODE": template,
+                "SMS_ENDPOINT": f"127.0.0.1:{self.port}", "SMS_SCHEME": "http"}
+
+    def codes(self) -> list[str]:
+        return [params["code"] for _, template, params in self.sent if template == "SMS_100001"]
+
+    def _error(self, code: str, status: int = 400):
+        return status, {"Code": code, "Message": code, "RequestId": "req-err"}, {}
+
+    def handle(self, method, path, query, headers, body):
+        form = dict(parse_qsl(body.decode(), keep_blank_values=True)) if body else {}
+        self.requests.append((method, path, query, form))
+        if method != "POST" or path != "/" or not headers.get("content-type", "").startswith(
+                "application/x-www-form-urlencoded"):
+            self.problem(f"{method} {path} {headers.get('content-type')}")
+            return self._error("InvalidParameter", 404)
+        params = {**query, **form}
+        if missing := [name for name in self.REQUIRED if not params.get(name)]:
+            self.problem(f"missing {missing}")
+            return self._error("MissingParameter")
+        if (params["Action"], params["Version"], params["Format"], params["SignatureMethod"],
+                params["SignatureVersion"]) != ("SendSms", "2017-05-25", "JSON", "HMAC-SHA1", "1.0"):
+            self.problem(f"common parameters {params}")
+            return self._error("InvalidParameter")
+        if params["AccessKeyId"] != ALIYUN_KEY_ID:
+            self.problem("key id")
+            return self._error("InvalidAccessKeyId.NotFound", 404)
+        if not hmac.compare_digest(aliyun_signature(ALIYUN_KEY_SECRET, method, params), params["Signature"]):
+            self.problem("signature")
+            return self._error("SignatureDoesNotMatch")
+        try:
+            stamp = datetime.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            self.problem(f"timestamp {params['Timestamp']}")
+            return self._error("InvalidTimeStamp.Format")
+        if abs((datetime.now(timezone.utc) - stamp).total_seconds()) > 900:
+            self.problem("timestamp window")
+            return self._error("InvalidTimeStamp.Expired")
+        if params["SignatureNonce"] in self.nonces:
+            self.problem("nonce replayed")
+            return self._error("SignatureNonceUsed")
+        self.nonces.add(params["SignatureNonce"])
+        template_params = _json(params.get("TemplateParam", "").encode()) if params.get("TemplateParam") else {}
+        number = params["PhoneNumbers"]
+        if not isinstance(template_params, dict) or not number.isdigit() or number.startswith("0"):
+            self.problem(f"body {params}")
+            return self._error("isv.INVALID_PARAMETERS")
+        if self.refuse_next:
+            return 200, {"Code": self.refuse_next.popleft(), "Message": "refused", "RequestId": "req-2"}, {}
+        self.sent.append((number, params["TemplateCode"], template_params))
+        return 200, {"Code": "OK", "Message": "OK", "BizId": f"biz-{len(self.sent)}", "RequestId": "req-1"}, {}

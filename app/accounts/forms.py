@@ -50,6 +50,14 @@ class RegisterForm(FlaskForm):
     timezone = SelectField(_l("Time zone"), choices=TIMEZONES, default=default_timezone)
 
 
+class MobileJoinForm(FlaskForm):
+    """Joining without a password: her WeChat or a text-message code proves who she is."""
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=80)], render_kw={"autocomplete": "name"})
+    mobile = TelField(_l("Mobile number"), validators=[DataRequired(), Length(max=20)],
+                      render_kw={"autocomplete": "tel", "inputmode": "tel"})
+    timezone = SelectField(_l("Time zone"), choices=TIMEZONES, default=default_timezone)
+
+
 class PasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
                                      render_kw={"autocomplete": "current-password"})

@@ -1,6 +1,7 @@
 """Accounts: registration by invite, login with throttling, passwords. No request in here."""
 import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -103,6 +104,14 @@ def register_trainee(session: Session, cohort: Cohort, *, now: datetime | None =
     if problem is not None:
         raise DomainError(problem, code="invite_closed")
     return create_user(session, cohort=cohort, role=Role.TRAINEE, **fields)
+
+
+def register_without_password(session: Session, cohort: Cohort, *, name: str, mobile: str, timezone: str | None,
+                              locale: str | None, now: datetime) -> User:
+    """She joins by WeChat or a text-message code: a password she is never told, so she logs in those ways
+    (or sets one later from her account page)."""
+    return register_trainee(session, cohort, name=name, mobile=mobile, password=secrets.token_urlsafe(24),
+                            timezone=timezone, locale=locale, now=now)
 
 
 @dataclass

@@ -12,6 +12,9 @@ and what goes in its fields, and which few rules are worth a paid text message, 
       near_deadline_days: 3         # `behind` goes by text only this close to the deadline
       rules:
         milestone_achieved: {template_id: "...", params: ["{milestone}"]}
+
+`params` is a list (Tencent Cloud's {1}, {2}… in order) or a mapping from the template's variable
+names (Aliyun's ${name}) to texts; either way it is kept as a mapping, a list's keys being "1", "2"…
 """
 from app.content.loader import LANGS
 
@@ -95,12 +98,16 @@ def load_sms(reader, node, rules: dict[str, set[str]], placeholders) -> dict:
         template_id, params = spec.value.get("template_id"), spec.value.get("params")
         if "template_id" in spec.value and (template_id is None or not str(template_id).strip()):
             reader.problem(spec.get("template_id").line, f"{where}template_id: the SMS template's id")
-        if "params" in spec.value and (not isinstance(params, list) or not all(isinstance(p, str) for p in params)):
-            reader.problem(spec.get("params").line, f"{where}params: a list of texts, e.g. [\"{{milestone}}\"]")
-            params = []
-        for param in params or []:
-            _check_placeholders(reader, spec.get("params").line, param, rules[rule] | EXTRA, f"{where}params", placeholders)
-        out["rules"][rule] = {"template_id": str(template_id or "").strip(), "params": list(params or [])}
+        if isinstance(params, list):
+            params = {str(n): text for n, text in enumerate(params, start=1)}
+        if "params" in spec.value and (not isinstance(params, dict) or not all(
+                isinstance(name, str) and isinstance(text, str) for name, text in params.items())):
+            reader.problem(spec.get("params").line, f"{where}params: a list of texts, e.g. [\"{{milestone}}\"], "
+                                                    f"or the template's variables, e.g. {{name: \"{{milestone}}\"}}")
+            params = {}
+        for text in (params or {}).values():
+            _check_placeholders(reader, spec.get("params").line, text, rules[rule] | EXTRA, f"{where}params", placeholders)
+        out["rules"][rule] = {"template_id": str(template_id or "").strip(), "params": dict(params or {})}
     return out
 
 

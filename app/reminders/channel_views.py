@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from app.database import utcnow
 from app.extensions import db
 from app.reminders import channel_choices
-from app.sms import tencent
+from app.sms import providers as sms_providers
 from app.wechat import client as wechat_client
 from app.wechat import service as wechat_service
 
@@ -25,7 +25,7 @@ def her_channels(user) -> list[dict]:
         bound = wechat_service.binding_of(db.session, user.id) is not None
         out.append({"key": "wechat", "on": bound and (choice is None or choice.is_enabled), "switchable": bound,
                     "missing": not bound, "refused": choice is not None and choice.off_reason == channel_choices.REFUSED})
-    if tencent.is_configured(config):
+    if sms_providers.is_configured(config):
         choice = choices.get((user.id, channel_choices.SMS))
         out.append({"key": "sms", "on": bool(user.mobile) and (choice is None or choice.is_enabled),
                     "switchable": bool(user.mobile), "missing": not user.mobile})

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.reminders import channel_choices
-from app.sms import tencent
+from app.sms import providers as sms_providers
 from app.wechat import client as wechat_client
 from app.wechat.models import WechatAccount
 
@@ -30,7 +30,7 @@ class Reach:
         ids = list(trainee_ids)
         config = current_app.config if ids else {}
         self.wechat_rules = (settings.get("wechat") or {}) if ids and wechat_client.is_configured(config) else {}
-        self.sms = (settings.get("sms") or {}) if ids and tencent.is_configured(config) else {}
+        self.sms = (settings.get("sms") or {}) if ids and sms_providers.is_configured(config) else {}
         self.by_wechat: set[int] = set()
         self.by_sms: set[int] = set()
         if not self.wechat_rules and not self.sms.get("rules"):

@@ -1,2 +1,2 @@
-"""SMS: login, registration and reset codes, and the SMS reminder channel, through one provider
-(Tencent Cloud: app/sms/tencent.py)."""
+"""SMS: login, registration and reset codes, and the SMS reminder channel, through one provider chosen
+by SMS_PROVIDER (app/sms/providers.py: Tencent Cloud or Aliyun)."""

@@ -13,7 +13,7 @@ from app.database import utcnow
 from app.reminders import channel_choices
 from app.reminders.channels import Channel, Dead, Rendered, Retry, Skip
 from app.reminders.models import OutboxMessage
-from app.sms import tencent
+from app.sms import providers
 
 
 class _Blank(dict):
@@ -40,7 +40,7 @@ class SmsChannel(Channel):
     def send(self, message: OutboxMessage, content: Rendered) -> None:
         config = current_app.config
         user = message.user
-        if not tencent.is_configured(config):
+        if not providers.is_configured(config):
             raise Dead("SMS is not configured")
         if user is None or not user.mobile:
             raise Skip("no mobile number")
@@ -60,12 +60,11 @@ class SmsChannel(Channel):
             if used >= settings.get("monthly_budget", 0):
                 raise Skip("over the cohort's monthly SMS budget")
         values = _Blank(content.values, title=content.title, body=content.body)
-        params = [param.format_map(values) for param in spec["params"]]
+        params = {name: text.format_map(values) for name, text in spec["params"].items()}
         try:
-            tencent.send(config, user.mobile, spec["template_id"], params, session_context=message.key)
-        except tencent.SmsProviderError as e:
-            if e.code is None or e.code in ("InternalError", "RequestLimitExceeded") or e.code.startswith("InternalError"):
-                raise Retry(str(e)) from None
-            if e.code.startswith("LimitExceeded"):   # the provider's own per-number limits: later
-                raise Retry(str(e), after_seconds=3600) from None
-            raise Dead(str(e)) from None
+            providers.send(config, user.mobile, spec["template_id"], params, reference=message.key)
+        except providers.SmsProviderError as e:
+            wait = providers.retry_after(config, e.code)
+            if wait is None:
+                raise Dead(str(e)) from None
+            raise Retry(str(e), after_seconds=wait or None) from None   # 0: the usual back-off

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.accounts.service import normalize_mobile
 from app.core.errors import DomainError
-from app.sms import tencent
+from app.sms import providers
 from app.sms.models import SmsCode
 
 CODE_DIGITS = 6
@@ -89,8 +89,8 @@ def send_code(session: Session, raw_mobile: str, purpose: str, address: str, now
         return mobile
     config = current_app.config
     try:
-        tencent.send(config, mobile, config["SMS_TEMPLATE_CODE"], [code], session_context=f"code:{row.id}")
-    except tencent.SmsProviderError as e:
+        providers.send(config, mobile, config["SMS_TEMPLATE_CODE"], {"code": code}, reference=f"code:{row.id}")
+    except providers.SmsProviderError as e:
         row.error = str(e)[:200]
         current_app.logger.warning("sms code not sent: %s", e)
         raise SmsRefused("provider") from None

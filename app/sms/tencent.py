@@ -8,15 +8,9 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
+from app.sms.errors import SmsProviderError
+
 DEFAULT_ENDPOINT = "sms.tencentcloudapi.com"
-
-
-class SmsProviderError(Exception):
-    """The provider refused the message (`code` is its error code) or could not be reached (code None)."""
-
-    def __init__(self, code: str | None, message: str):
-        super().__init__(f"{code or 'unreachable'}: {message}")
-        self.code = code
 
 
 def is_configured(config) -> bool:
@@ -28,8 +22,8 @@ def e164(mobile: str) -> str:
     return mobile if mobile.startswith("+") else f"+86{mobile}"
 
 
-def send(config, mobile: str, template_id: str, params: list[str], session_context: str = "") -> str:
-    """Send one SMS; returns the provider's serial number."""
+def send(config, mobile: str, template_id: str, params: dict[str, str], reference: str = "") -> str:
+    """Send one SMS; returns the provider's serial number. The template's {1}, {2}… take the values in order."""
     profile = HttpProfile(protocol=config.get("SMS_SCHEME") or "https",
                           endpoint=config.get("SMS_ENDPOINT") or DEFAULT_ENDPOINT,
                           reqTimeout=int(config.get("SMS_HTTP_TIMEOUT") or 5))
@@ -40,8 +34,8 @@ def send(config, mobile: str, template_id: str, params: list[str], session_conte
     request.SmsSdkAppId = str(config["SMS_SDK_APP_ID"])
     request.SignName = config.get("SMS_SIGN_NAME") or ""
     request.TemplateId = str(template_id)
-    request.TemplateParamSet = [str(p) for p in params]
-    request.SessionContext = session_context[:500]
+    request.TemplateParamSet = [str(p) for p in params.values()]
+    request.SessionContext = reference[:500]
     try:
         # call() rather than SendSms(): this SDK version's SendSms() does not look at Response.Error.
         answer = json.loads(client.call("SendSms", request._serialize())).get("Response") or {}
@@ -61,3 +55,12 @@ def send(config, mobile: str, template_id: str, params: list[str], session_conte
     if status.get("Code") != "Ok":
         raise SmsProviderError(str(status.get("Code")), str(status.get("Message") or "")[:200])
     return status.get("SerialNo") or ""
+
+
+def retry_after(code: str) -> int | None:
+    """Tencent's own trouble: soon; its per-number limits: in an hour; anything else will not improve."""
+    if code.startswith("InternalError") or code == "RequestLimitExceeded":
+        return 0
+    if code.startswith("LimitExceeded"):
+        return 3600
+    return None

@@ -8,15 +8,11 @@ from urllib.parse import urlencode, urlsplit
 from flask import (Blueprint, abort, after_this_request, current_app, flash, jsonify, redirect, render_template,
                    request, session, url_for)
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, user_logged_in
-from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from wtforms import SelectField, StringField, TelField
-from wtforms.validators import DataRequired, Length
 
 from app.accounts import service as accounts
-from app.accounts.forms import TIMEZONES, LoginForm
+from app.accounts.forms import JoinForm, LoginForm, MobileJoinForm
 from app.accounts.views import start_session
 from app.core.errors import DomainError
 from app.database import utcnow
@@ -169,18 +165,6 @@ def _bind_pending(sender, user, **extra) -> None:
 
 # --- unknown WeChat: join or bind ---------------------------------------------------------------
 
-class InviteCodeForm(FlaskForm):
-    code = StringField(_l("Invite code"), validators=[DataRequired(), Length(max=32)],
-                       render_kw={"autocapitalize": "characters", "autocomplete": "off"})
-
-
-class JoinForm(FlaskForm):
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=80)], render_kw={"autocomplete": "name"})
-    mobile = TelField(_l("Mobile number"), validators=[DataRequired(), Length(max=20)],
-                      render_kw={"autocomplete": "tel", "inputmode": "tel"})
-    timezone = SelectField(_l("Time zone"), choices=TIMEZONES, default="Asia/Shanghai")
-
-
 @bp.route("/auth/wechat/welcome", methods=["GET", "POST"])
 def welcome():
     """WeChat knows her, we do not: join with an invite code, or bind the account she has."""
@@ -189,7 +173,7 @@ def welcome():
     found = pending()
     if found is None:
         return redirect(url_for("accounts.login"))
-    code_form = InviteCodeForm(prefix="invite")
+    code_form = JoinForm(prefix="invite")
     if code_form.validate_on_submit():
         cohort = accounts.find_cohort_by_code(db.session, code_form.code.data)
         if cohort:
@@ -221,7 +205,7 @@ def bind_with_password():
             _("Too many attempts. Try again in %(n)d minutes.", n=result.retry_minutes) if result.error == "throttled"
             else _("This account has been closed. Ask your mentor.") if result.error == "inactive"
             else _("Wrong mobile number, email or password."))
-    return render_template("wechat/welcome.html", found=found, code_form=InviteCodeForm(prefix="invite"),
+    return render_template("wechat/welcome.html", found=found, code_form=JoinForm(prefix="invite"),
                            login_form=login_form), 422
 
 
@@ -239,13 +223,12 @@ def join(code: str):
     problem = accounts.invite_problem(db.session, cohort, utcnow())
     if problem is not None:
         return render_template("cohorts/admin/invite_closed.html", cohort=cohort, message=problem), 403
-    form = JoinForm(data=None if request.method == "POST" else {"name": found.nickname or ""})
+    form = MobileJoinForm(data=None if request.method == "POST" else {"name": found.nickname or ""})
     if form.validate_on_submit():
         try:
-            user = accounts.register_trainee(
-                db.session, cohort, name=form.name.data, mobile=form.mobile.data,
-                password=secrets.token_urlsafe(24),   # never told: she logs in by WeChat or an SMS code
-                timezone=form.timezone.data, locale=request.cookies.get("lang"), now=utcnow())
+            user = accounts.register_without_password(
+                db.session, cohort, name=form.name.data, mobile=form.mobile.data, timezone=form.timezone.data,
+                locale=request.cookies.get("lang"), now=utcnow())
         except DomainError as e:
             db.session.rollback()
             if e.code == "invite_closed":
