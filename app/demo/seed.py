@@ -31,11 +31,12 @@ DEMO_CHECKINS = [  # (day of programme, earnings, orders, members, active, posts
 ]
 
 
-DEMO_TASK_TEXT = {
-    1: "列了32个人，A档9个。群建好了，先拉了6个姐妹。",
-    2: "群公告发了，欢迎语结尾问了一句“你家最近最快用完的是什么”，有4个人回了。",
-    3: "选了三件：纸巾、苹果、儿童袜。纸巾打分最高。",
+DEMO_TASK_TEXT = {  # the camp plan's first days (milestones/camp.yml)
+    1: "学完了新手课，数了三个数。名单列了32个人，A档9个。",
+    2: "私聊了8个人，6个说好，群建好了。",
+    3: "群公告发了，欢迎语结尾问了一句“你家最近最快用完的是什么”，有4个人回了。",
 }
+DEMO_TASK_NUMBER = {1: 32, 2: 7}  # people on her list; people in the group, her included
 
 
 def seed_demo(session, now: datetime) -> Cohort:
@@ -70,6 +71,6 @@ def _demo_camp(session, trainee: User, now: datetime) -> None:
     done_days = [task for task in camp.plan(session) if task.day < DEMO_DAYS_AGO + 1]
     for task in done_days:
         moment = camp.unlocks_at(task, trainee, camp.camp_rules(session)) + timedelta(hours=2)
-        number = 24 if "number" in task.proof else None
+        number = DEMO_TASK_NUMBER.get(task.day, 24) if "number" in task.proof else None
         camp.record_task_checkin(session, trainee, task, text=DEMO_TASK_TEXT.get(task.day, "做完了。"), number=number,
                                  share=task is done_days[-1], now=moment)
