@@ -97,6 +97,26 @@ def test_many_people_behind_one_carrier_address_are_not_locked_out(app, cohort):
                                 app.config).error == "throttled"
 
 
+def test_her_email_and_her_mobile_share_one_limit(app, cohort):
+    make_user("fang@example.com", cohort=cohort, mobile="13812345678")
+    now = utcnow()
+    for i, identifier in enumerate(["fang@example.com", "FANG@example.com ", "13812345678", "+8613812345678",
+                                    "fang@example.com"]):
+        assert service.authenticate(db.session, identifier, "guess", f"10.0.3.{i}", now, app.config).error == "invalid"
+    assert service.authenticate(db.session, "138 1234 5678", PASSWORD, "10.0.3.9", now, app.config).error == "throttled"
+
+
+def test_her_logging_in_does_not_give_a_guesser_elsewhere_new_tries(app, cohort):
+    fang = make_user("fang@example.com", cohort=cohort, mobile="13812345678")
+    now = utcnow()
+    for _ in range(4):
+        assert service.authenticate(db.session, "+86 138 1234 5678", "guess", "198.51.100.7", now,
+                                    app.config).error == "invalid"
+    assert service.authenticate(db.session, fang.email, PASSWORD, "10.0.0.1", now, app.config).user == fang
+    assert service.authenticate(db.session, "13812345678", "guess", "198.51.100.7", now, app.config).error == "invalid"
+    assert service.authenticate(db.session, "13812345678", "guess", "198.51.100.8", now, app.config).error == "throttled"
+
+
 # --- passwords -------------------------------------------------------------------------------------
 
 WEAK = ["password1", "12345678", "qwertyuiop", "iloveyou1", "abcd1234", "11111111", "woaini1314"]

@@ -200,11 +200,14 @@ def authenticate(session: Session, identifier: str, password: str, address: str,
                  config: dict) -> LoginResult:
     """Check a login, throttled per person and per address over a sliding window.
 
-    Per person: failures are counted by the normalised identifier, so spelling one mobile number ten
-    ways is still one account. Per address: only failures count, and a success takes its account's
-    failures back, so the many people behind one carrier NAT address who log in fine never add up."""
+    Per person: failures are counted by the account the identifier names (her email and her mobile
+    number are one person), or by the normalised identifier when it names none, so spelling one
+    mobile number ten ways is still one account. Per address: only failures count, and a success takes its account's
+    failures from that address back, so the many people behind one carrier NAT address who log in fine
+    never add up (failures from elsewhere stay: her logging in does not give a guesser new tries)."""
     window = timedelta(minutes=config["LOGIN_WINDOW_MINUTES"])
-    account = login_key(identifier)
+    user = find_by_login(session, identifier)
+    account = f"user:{user.id}" if user else login_key(identifier)
     for column, value, limit in ((LoginAttempt.account, account, config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
                                  (LoginAttempt.address, address, config["LOGIN_MAX_FAILURES_PER_ADDRESS"])):
         count, oldest = _failures(session, column, value, now - window)
@@ -212,15 +215,14 @@ def authenticate(session: Session, identifier: str, password: str, address: str,
             wait = oldest + window - now
             return LoginResult(error="throttled", retry_minutes=max(1, -(-int(wait.total_seconds()) // 60)))
 
-    user = find_by_login(session, identifier)
     valid = user.check_password(password) if user else check_password_hash(_DUMMY_HASH, password)
     if not valid:
         session.add(LoginAttempt(account=account, address=address, succeeded=False, attempted_at=now))
         return LoginResult(error="invalid")
     if not user.is_active:
         return LoginResult(error="inactive")
-    # A success forgives this account's earlier failures (not the address's).
-    session.execute(sa.delete(LoginAttempt).where(LoginAttempt.account == account))
+    # A success forgives this account's earlier failures from this address only.
+    session.execute(sa.delete(LoginAttempt).where(LoginAttempt.account == account, LoginAttempt.address == address))
     session.add(LoginAttempt(account=account, address=address, succeeded=True, attempted_at=now))
     user.last_login_at = now
     return LoginResult(user=user)
