@@ -3,9 +3,11 @@ and the API's edges: every refusal in its JSON shape, dates only as YYYY-MM-DD, 
 import pytest
 import sqlalchemy as sa
 
+from app.checkins.models import Checkin
 from app.checkins.service import record_checkin
 from app.content.sync import sync_content
 from app.core.calendar import local_today
+from app.core.money import parse_yuan
 from app.core.access import Role
 from app.database import utcnow
 from app.extensions import db
@@ -84,6 +86,36 @@ def test_an_essay_review_comment_has_a_cap_and_the_typed_comment_is_kept(app, co
     response = client.post(f"/review/{attempt.id}", data={"question_id": question["id"], "comment": "Good.",
                                                          **scores})
     assert response.status_code == 302
+
+
+# --- money: a comma only between groups of three ---------------------------------------------------
+
+@pytest.mark.parametrize("raw", ["12,50", "1,2,3", "1,25", ",125", "1,2500.00"])
+def test_a_stray_comma_is_refused_not_guessed(raw):
+    with pytest.raises(ValueError, match="groups of three"):
+        parse_yuan(raw)
+
+
+def test_thousands_separators_in_threes_are_fine():
+    assert [parse_yuan(raw) for raw in ("1,250", "¥1,250.50", "99,999.99")] == [1_250_00, 1_250_50, 99_999_99]
+
+
+def test_the_form_the_api_and_the_csv_import_refuse_12_comma_50_alike(make_app, cohort, trainee, coach):
+    app = make_app()
+    today = local_today(trainee, utcnow()).isoformat()
+    web = english(app.test_client())
+    login(web, trainee.email)
+    page = web.post("/checkin", data={"date": today, "earnings": "12,50"})
+    assert page.status_code == 422 and "groups of three" in page.text
+    api = app.test_client().post("/api/v1/checkins", json={"date": today, "earnings": "1,2,3"},
+                                 headers={**api_headers(trainee), "Accept-Language": "en"})
+    assert_api_error(api, 422)
+    assert "groups of three" in api.json["fields"]["earnings"]
+    mentor = english(app.test_client())
+    login(mentor, coach.email)
+    preview = mentor.post("/import/preview", data={"text": f'mobile,email,date,earnings\n,{trainee.email},{today},"12,50"\n'})
+    assert "groups of three" in preview.text
+    assert db.session.scalar(sa.select(sa.func.count(Checkin.id))) == 0
 
 
 # --- API edges ------------------------------------------------------------------------------------
