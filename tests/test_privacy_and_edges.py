@@ -77,14 +77,14 @@ def test_an_essay_review_comment_has_a_cap_and_the_typed_comment_is_kept(app, co
     client = english(app.test_client())
     login(client, coach.email)
     question = essays[0]
-    scores = {f"score-{i}": "0" for i in range(len(question["rubric"]))}
+    qid = question["id"]   # one form for the whole review: each essay's fields are named by its id
+    scores = {f"score-{qid}-{i}": "0" for i in range(len(question["rubric"]))}
     huge = "好" * (quizzes.MAX_REVIEW_COMMENT + 1)
-    response = client.post(f"/review/{attempt.id}", data={"question_id": question["id"], "comment": huge, **scores})
+    response = client.post(f"/review/{attempt.id}", data={f"comment-{qid}": huge, **scores})
     assert response.status_code == 422 and "at most 5000 characters" in response.text
     assert huge in response.text                             # what she typed is still in the form
     assert db.session.scalar(sa.select(sa.func.count(EssayReview.id))) == 0
-    response = client.post(f"/review/{attempt.id}", data={"question_id": question["id"], "comment": "Good.",
-                                                         **scores})
+    response = client.post(f"/review/{attempt.id}", data={f"comment-{qid}": "Good.", **scores})
     assert response.status_code == 302
 
 
