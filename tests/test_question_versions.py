@@ -22,7 +22,7 @@ from tests.conftest import BACKENDS, _test_config, count_queries
 from tests.factories import api_headers, make_cohort, make_user
 from tests.quiz_helpers import load_test_quizzes
 
-BEFORE = "1e333ccf25d4"  # the last revision whose attempts kept a copy of their questions
+BEFORE = "0ffe39411b06"  # the last revision whose attempts kept a copy of their questions
 
 
 @pytest.fixture
