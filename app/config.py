@@ -17,11 +17,15 @@ MIGRATIONS = str(REPO_ROOT / "migrations")
 
 class Defaults:
     SQLALCHEMY_DATABASE_URI = None  # filled in below: sqlite:///<instance>/academy.db
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "json_serializer": compact_json}
+    # pool_pre_ping (a round trip before each request's first query, so that a restarted PostgreSQL
+    # costs no failed request) is added by load() for a database server, not for an SQLite file.
+    SQLALCHEMY_ENGINE_OPTIONS = {"json_serializer": compact_json}
     CONTENT_ROOT = str(REPO_ROOT)
     # Each process checks the stored content version at most this often (app/content/snapshot.py):
     # a `content sync` reaches every web worker within this many seconds.
     CONTENT_CHECK_SECONDS = 2.0
+    # /healthz reads the database (the scheduler's jobs) at most this often per process.
+    HEALTHZ_CACHE_SECONDS = 1.0
     ACADEMY_TIMEZONE = "Asia/Shanghai"
     BABEL_DEFAULT_LOCALE = "zh_CN"
     # BABEL_DEFAULT_TIMEZONE follows ACADEMY_TIMEZONE (load() below).
@@ -184,6 +188,8 @@ def load(app, overrides=None) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["ACADEMY_TIMEZONE"]
     url = app.config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{Path(app.instance_path) / 'academy.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(url)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 # Named constraints let Alembic's SQLite batch mode drop and recreate them.
 NAMING_CONVENTION = {
@@ -31,6 +31,16 @@ class Bilingual:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def read(session: Session, statement, params: dict | None = None) -> sa.CursorResult:
+    """A query of columns (never of ORM objects) run on the session's connection, in its transaction:
+    the same rows as session.execute() without the ORM's handling of them, which costs as much
+    again as the query itself (60 µs of 110 for a small one). For the small queries every page makes
+    (a badge's count, her progress). Changes not yet flushed are flushed first, as the session would."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session.connection().execute(statement, params)
 
 
 class UTCDateTime(sa.types.TypeDecorator):

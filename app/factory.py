@@ -1,9 +1,12 @@
 """Builds the app: settings, extensions, then every part in turn. This file is the table of contents:
 each blueprint (named after its module) and command is listed here once."""
+import time
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import Flask, jsonify
+from flask.templating import Environment
 
 from app import compression, config, home, i18n, layout, ops, security
 from app.accounts import commands as accounts_commands
@@ -21,6 +24,7 @@ from app.cohorts import admin_views, mentor_views, stats_views
 from app.cohorts import views as cohorts_views
 from app.content import commands as content_commands
 from app.core import money
+from app.database import read
 from app.demo.commands import demo_command
 from app.extensions import bootstrap, csrf, db, login_manager, migrate
 from app.learning import views as learning_views
@@ -47,10 +51,42 @@ COMMANDS = (accounts_commands.users, api_commands.tokens, content_commands.conte
             reminders_commands.reminders_command, reminders_commands.scheduler_command,
             ops_commands.serve_command, ops_commands.backup_command, ops_commands.restore_command,
             shops_commands.shops, camp_commands.photos)
+_SCHEDULER_RUNS = sa.select(SchedulerRun.job, SchedulerRun.finished_at, SchedulerRun.ok)
+
+
+class TemplateEnvironment(Environment):
+    """Flask's Jinja environment, with each template's globals as one plain dict.
+
+    Jinja keeps them as a ChainMap over the environment's globals so that a global added later
+    reaches templates already loaded; every render then copies that ChainMap and every import
+    compares its keys, in Python, key by key. Ours are all set while the app is built (Flask's
+    add_template_global is refused once it serves), before any template is loaded."""
+
+    def make_globals(self, d):
+        return {**self.globals, **(d or {})}
+
+
+class Academy(Flask):
+    jinja_environment = TemplateEnvironment
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync: dict = {}
+
+    def ensure_sync(self, func):
+        """Flask asks, for each hook and the view of every request, whether it is a coroutine function
+        (inspect: about a tenth of /healthz's Python); ours never change, so the answer is kept."""
+        try:
+            return self._sync[func]
+        except KeyError:
+            synced = self._sync[func] = super().ensure_sync(func)
+            return synced
+        except TypeError:   # an unhashable callable
+            return super().ensure_sync(func)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask("app", instance_relative_config=True)
+    app = Academy("app", instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     config.load(app, test_config)
     photos.check_settings(app.config)  # a photo storage that cannot work stops the start, not an upload
@@ -69,14 +105,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     for command in COMMANDS:
         app.cli.add_command(command)
 
+    checked = {"at": float("-inf"), "jobs": None}
+
     @app.get("/healthz")
     def healthz():
-        # One query: reading the jobs' table is the proof that the database answers.
-        jobs = {job: {"last_run": finished_at.isoformat() if finished_at else None, "ok": ok}
-                for job, finished_at, ok in db.session.execute(
-                    db.select(SchedulerRun.job, SchedulerRun.finished_at, SchedulerRun.ok))}
+        # One query, at most once a HEALTHZ_CACHE_SECONDS per process (a probe every few seconds, or a
+        # load balancer's many, cost the database nothing more): reading the jobs' table is the proof
+        # that the database answers. A query that fails is a 500 and is not kept.
+        now = time.monotonic()
+        if now - checked["at"] >= app.config["HEALTHZ_CACHE_SECONDS"]:
+            checked["jobs"] = {job: {"last_run": finished_at.isoformat() if finished_at else None, "ok": ok}
+                               for job, finished_at, ok in read(db.session, _SCHEDULER_RUNS)}
+            checked["at"] = now
         return jsonify(status="ok", database=db.engine.dialect.name,
-                       scheduler={"running_here": "scheduler" in app.extensions, "jobs": jobs})
+                       scheduler={"running_here": "scheduler" in app.extensions, "jobs": checked["jobs"]})
 
     if app.config["SCHEDULER_ENABLED"] and not app.testing and _serving():
         scheduler.start_in_background(app)

@@ -4,6 +4,7 @@
     python -m bench dashboard --trainees 3000
     python -m bench reminders --only rules
     python -m bench production --clients 8 --duration 5
+    python -m bench pages                    # CPU ms per request in-process, beside a minimal route
     python -m bench storage --trainees 1000  # bytes per trainee after a simulated month
     python -m bench --trainees 3000          # options without a name: the dashboard (as before)
 """
@@ -32,12 +33,18 @@ def _production(argv):
     return main(argv)
 
 
+def _pages(argv):
+    from bench.pages import main
+    return main(argv)
+
+
 def _storage(argv):
     from bench.storage import main
     return main(argv)
 
 
-BENCHMARKS = {"dashboard": _dashboard, "reminders": _reminders, "production": _production, "storage": _storage}
+BENCHMARKS = {"dashboard": _dashboard, "reminders": _reminders, "pages": _pages, "production": _production,
+              "storage": _storage}
 
 
 class _Tee(io.TextIOBase):

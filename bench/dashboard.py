@@ -25,7 +25,7 @@ from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import Quiz, QuizAttempt
 
 REPO = Path(__file__).resolve().parent.parent
-PASSWORD = "bench-password-1"
+PASSWORD = "tidal-lantern-orchard-42"  # not built on the mentor's name or email (the password rules refuse that)
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["美", "小美", "丽", "芳", "静", "敏", "婷", "雪", "晓燕", "佳", "欣怡", "思琪", "梦", "悦", "慧"]
 

@@ -200,6 +200,15 @@ def log_in(port: int, identifier: str, password: str) -> str:
     assert response.status == 302, (f"POST /login as {identifier}", response.status)
     for header in response.headers.get_all("Set-Cookie") or []:
         cookies.load(header)
+    # Then the page it redirects to, as a browser does: its answer gives the new session its CSRF token
+    # (the footer's language form needs one on every page). Without it, every measured request would
+    # make and sign a token again and send a new session cookie, which no browser's second page does.
+    location = response.headers["Location"]
+    client.cookie = "; ".join(f"{k}={m.value}" for k, m in cookies.items())
+    response, _ = client.request("GET", location if location.startswith("/") else "/" + location.split("/", 3)[-1])
+    assert response.status in (200, 302), (f"GET {location} after logging in as {identifier}", response.status)
+    for header in response.headers.get_all("Set-Cookie") or []:
+        cookies.load(header)
     client.close()
     return "; ".join(f"{k}={m.value}" for k, m in cookies.items())
 

@@ -32,7 +32,7 @@ def pytest_configure(config):
 def _test_config(url: str, **extra) -> dict:
     return {"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": url,
             "WTF_CSRF_ENABLED": False, "CONTENT_ROOT": str(REPO),
-            "CONTENT_CHECK_SECONDS": 0, **extra}  # a test sees a sync at once
+            "CONTENT_CHECK_SECONDS": 0, "HEALTHZ_CACHE_SECONDS": 0, **extra}  # a test sees a sync (a job) at once
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -24,6 +24,7 @@ from app.core.calendar import local_today, programme_day, programme_start, today
 from app.core.calendar import zone as calendar_zone
 from app.core.members import active_trainees_of
 from app.core.errors import DomainError
+from app.database import read
 
 PROOFS = ("text", "photo", "number")
 MAX_TEXT = 2000
@@ -317,8 +318,12 @@ def glance(session: Session, user: User, now: datetime) -> Glance:
     return Glance(
         programme_day=day, task=task, is_unlocked=task is not None and unlocked(task, user, now, rules),
         unlocks_at=unlocks_at(task, user, rules) if task else None,
-        is_done=task is not None and bool(session.scalar(sa.select(sa.exists().where(
-            TaskCheckin.user_id == user.id, TaskCheckin.task_id == task.id)))))
+        is_done=task is not None and bool(read(session, _TASK_DONE, {"user_id": user.id, "task_id": task.id}).scalar()))
+
+
+# Built once (home asks it on every request): has she done this task's 打卡? Parameters user_id, task_id.
+_TASK_DONE = sa.select(sa.exists().where(TaskCheckin.user_id == sa.bindparam("user_id"),
+                                         TaskCheckin.task_id == sa.bindparam("task_id")))
 
 
 # --- streaks and the calendar ------------------------------------------------------------------------

@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 from app.camp.models import CampTask
 from app.checkins.models import Milestone, Programme
 from app.content.models import ContentVersion
-from app.database import Bilingual
+from app.database import Bilingual, read
 from app.learning.models import Course, Lesson
 from app.quizzes.models import Quiz
 
 DEFAULT_CHECK_SECONDS = 2.0
+_VERSION = sa.select(ContentVersion.version).where(ContentVersion.id == 1)
 
 
 class Row(Bilingual):
@@ -110,13 +111,15 @@ def current(session: Session, *, fresh: bool = False) -> Snapshot:
     stored version now, not only every CONTENT_CHECK_SECONDS (for what is stored from the content, such
     as the mentor's table, that must never be built from an older version than the database's)."""
     engine = session.get_bind()
-    with _holders_lock:
-        holder = _holders.setdefault(engine, _Holder())
+    holder = _holders.get(engine)
+    if holder is None:
+        with _holders_lock:
+            holder = _holders.setdefault(engine, _Holder())
     now = time.monotonic()
     snapshot = holder.snapshot
     if snapshot is not None and not fresh and now - holder.checked_at < _check_seconds():
         return snapshot
-    version = session.scalar(sa.select(ContentVersion.version).where(ContentVersion.id == 1)) or ""
+    version = read(session, _VERSION).scalar() or ""
     if snapshot is None or snapshot.version != version:
         with holder.lock:
             snapshot = build(session, version)

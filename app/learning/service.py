@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.content import snapshot
+from app.database import read
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes import service as quiz_service
 from app.quizzes.service import QuizStatus
@@ -113,13 +114,25 @@ class Catalogue:
         return next((c for c in self.courses if c.course.slug == slug), None)
 
 
+# Her progress, asked by the lesson page, the course pages and the home on every request: built once
+# with bind parameters, so SQLAlchemy reuses the compiled statements instead of building them and their
+# cache keys again; run on the session's connection (database.read: rows of values, no ORM objects).
+_COMPLETED_LESSON_IDS = sa.select(LessonProgress.lesson_id).where(
+    LessonProgress.user_id == sa.bindparam("user_id"), LessonProgress.completed_at.is_not(None))
+_IS_LESSON_DONE = sa.select(LessonProgress.completed_at.is_not(None)).where(
+    LessonProgress.user_id == sa.bindparam("user_id"), LessonProgress.lesson_id == sa.bindparam("lesson_id"))
+# The lessons she has done and her quiz attempts, joined by UNION ALL: a done lesson's row is `kind` 0
+# with no attempt; her attempts follow (kind 1), in order. Parameters: user_id, quiz_ids.
+_NO_ATTEMPT = [sa.cast(sa.null(), type_).label(name) for name, type_ in (
+    ("id", sa.Integer), ("state", sa.String), ("percent", sa.Float), ("is_passed", sa.Boolean), ("number", sa.Integer))]
+_HER_PROGRESS = sa.union_all(
+    _COMPLETED_LESSON_IDS.add_columns(*_NO_ATTEMPT, sa.literal(0).label("kind")),
+    quiz_service.ATTEMPT_ROWS.order_by(None).add_columns(sa.literal(1).label("kind")),
+).order_by(sa.literal_column("kind"), sa.literal_column("number"))
+
+
 def completed_lesson_ids(session: Session, user_id: int) -> set[int]:
-    return set(session.scalars(_completed_lessons(user_id)))
-
-
-def _completed_lessons(user_id: int) -> sa.Select:
-    return sa.select(LessonProgress.lesson_id).where(
-        LessonProgress.user_id == user_id, LessonProgress.completed_at.is_not(None))
+    return set(read(session, _COMPLETED_LESSON_IDS, {"user_id": user_id}).scalars())
 
 
 def her_progress(session: Session, user_id: int, quizzes) -> tuple[set[int], dict[int, QuizStatus]]:
@@ -127,14 +140,7 @@ def her_progress(session: Session, user_id: int, quizzes) -> tuple[set[int], dic
     UNION ALL (a done lesson's row is `kind` 0 with no attempt; her attempts follow, in order)."""
     if not quizzes:
         return completed_lesson_ids(session, user_id), {}
-    no_attempt = (sa.cast(sa.null(), type_).label(name) for name, type_ in (
-        ("id", sa.Integer), ("state", sa.String), ("percent", sa.Float), ("is_passed", sa.Boolean),
-        ("number", sa.Integer)))
-    lessons = _completed_lessons(user_id).add_columns(*no_attempt, sa.literal(0).label("kind"))
-    attempts = quiz_service.attempt_rows(user_id, [quiz.id for quiz in quizzes]).order_by(None) \
-        .add_columns(sa.literal(1).label("kind"))
-    rows = session.execute(sa.union_all(lessons, attempts).order_by(sa.literal_column("kind"),
-                                                                    sa.literal_column("number"))).all()
+    rows = read(session, _HER_PROGRESS, {"user_id": user_id, "quiz_ids": [quiz.id for quiz in quizzes]}).all()
     return ({row[0] for row in rows if row.kind == 0},
             quiz_service.statuses_from(quizzes, (row[:6] for row in rows if row.kind == 1)))
 
@@ -153,8 +159,7 @@ def catalogue(session: Session, user_id: int | None) -> Catalogue:
 
 
 def is_lesson_done(session: Session, user_id: int, lesson_id: int) -> bool:
-    return session.scalar(sa.select(LessonProgress.completed_at.is_not(None)).where(
-        LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson_id)) or False
+    return read(session, _IS_LESSON_DONE, {"user_id": user_id, "lesson_id": lesson_id}).scalar() or False
 
 
 def find_lesson(session: Session, course_slug: str, lesson_slug: str) -> Lesson | None:

@@ -104,19 +104,19 @@ def configure(app) -> None:
     logger.setLevel(level_for(app))
 
 
-def _user_id():
+def _user_id(here) -> int | None:
     """The signed-in user's id, if this request loaded her: never a query of its own."""
-    user = g.get("api_user") or g.get("_login_user")
+    user = here.get("api_user") or here.get("_login_user")
     state = sa.inspect(user, raiseerr=False) if user is not None else None
     if state is None or state.identity is None:
         return None  # anonymous, or not loaded by this request
     return state.identity[0]
 
 
-def _path() -> str:
-    path = request.path
+def _path(req) -> str:
+    path = req.path
     for name in SECRET_VIEW_ARGS:
-        value = (request.view_args or {}).get(name)
+        value = (req.view_args or {}).get(name)
         if isinstance(value, str) and value:
             path = path.replace(value, f"<{name}>")
     return path
@@ -133,21 +133,24 @@ def init_app(app) -> None:
         return response
 
     def log_request(error):
-        if not app.logger.isEnabledFor(logging.INFO) or g.get("_ops_logged"):
+        if not app.logger.isEnabledFor(logging.INFO):
             return
-        g._ops_logged = True
-        began = g.get("_ops_started")
-        status = g.get("_ops_status")
+        here, req = g._get_current_object(), request._get_current_object()   # the proxies once, not ten times
+        if here.get("_ops_logged"):
+            return
+        here._ops_logged = True
+        began = here.get("_ops_started")
+        status = here.get("_ops_status")
         if status is None or (error is not None and status < 500):
             status = 500  # torn down by an exception that no response was made for
         app.logger.info("request", extra={
-            "method": request.method,
-            "path": _path(),
+            "method": req.method,
+            "path": _path(req),
             "status": status,
             "duration_ms": round((time.perf_counter() - began) * 1000, 1) if began is not None else None,
-            "user_id": _user_id(),
-            "remote_addr": request.remote_addr,
-            "endpoint": request.endpoint,
+            "user_id": _user_id(here),
+            "remote_addr": req.remote_addr,
+            "endpoint": req.endpoint,
         })
 
     # First of the before-request functions, so that the time includes the others.

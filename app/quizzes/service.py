@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.database import read
 from app.quizzes import grading
 from app.quizzes.models import EssayReview, Quiz, QuizAttempt
 from app.core.access import coached_cohort_ids, is_staff, only_coached
@@ -47,24 +48,27 @@ class QuizStatus:
         return "failed" if self.attempts_used else "not_started"
 
 
+# Her attempts at some quizzes, as `statuses_from` reads them (quiz_id, id, state, percent, is_passed), in
+# order (`number`); its parameters are user_id and quiz_ids. Built once: the home, the course pages and
+# the lesson page ask it on every request, and SQLAlchemy reuses its compiled form. A query another read
+# may join with (UNION ALL, learning.service.her_progress) to spare a round trip.
+ATTEMPT_ROWS = (sa.select(QuizAttempt.quiz_id, QuizAttempt.id, QuizAttempt.state, QuizAttempt.percent,
+                          QuizAttempt.is_passed, QuizAttempt.number)
+                .where(QuizAttempt.user_id == sa.bindparam("user_id"),
+                       QuizAttempt.quiz_id.in_(sa.bindparam("quiz_ids", expanding=True)))
+                .order_by(QuizAttempt.number))
+
+
 def statuses(session: Session, user_id: int, quizzes: list[Quiz]) -> dict[int, QuizStatus]:
     """Each quiz's status for her, from one query over her attempts."""
     if not quizzes:
         return {}
-    return statuses_from(quizzes, session.execute(attempt_rows(user_id, [quiz.id for quiz in quizzes])))
-
-
-def attempt_rows(user_id: int, quiz_ids: list[int]) -> sa.Select:
-    """Her attempts at these quizzes as `statuses_from` reads them (quiz_id, id, state, percent, is_passed),
-    in order (`number`): a query another read may join with (UNION ALL) to spare a round trip."""
-    return (sa.select(QuizAttempt.quiz_id, QuizAttempt.id, QuizAttempt.state, QuizAttempt.percent,
-                      QuizAttempt.is_passed, QuizAttempt.number)
-            .where(QuizAttempt.user_id == user_id, QuizAttempt.quiz_id.in_(quiz_ids))
-            .order_by(QuizAttempt.number))
+    return statuses_from(quizzes, read(session, ATTEMPT_ROWS, {"user_id": user_id,
+                                                               "quiz_ids": [quiz.id for quiz in quizzes]}))
 
 
 def statuses_from(quizzes, rows) -> dict[int, QuizStatus]:
-    """Each quiz's status from her attempt rows (`attempt_rows`), in order."""
+    """Each quiz's status from her attempt rows (`ATTEMPT_ROWS`), in order."""
     result = {quiz.id: QuizStatus(quiz) for quiz in quizzes}
     for quiz_id, attempt_id, state, percent, is_passed, *_number in rows:
         status = result[quiz_id]
