@@ -48,8 +48,8 @@ from app.quizzes import service as quizzes
 from app.quizzes.models import QuizAttempt
 from app.reminders.preferences import unsubscribe_token
 from app.shops import service as shops
-from tests.conftest import PASSWORD, Client, _test_config, make_cohort, make_user
-from tests.factories import jpeg
+from tests.conftest import Client, _test_config, make_cohort, make_user
+from tests.factories import jpeg, sign_in
 from tests.wechat_servers import FakeTencentSms, FakeWechat
 
 PERSONAS = ("anonymous", "other_trainee", "other_mentor", "trainee", "mentor", "admin")
@@ -468,11 +468,6 @@ def concrete(rule, w: World) -> str:
     return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
-def log_in(client, user) -> None:
-    response = client.post("/login", data={"identifier": user.email, "password": PASSWORD})
-    assert response.status_code == 302, response.text
-
-
 # --- the test ------------------------------------------------------------------------------------
 
 def routes(app):
@@ -508,7 +503,7 @@ def test_each_person_gets_what_the_table_says(walk):
     app, w = walk
     clients = {name: app.test_client() for name in PERSONAS}
     for name, user in w.people.items():
-        log_in(clients[name], user)
+        sign_in(clients[name], user)
 
     wrong, checked = [], 0
     for key, method, rule in routes(app):
@@ -539,7 +534,7 @@ def test_each_person_gets_what_the_table_says(walk):
             if got != expected:
                 wrong.append(f"{key} as {name}: {got}, expected {expected}")
             if key == "POST /logout" and name != "anonymous":
-                log_in(client, w.people[name])
+                sign_in(client, w.people[name])
     assert not wrong, "\n".join(wrong)
     assert checked == len(ROUTES) * len(PERSONAS)
 
@@ -597,7 +592,7 @@ def test_mixed_up_ids_are_refused_and_change_nothing(walk):
     app, w = walk
     clients = {name: app.test_client() for name in ("trainee", "mentor")}
     for name, client in clients.items():
-        log_in(client, w.people[name])
+        sign_in(client, w.people[name])
     wrong = []
     for name, method, url, data in cross_probes(w):
         response = clients[name].open(url, method=method, data=data)

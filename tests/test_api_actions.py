@@ -3,7 +3,7 @@ the calendar, lessons, the feed, the inbox, reminder preferences, quiz attempts 
 The refusals (wrong types, oversized photos, a task not yet open, someone else's things) store nothing."""
 import struct
 import zlib
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,6 @@ import sqlalchemy as sa
 import time_machine
 
 from app.accounts.models import Role
-from app.api.models import create_token
 from app.camp import feed, photos
 from app.camp.models import FeedComment, FeedLike, FeedPost, Photo, TaskCheckin
 from app.checkins.models import Checkin
@@ -22,7 +21,7 @@ from app.extensions import db
 from app.learning.models import LessonProgress
 from app.quizzes.models import QuizAttempt
 from tests.conftest import make_cohort, make_user
-from tests.factories import jpeg
+from tests.factories import api_headers, count, jpeg
 from tests.live import serving
 from tests.quiz_helpers import load_test_quizzes
 
@@ -35,12 +34,6 @@ DAY1, DAY2, DAY3 = "orientation-and-list", "invite-and-start-group", "welcome-an
 def clock():
     with time_machine.travel(NOW, tick=True):  # ticking: the server thread's clock moves on
         yield
-
-
-def token(user) -> dict:
-    _, secret = create_token(db.session, user, "phone", utcnow())
-    db.session.commit()
-    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture
@@ -60,13 +53,8 @@ def people(synced):
 @pytest.fixture
 def http(app, people):
     with serving(app) as session:
-        session.headers.update(token(people["mei"]))
+        session.headers.update(api_headers(people["mei"]))
         yield session
-
-
-def count(model) -> int:
-    db.session.expire_all()
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 def uploaded_files(app) -> list[Path]:
@@ -179,7 +167,7 @@ def test_a_storage_that_fails_midway_answers_503_and_keeps_nothing(http, app, mo
 
 
 def test_the_camp_is_for_trainees_and_the_token_is_required(http, people, app):
-    mentor = token(people["mentor"])
+    mentor = api_headers(people["mentor"])
     assert http.post("/api/v1/today/checkins", json={"text": "x"}, headers=mentor).status_code == 403
     assert http.get("/api/v1/calendar", headers=mentor).status_code == 403
     assert http.get("/api/v1/feed", headers=mentor).status_code == 403
@@ -311,7 +299,7 @@ def test_start_save_resume_and_submit_an_attempt(http, people):
     submitted = http.post(f"/api/v1/attempts/{attempt['id']}/submit", json={"answers": {}})
     assert submitted.status_code == 200 and submitted.json()["state"] in ("graded", "awaiting_review")
     assert http.put(f"/api/v1/attempts/{attempt['id']}/answers", json={"answers": {}}).status_code == 409
-    bo = token(people["bo"])
+    bo = api_headers(people["bo"])
     assert http.get(f"/api/v1/attempts/{attempt['id']}", headers=bo).status_code == 404
     assert http.post(f"/api/v1/attempts/{attempt['id']}/submit", json={"answers": {}}, headers=bo).status_code == 404
     assert http.post("/api/v1/quizzes/nope/start").status_code == 404

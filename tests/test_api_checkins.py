@@ -1,17 +1,15 @@
 """The check-in and progress API, as in its contract (the OpenAPI document)."""
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 from openapi_spec_validator import validate
 
-from app.api.models import ApiToken, create_token
+from app.api.models import ApiToken
 from app.checkins.models import Checkin, CheckinRevision
 from app.database import utcnow
 from app.extensions import db
-from tests.factories import api_headers
-from tests.factories import frozen_clock
-from tests.conftest import make_cohort, make_user
+from tests.factories import api_headers, count, frozen_clock, make_trainee
 
 NOW = datetime(2026, 5, 10, 4, 0, tzinfo=timezone.utc)  # noon on 10 May in Shanghai: day 7 of a 4 May cohort
 TODAY = "2026-05-10"
@@ -22,17 +20,9 @@ BODY = {"date": TODAY, "earnings": "12.50", "orders": 3, "group_members": 120, "
 clock = frozen_clock(NOW, autouse=True)
 
 
-def new_trainee(email: str):
-    cohort = make_cohort(f"Cohort {email}", email.split("@")[0].upper(), date(2026, 5, 4))
-    user = make_user(email, cohort=cohort, locale="en")
-    user.created_at = datetime(2026, 4, 1, tzinfo=timezone.utc)
-    db.session.commit()
-    return user
-
-
 @pytest.fixture
 def mei(synced):
-    return new_trainee("mei@example.com")
+    return make_trainee("mei@example.com")
 
 
 @pytest.fixture
@@ -42,17 +32,13 @@ def api(client, mei):
     return lambda method, path, **kw: getattr(client, method)(f"/api/v1{path}", headers=headers, **kw)
 
 
-def stored() -> int:
-    return db.session.scalar(sa.select(sa.func.count(Checkin.id)))
-
-
 def test_a_check_in_posted_as_in_the_contract_is_stored_in_fen(api):
     response = api("post", "/checkins", json=BODY)
     assert response.status_code == 201
     assert {k: v for k, v in response.json.items() if k not in ("id", "updated_at")} == {
         **BODY, "earnings": "12.50", "earnings_fen": 1250, "source": "api", "earnings_source": "checkin",
         "reported_earnings": "12.50"}
-    assert stored() == 1
+    assert count(Checkin) == 1
 
 
 def test_earnings_may_be_a_number_and_omitted_counters_are_null(api):
@@ -66,7 +52,7 @@ def test_a_second_post_for_the_same_day_answers_200_and_updates_it(api):
     first = api("post", "/checkins", json=BODY).json
     second = api("post", "/checkins", json={**BODY, "earnings": "20", "orders": 4})
     assert second.status_code == 200 and second.json["id"] == first["id"]
-    assert (second.json["earnings_fen"], second.json["orders"]) == (2000, 4) and stored() == 1
+    assert (second.json["earnings_fen"], second.json["orders"]) == (2000, 4) and count(Checkin) == 1
     [revision] = db.session.scalars(sa.select(CheckinRevision)).all()
     assert (revision.values["earnings_fen"], revision.values["orders"]) == (1250, 3)
 
@@ -93,16 +79,16 @@ def test_bad_input_answers_422_naming_each_bad_field_and_stores_nothing(api, bod
     response = api("post", "/checkins", json=body)
     assert response.status_code == 422
     assert set(response.json["fields"]) == fields and all(response.json["fields"].values())
-    assert stored() == 0
+    assert count(Checkin) == 0
 
 
 @pytest.mark.parametrize("body", [[BODY], "12.50", None])
 def test_a_body_that_is_not_a_json_object_is_refused(api, body):
-    assert api("post", "/checkins", json=body).status_code == 422 and stored() == 0
+    assert api("post", "/checkins", json=body).status_code == 422 and count(Checkin) == 0
 
 
 def test_each_token_only_ever_reads_and_writes_its_own_user_s_check_ins(client, api, mei):
-    ana = new_trainee("ana@example.com")
+    ana = make_trainee("ana@example.com")
     hers = api_headers(ana)
     api("post", "/checkins", json=BODY)
     assert client.post("/api/v1/checkins", json={"date": TODAY, "earnings": "1"}, headers=hers).status_code == 201
@@ -141,7 +127,7 @@ def test_a_revoked_token_stops_working_at_once(client, mei):
     for method, path in (("get", "/progress"), ("get", "/checkins"), ("post", "/checkins")):
         response = getattr(client, method)(f"/api/v1{path}", headers=headers, json=BODY if method == "post" else None)
         assert response.status_code == 401, path
-    assert stored() == 0
+    assert count(Checkin) == 0
 
 
 def test_the_openapi_document_validates_and_documents_every_endpoint(client):

@@ -12,10 +12,9 @@ from openapi_spec_validator import validate
 from app.core.access import Role
 from app.cohorts.models import MentorNote
 from app.extensions import db
-from tests.factories import api_headers
-from tests.factories import frozen_clock
+from tests.factories import api_headers, frozen_clock, make_trainee
 from tests.conftest import make_cohort, make_user
-from tests.test_dashboard import NOW, START, check_in, new_trainee
+from tests.test_dashboard import ACTIVE, NOW, START, check_in
 
 UTC = timezone.utc
 
@@ -44,13 +43,13 @@ def team(synced):
     mentor = make_user("mentor@example.com", Role.MENTOR, mine, name="王老师")
     archived.mentors.append(mentor)
     admin = make_user("admin@example.com", Role.ADMIN)
-    mei = new_trainee("mei@example.com", mine, "美美", mobile="13800000001")
+    mei = make_trainee("mei@example.com", mine, name="美美", mobile="13800000001", last_active=ACTIVE)
     for n, earnings in ((1, "30"), (2, "12.50"), (5, "20")):
         check_in(mei, n, earnings, group_members=60 + n)
-    new_trainee("ana@example.com", mine, "Ana")
-    closed = new_trainee("closed@example.com", mine, "Closed")
+    make_trainee("ana@example.com", mine, name="Ana", last_active=ACTIVE)
+    closed = make_trainee("closed@example.com", mine, name="Closed", last_active=ACTIVE)
     closed.is_active = False
-    new_trainee("zoe@example.com", other, "Zoe")
+    make_trainee("zoe@example.com", other, name="Zoe", last_active=ACTIVE)
     db.session.commit()
     return {"mine": mine, "other": other, "archived": archived, "mentor": mentor, "admin": admin, "mei": mei}
 
@@ -124,7 +123,7 @@ def test_a_trainee_row_has_her_figures_in_the_documented_shape(client, spec, tea
 
 def test_rows_page_and_filter(client, spec, team):
     for n in range(7):
-        new_trainee(f"t{n}@example.com", team["mine"], f"T{n}")
+        make_trainee(f"t{n}@example.com", team["mine"], name=f"T{n}", last_active=ACTIVE)
     headers, path = api_headers(team["mentor"]), f"/api/v1/cohorts/{team['mine'].id}/trainees"
 
     def names(query: str) -> list[str]:

@@ -13,6 +13,7 @@ from app.content import load_content
 from app.content.sync import sync_courses, sync_milestones
 from app.database import utcnow
 from app.extensions import db
+from tests.factories import content_problems, edit_file
 from tests.conftest import REPO
 
 CAMP = "milestones/camp.yml"
@@ -49,17 +50,6 @@ def root(tmp_path) -> Path:
     shutil.copytree(REPO / "milestones", tmp_path / "milestones")
     (tmp_path / CAMP).write_text(VALID, encoding="utf-8")
     return tmp_path
-
-
-def problems(root: Path) -> list[str]:
-    return [str(p) for p in load_content(root).problems]
-
-
-def edit(root: Path, old: str, new: str) -> None:
-    path = root / CAMP
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def test_the_small_plan_is_valid_and_attached_to_the_programme(root):
@@ -118,28 +108,28 @@ def test_the_small_plan_is_valid_and_attached_to_the_programme(root):
     ("    day: 1\n", "    day: [1\n", "6: YAML: expected ',' or ']', but got ':'"),  # found on the next line
 ])
 def test_each_problem_is_reported_with_the_file_and_line(root, old, new, expected):
-    edit(root, old, new)
-    assert problems(root) == [f"{CAMP}:{expected}"]
+    edit_file(root / CAMP, old, new)
+    assert content_problems(root) == [f"{CAMP}:{expected}"]
 
 
 def test_tasks_must_be_a_list(root):
     (root / CAMP).write_text('unlock_at: "08:00"\nmakeup: {per_week: 1, within_hours: 48}\ntasks: every day\n',
                              encoding="utf-8")
-    assert problems(root) == [f"{CAMP}:3: tasks: expected a list of tasks (- key: ..., day: ...)"]
+    assert content_problems(root) == [f"{CAMP}:3: tasks: expected a list of tasks (- key: ..., day: ...)"]
 
 
 def test_every_problem_of_the_file_is_reported_at_once(root):
-    edit(root, 'unlock_at: "08:00"', 'unlock_at: "8am"')
-    edit(root, "    day: 2\n", "    day: 1\n")
-    edit(root, "proof: [photo]", "proof: [sound]")
-    assert problems(root) == [
+    edit_file(root / CAMP, 'unlock_at: "08:00"', 'unlock_at: "8am"')
+    edit_file(root / CAMP, "    day: 2\n", "    day: 1\n")
+    edit_file(root / CAMP, "proof: [photo]", "proof: [sound]")
+    assert content_problems(root) == [
         f'{CAMP}:1: unlock_at: a time as "HH:MM" in quotes, e.g. "08:00"',
         f"{CAMP}:18: task welcome: proof: a list of one or more of text, photo, number, e.g. [text, photo]"]
 
 
 def test_a_title_too_long_for_its_column_is_refused(root):
-    edit(root, "en: Welcome}", f"en: {'W' * 201}}}")
-    assert problems(root) == [f"{CAMP}:15: task welcome: title.en: one line of at most 200 characters"]
+    edit_file(root / CAMP, "en: Welcome}", f"en: {'W' * 201}}}")
+    assert content_problems(root) == [f"{CAMP}:15: task welcome: title.en: one line of at most 200 characters"]
 
 
 # --- the real plan ------------------------------------------------------------------------------------
@@ -163,7 +153,7 @@ def test_academy_content_check_passes_on_the_real_files():
 
 
 def test_academy_content_check_names_a_broken_camp_file(root):
-    edit(root, "proof: [photo]", "proof: [video]")
+    edit_file(root / CAMP, "proof: [photo]", "proof: [video]")
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x"})
     result = app.test_cli_runner().invoke(args=["content", "check", "--root", str(root)])
     assert result.exit_code == 1
@@ -172,7 +162,7 @@ def test_academy_content_check_names_a_broken_camp_file(root):
 
 # --- sync --------------------------------------------------------------------------------------------
 
-def sync(root: Path, now=None):
+def sync_content_files(root: Path, now=None):
     content = load_content(root)
     assert not content.problems, content.problems
     report = sync_courses(db.session, content.courses, now or utcnow())
@@ -186,7 +176,7 @@ def tasks() -> dict[str, CampTask]:
 
 
 def test_sync_stores_the_tasks_and_the_rules_and_twice_changes_nothing(app, root):
-    first = sync(root)
+    first = sync_content_files(root)
     assert {"camp task invite", "camp task welcome"} <= set(first.created)
     stored = tasks()
     assert (stored["invite"].day, stored["invite"].proof, stored["invite"].lesson_key) == (
@@ -196,37 +186,37 @@ def test_sync_stores_the_tasks_and_the_rules_and_twice_changes_nothing(app, root
     programme = db.session.scalar(sa.select(Programme))
     assert programme.camp == {"unlock_at": "08:00", "makeup": {"per_week": 1, "within_hours": 48}}
     before = [(t.id, t.updated_at, t.content_hash) for t in tasks().values()]
-    second = sync(root, utcnow() + timedelta(hours=1))
+    second = sync_content_files(root, utcnow() + timedelta(hours=1))
     assert not second.changed, second
     assert [(t.id, t.updated_at, t.content_hash) for t in tasks().values()] == before
 
 
 def test_an_edited_task_is_updated_a_removed_one_archived_and_it_comes_back(app, root):
-    sync(root)
+    sync_content_files(root)
     invite_id = tasks()["invite"].id
-    edit(root, "en: Invite people you know", "en: Invite 30 people you know")
-    edit(root, "  - key: welcome\n", "  - key: welcome-later\n")
-    report = sync(root)
+    edit_file(root / CAMP, "en: Invite people you know", "en: Invite 30 people you know")
+    edit_file(root / CAMP, "  - key: welcome\n", "  - key: welcome-later\n")
+    report = sync_content_files(root)
     assert report.updated == ["camp task invite"]
     assert report.created == ["camp task welcome-later"] and report.archived == ["camp task welcome"]
     stored = tasks()
     assert stored["invite"].id == invite_id and stored["invite"].title_en == "Invite 30 people you know"
     assert stored["welcome"].is_archived and not stored["welcome-later"].is_archived
-    edit(root, "  - key: welcome-later\n", "  - key: welcome\n")
-    report = sync(root)
+    edit_file(root / CAMP, "  - key: welcome-later\n", "  - key: welcome\n")
+    report = sync_content_files(root)
     assert "camp task welcome" in report.updated and not tasks()["welcome"].is_archived
 
 
 def test_changing_the_unlock_time_updates_the_programme(app, root):
-    sync(root)
-    edit(root, 'unlock_at: "08:00"', 'unlock_at: "07:30"')
-    assert sync(root).updated == ["programme"]
+    sync_content_files(root)
+    edit_file(root / CAMP, 'unlock_at: "08:00"', 'unlock_at: "07:30"')
+    assert sync_content_files(root).updated == ["programme"]
     assert db.session.scalar(sa.select(Programme)).camp["unlock_at"] == "07:30"
 
 
 def test_without_camp_yml_every_task_is_archived(app, root):
-    sync(root)
+    sync_content_files(root)
     (root / CAMP).unlink()
-    report = sync(root)
+    report = sync_content_files(root)
     assert sorted(report.archived) == ["camp task invite", "camp task welcome"]
     assert db.session.scalar(sa.select(Programme)).camp == {}

@@ -6,8 +6,7 @@ Cohorts start on Monday 4 May 2026 (day 1); the clock stands at noon in Shanghai
 import io
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -15,71 +14,37 @@ import time_machine
 from markupsafe import escape
 from werkzeug.datastructures import FileStorage
 
-from app.accounts.models import User
-from app.core.access import Role
 from app.camp import coaching, photos
-from app.camp.models import CampTask, FeedPost, Photo, TaskCheckin
+from app.camp.models import FeedPost, Photo, TaskCheckin
 from app.camp.service import record_task_checkin
 from app.cohorts import dashboard
 from app.cohorts.models import MentorNote
 from app.core.audit import AuditEntry
 from app.extensions import db
-from tests.factories import frozen_clock, jpeg
-from tests.conftest import count_queries, login, make_cohort, make_user
+from tests.factories import (EVIL, SCRIPT, TwoCohorts, assert_inert, camp_task, client_as, count, frozen_clock, jpeg,
+                             make_trainee, on, programme_date, two_cohorts)
+from tests.conftest import count_queries
 
 UTC = timezone.utc
-SHANGHAI, LA = "Asia/Shanghai", "America/Los_Angeles"
-START = date(2026, 5, 4)
-SCRIPT = "<script>alert(1)</script>"
-EVIL = f'{SCRIPT} <img src=x onerror=alert(3)> <a href="javascript:alert(2)">y</a>'
-
-
-def day(n: int) -> date:
-    return START + timedelta(days=n - 1)
-
-
-def on(n: int, clock: str = "12:00", tz: str = SHANGHAI) -> datetime:
-    """Programme day n at a local wall-clock time, as the UTC instant the server sees."""
-    return datetime.fromisoformat(f"{day(n).isoformat()} {clock}").replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
+LA = "America/Los_Angeles"
 
 
 NOW = on(4)
+ACTIVE = NOW - timedelta(hours=1)   # everyone here logged in an hour ago
 
 
 clock = frozen_clock(NOW, autouse=True)
 
 
-def task(n: int) -> CampTask:
-    return db.session.scalar(sa.select(CampTask).where(CampTask.day == n))
-
-
-def new_trainee(email: str, cohort, name: str, tz: str = SHANGHAI) -> User:
-    user = make_user(email, cohort=cohort, name=name, locale="en", timezone=tz)
-    user.created_at = datetime(2026, 4, 1, tzinfo=UTC)
-    user.last_login_at = NOW - timedelta(hours=1)
-    db.session.commit()
-    return user
-
-
-def do(user, n: int, at: datetime, *, pictures: int = 1, text: str = "", share: bool = False) -> TaskCheckin:
+def upload_and_do(user, n: int, at: datetime, *, pictures: int = 1, text: str = "", share: bool = False) -> TaskCheckin:
     """Her 打卡 for day n at instant `at`, with `pictures` real uploaded photos (JPEG, through save_upload)."""
-    t = task(n)
+    t = camp_task(n)
     stored = [photos.save_upload(db.session, user, FileStorage(io.BytesIO(jpeg()), "p.jpg"), at)
               for _ in range(max(pictures, 1 if "photo" in t.proof else 0))]
     checkin = record_task_checkin(db.session, user, t, text=text or ("做完了" if "text" in t.proof else ""),
                                   number=12 if "number" in t.proof else None, photos=stored, share=share, now=at)
     db.session.commit()
     return checkin
-
-
-def as_user(app, user):
-    client = app.test_client()
-    assert login(client, user.email).status_code == 302
-    return client
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 def actions() -> list[str]:
@@ -99,14 +64,7 @@ def proof_ids(html: str) -> list[int]:
 
 
 @dataclass
-class World:
-    mine: object
-    other: object
-    mentor: User
-    other_mentor: User
-    admin: User
-    mei: User          # in my cohort
-    ana: User          # in the other cohort
+class World(TwoCohorts):
     first: TaskCheckin     # Mei's day 1: on time, one photo
     second: TaskCheckin    # Mei's day 2: made up on day 3, shared, two photos
     anas: TaskCheckin      # Ana's day 1
@@ -114,15 +72,11 @@ class World:
 
 @pytest.fixture
 def world(synced) -> World:
-    mine, other = make_cohort("Spring cohort", "SPRING", START), make_cohort("Autumn cohort", "AUTUMN", START)
-    mentor = make_user("mentor@example.com", Role.MENTOR, mine, name="王老师", locale="en")
-    other_mentor = make_user("other@example.com", Role.MENTOR, other, name="李老师", locale="en")
-    admin = make_user("admin@example.com", Role.ADMIN, name="Admin", locale="en")
-    mei, ana = new_trainee("mei@example.com", mine, "美美"), new_trainee("ana@example.com", other, "Ana")
-    first = do(mei, 1, on(1, "20:00"), text="邀请了8个人\n第二行")
-    second = do(mei, 2, on(3, "09:00"), pictures=2, share=True)
-    anas = do(ana, 1, on(1, "21:00"))
-    return World(mine, other, mentor, other_mentor, admin, mei, ana, first, second, anas)
+    people = two_cohorts(last_active=ACTIVE)
+    first = upload_and_do(people.mei, 1, on(1, "20:00"), text="邀请了8个人\n第二行")
+    second = upload_and_do(people.mei, 2, on(3, "09:00"), pictures=2, share=True)
+    anas = upload_and_do(people.ana, 1, on(1, "21:00"))
+    return World(**vars(people), first=first, second=second, anas=anas)
 
 
 def page_of(w: World) -> str:
@@ -140,11 +94,11 @@ def notes_url(cohort_id, trainee_id) -> str:
 # --- her calendar and 打卡 on her trainee page ---------------------------------------------------------------------
 
 def test_her_page_shows_her_calendar_streaks_and_her_task_check_ins_with_photos(app, world):
-    client = as_user(app, world.mentor)
+    client = client_as(app, world.mentor)
     html = client.get(page_of(world)).text
     camp = html[html.index('id="camp"'):html.index('id="task-checkins"')]
     states = dict(re.findall(r'data-date="([\d-]+)" data-state="(\w+)"', camp))
-    assert [states[day(n).isoformat()] for n in range(1, 8)] == [
+    assert [states[programme_date(n).isoformat()] for n in range(1, 8)] == [
         "done", "made_up", "missed", "today", "locked", "locked", "locked"]
     assert 'id="current-streak">0<' in camp and 'id="longest-streak">2<' in camp   # day 3 missed
     assert "May 2026" in camp and "makeups-left" not in camp
@@ -154,7 +108,7 @@ def test_her_page_shows_her_calendar_streaks_and_her_task_check_ins_with_photos(
     ids = [int(i) for i in re.findall(r'data-task-checkin="(\d+)"', html)]
     assert ids == [world.second.id, world.first.id]
     second, first = card(html, world.second.id), card(html, world.first.id)
-    assert escape(task(2).title_en) in second and "Day 2" in second
+    assert escape(camp_task(2).title_en) in second and "Day 2" in second
     assert "badge-makeup" in second and "badge-shared" in second and "badge-pinned" not in second
     assert "badge-makeup" not in first and "badge-shared" not in first
     assert "邀请了8个人\n第二行" in first and 'class="task-number">12<' in first
@@ -173,14 +127,14 @@ def test_her_page_shows_her_calendar_streaks_and_her_task_check_ins_with_photos(
 
 
 def test_a_trainee_without_any_task_check_in_has_an_empty_calendar(app, world):
-    newcomer = new_trainee("new@example.com", world.mine, "New")
-    html = as_user(app, world.mentor).get(f"/cohorts/{world.mine.id}/trainees/{newcomer.id}").text
+    newcomer = make_trainee("new@example.com", world.mine, name="New", last_active=ACTIVE)
+    html = client_as(app, world.mentor).get(f"/cohorts/{world.mine.id}/trainees/{newcomer.id}").text
     assert "No task check-ins yet." in html and 'id="longest-streak">0<' in html
     assert 'data-state="missed"' in html and 'data-task-checkin="' not in html
 
 
 def test_the_trainee_page_reads_as_many_queries_for_many_task_check_ins_as_for_one(app, world):
-    client = as_user(app, world.mentor)
+    client = client_as(app, world.mentor)
 
     def queries() -> int:
         client.get(page_of(world))
@@ -190,7 +144,7 @@ def test_the_trainee_page_reads_as_many_queries_for_many_task_check_ins_as_for_o
 
     few = queries()
     for n in (3, 4):
-        checkin = do(world.mei, n, on(n, "20:00"), pictures=3)
+        checkin = upload_and_do(world.mei, n, on(n, "20:00"), pictures=3)
         for body in ("Good", "Better"):
             assert client.post(notes_url(world.mine.id, world.mei.id),
                                data={"body": body, "task_checkin_id": checkin.id}).status_code == 302
@@ -201,7 +155,7 @@ def test_the_trainee_page_reads_as_many_queries_for_many_task_check_ins_as_for_o
 
 def test_a_mentor_of_another_cohort_gets_404_for_her_page_and_for_pinning_or_commenting_her_task_check_ins(
         app, world):
-    client = as_user(app, world.other_mentor)
+    client = client_as(app, world.other_mentor)
     mine, other, mei = world.mine.id, world.other.id, world.mei.id
     assert client.get(page_of(world)).status_code == 404
     assert client.get(f"/cohorts/{other}/trainees/{mei}").status_code == 404     # her id under my cohort
@@ -221,7 +175,7 @@ def test_a_mentor_of_another_cohort_gets_404_for_her_page_and_for_pinning_or_com
 
 
 def test_my_mentor_cannot_reach_another_trainee_s_task_check_in_through_mei_s_address(app, world):
-    client = as_user(app, world.mentor)
+    client = client_as(app, world.mentor)
     assert client.post(pin_url(world.mine.id, world.mei.id, world.anas.id)).status_code == 404
     assert client.post(notes_url(world.mine.id, world.mei.id),
                        data={"body": "hi", "task_checkin_id": world.anas.id}).status_code == 404
@@ -231,7 +185,7 @@ def test_my_mentor_cannot_reach_another_trainee_s_task_check_in_through_mei_s_ad
 
 
 def test_a_trainee_cannot_pin_or_comment_not_even_her_own(app, world):
-    client = as_user(app, world.mei)
+    client = client_as(app, world.mei)
     assert client.get(page_of(world)).status_code == 404
     assert client.post(pin_url(world.mine.id, world.mei.id, world.first.id)).status_code == 404
     assert client.post(notes_url(world.mine.id, world.mei.id),
@@ -243,7 +197,7 @@ def test_a_trainee_cannot_pin_or_comment_not_even_her_own(app, world):
 # --- pin ---------------------------------------------------------------------------------------------------------
 
 def test_pinning_toggles_is_audited_and_pins_her_shared_post_too(app, world):
-    client = as_user(app, world.mentor)
+    client = client_as(app, world.mentor)
     post = db.session.scalar(sa.select(FeedPost).where(FeedPost.checkin_id == world.second.id))
     url = pin_url(world.mine.id, world.mei.id, world.second.id)
     response = client.post(url, data={"on": "1"})
@@ -269,7 +223,7 @@ def test_pinning_toggles_is_audited_and_pins_her_shared_post_too(app, world):
 
 
 def test_without_on_the_pin_flips_and_an_unshared_check_in_has_no_post(app, world):
-    client = as_user(app, world.mentor)
+    client = client_as(app, world.mentor)
     url = pin_url(world.mine.id, world.mei.id, world.first.id)
     for expected in (True, False, True):
         assert client.post(url).status_code == 302
@@ -280,7 +234,7 @@ def test_without_on_the_pin_flips_and_an_unshared_check_in_has_no_post(app, worl
 
 
 def test_the_pin_comes_back_to_the_page_it_was_pressed_on(app, world):
-    client = as_user(app, world.mentor)
+    client = client_as(app, world.mentor)
     response = client.post(pin_url(world.mine.id, world.mei.id, world.first.id),
                            data={"next": f"/review#task-checkin-{world.first.id}"})
     assert response.location.endswith(f"/review#task-checkin-{world.first.id}")
@@ -291,7 +245,7 @@ def test_the_pin_comes_back_to_the_page_it_was_pressed_on(app, world):
 # --- comments ------------------------------------------------------------------------------------------------------
 
 def test_a_comment_is_audited_shown_under_her_check_in_and_reaches_her_calendar(app, world):
-    mentor = as_user(app, world.mentor)
+    mentor = client_as(app, world.mentor)
     for body in ("Great start!", "Now post it in the group"):
         response = mentor.post(notes_url(world.mine.id, world.mei.id),
                                data={"body": body, "task_checkin_id": world.first.id})
@@ -308,32 +262,32 @@ def test_a_comment_is_audited_shown_under_her_check_in_and_reaches_her_calendar(
     assert "task-comment\"" not in card(page, world.second.id)
     assert "Comment by 王老师: Great start!" in page                               # on her timeline too
 
-    her = as_user(app, world.mei)
+    her = client_as(app, world.mei)
     calendar = her.get("/calendar").text
     comments = calendar[calendar.index('id="mentor-comments"'):]
     assert re.findall(r'mentor-comment"[^>]*>💬 <span class="fw-semibold">王老师</span>: ([^<]+)</li>', comments) == [
         "Great start!", "Now post it in the group"]
-    assert f'id="comments-{world.first.id}"' in comments and escape(task(1).title_en) in comments
-    cell = re.search(rf'data-date="{day(1).isoformat()}" data-state="done">\s*<a [^>]*href="#comments-'
+    assert f'id="comments-{world.first.id}"' in comments and escape(camp_task(1).title_en) in comments
+    cell = re.search(rf'data-date="{programme_date(1).isoformat()}" data-state="done">\s*<a [^>]*href="#comments-'
                      rf'{world.first.id}"', calendar)
     assert cell and "💬" in calendar[cell.end():cell.end() + 400]
     assert "mentor-comments" not in her.get("/calendar?month=2026-06").text    # another month: not there
-    assert "Great start!" not in as_user(app, world.ana).get("/calendar").text
+    assert "Great start!" not in client_as(app, world.ana).get("/calendar").text
 
 
 def test_she_sees_the_comment_on_today_s_task_under_it_on_today(app, world):
     with time_machine.travel(on(4, "20:00"), tick=False):
-        checkin = do(world.mei, 4, on(4, "20:00"))
-        mentor = as_user(app, world.mentor)
+        checkin = upload_and_do(world.mei, 4, on(4, "20:00"))
+        mentor = client_as(app, world.mentor)
         assert mentor.post(notes_url(world.mine.id, world.mei.id),
                            data={"body": "Lovely photo", "task_checkin_id": checkin.id}).status_code == 302
-        today = as_user(app, world.mei).get("/today").text
+        today = client_as(app, world.mei).get("/today").text
         assert 'data-state="done"' in today
         assert re.search(r'mentor-comment"[^>]*>💬 <span class="fw-semibold">王老师</span>: Lovely photo</li>', today)
 
 
 def test_an_empty_comment_is_refused(app, world):
-    mentor = as_user(app, world.mentor)
+    mentor = client_as(app, world.mentor)
     response = mentor.post(notes_url(world.mine.id, world.mei.id),
                            data={"body": "  ", "task_checkin_id": world.first.id})
     assert response.status_code == 302 and count(MentorNote) == 0 and actions() == []
@@ -343,7 +297,7 @@ def test_an_empty_comment_is_refused(app, world):
 
 
 def test_a_comment_goes_with_her_check_in(app, world):
-    as_user(app, world.mentor).post(notes_url(world.mine.id, world.mei.id),
+    client_as(app, world.mentor).post(notes_url(world.mine.id, world.mei.id),
                                     data={"body": "Good", "task_checkin_id": world.first.id})
     db.session.delete(db.session.get(TaskCheckin, world.first.id))
     db.session.commit()
@@ -359,14 +313,14 @@ def reasons_at(world, at: datetime) -> dict[str, list[str]]:
 
 
 def test_task_missing_shows_from_18_00_her_time_and_not_once_she_has_done_it(app, world):
-    la = new_trainee("la@example.com", world.mine, "LA", tz=LA)
+    la = make_trainee("la@example.com", world.mine, name="LA", tz=LA, last_active=ACTIVE)
     assert "task_missing" not in reasons_at(world, on(4, "17:59:59"))["美美"]
     assert "task_missing" in reasons_at(world, on(4, "18:00"))["美美"]
     # The same instant is 03:00 in Los Angeles: not due for her yet; it is at 18:00 hers.
     assert "task_missing" not in reasons_at(world, on(4, "18:00"))["LA"]
     assert "task_missing" in reasons_at(world, on(4, "18:00", LA))["LA"]
     with time_machine.travel(on(4, "19:00"), tick=False):
-        do(world.mei, 4, on(4, "19:00"))
+        upload_and_do(world.mei, 4, on(4, "19:00"))
     after = reasons_at(world, on(4, "22:00"))
     assert "task_missing" not in after["美美"] and "task_missing" not in after[la.name]   # 07:00 in LA
     # Day 8 has no task: nothing to miss.
@@ -375,7 +329,7 @@ def test_task_missing_shows_from_18_00_her_time_and_not_once_she_has_done_it(app
 
 def test_task_missing_has_words_on_the_attention_list_and_the_dashboard(app, world):
     with time_machine.travel(on(4, "18:30"), tick=False):
-        client = as_user(app, world.mentor)
+        client = client_as(app, world.mentor)
         for path in (f"/cohorts/{world.mine.id}/attention", f"/cohorts/{world.mine.id}/dashboard"):
             html = client.get(path).text
             assert "Hasn't done today's task" in html, path   # a translated string is not escaped again
@@ -399,9 +353,9 @@ def test_task_missing_is_one_query_for_the_cohort_whatever_its_size(app, world):
         queries()  # the content snapshot is built once per content version: not counted below
         small = queries()
         for i in range(25):
-            user = new_trainee(f"t{i}@example.com", world.mine, f"T{i:02d}")
+            user = make_trainee(f"t{i}@example.com", world.mine, name=f"T{i:02d}", last_active=ACTIVE)
             if i % 2:
-                db.session.add(TaskCheckin(user_id=user.id, task_id=task(4).id, day=day(4), created_at=at,
+                db.session.add(TaskCheckin(user_id=user.id, task_id=camp_task(4).id, day=programme_date(4), created_at=at,
                                            updated_at=at))
         db.session.commit()
         assert queries() == small
@@ -412,29 +366,29 @@ def test_task_missing_is_one_query_for_the_cohort_whatever_its_size(app, world):
 # --- proof photos in the review queue ------------------------------------------------------------------------------
 
 def test_the_review_queue_lists_proof_photos_from_the_mentor_s_cohorts_only_newest_first(app, world):
-    without = do(world.mei, 3, on(3, "20:00"), pictures=0)            # no photo: not listed
-    old = new_trainee("old@example.com", world.mine, "Old")
-    stale = do(old, 1, on(1, "08:30"))
+    without = upload_and_do(world.mei, 3, on(3, "20:00"), pictures=0)            # no photo: not listed
+    old = make_trainee("old@example.com", world.mine, name="Old", last_active=ACTIVE)
+    stale = upload_and_do(old, 1, on(1, "08:30"))
     stale.created_at = NOW - timedelta(days=7, minutes=1)             # more than 7 days ago
     db.session.commit()
-    html = as_user(app, world.mentor).get("/review").text
+    html = client_as(app, world.mentor).get("/review").text
     assert "Proof photos" in html
     assert proof_ids(html) == [world.second.id, world.first.id]
     assert without.id not in proof_ids(html) and world.anas.id not in proof_ids(html)
     shown = card(html, world.second.id)
-    assert f'href="{page_of(world)}"' in shown and "美美" in shown and escape(task(2).title_en) in shown
+    assert f'href="{page_of(world)}"' in shown and "美美" in shown and escape(camp_task(2).title_en) in shown
     assert f'<img src="/photos/{world.second.photos[0].id}-thumb.jpg"' in shown
     assert f'action="{pin_url(world.mine.id, world.mei.id, world.second.id)}"' in shown
     assert f'action="{notes_url(world.mine.id, world.mei.id)}"' in shown
     assert f'value="/review#task-checkin-{world.second.id}"' in shown
 
-    assert proof_ids(as_user(app, world.other_mentor).get("/review").text) == [world.anas.id]
-    assert proof_ids(as_user(app, world.admin).get("/review").text) == [
+    assert proof_ids(client_as(app, world.other_mentor).get("/review").text) == [world.anas.id]
+    assert proof_ids(client_as(app, world.admin).get("/review").text) == [
         world.second.id, world.anas.id, world.first.id]
 
 
 def test_a_comment_from_the_review_queue_comes_back_to_it_and_shows_there(app, world):
-    client = as_user(app, world.mentor)
+    client = client_as(app, world.mentor)
     response = client.post(notes_url(world.mine.id, world.mei.id), data={
         "body": "Clear proof", "task_checkin_id": world.second.id, "next": f"/review#task-checkin-{world.second.id}"})
     assert response.location.endswith(f"/review#task-checkin-{world.second.id}")
@@ -442,7 +396,7 @@ def test_a_comment_from_the_review_queue_comes_back_to_it_and_shows_there(app, w
 
 
 def test_the_review_queue_shows_at_most_50_in_as_many_queries_as_for_a_few(app, world):
-    client = as_user(app, world.mentor)
+    client = client_as(app, world.mentor)
 
     def queries() -> int:
         client.get("/review")
@@ -453,9 +407,9 @@ def test_the_review_queue_shows_at_most_50_in_as_many_queries_as_for_a_few(app, 
     few, shown = queries()
     assert shown == 2
     for i in range(6):
-        user = new_trainee(f"crowd{i}@example.com", world.mine, f"Crowd {i}")
+        user = make_trainee(f"crowd{i}@example.com", world.mine, name=f"Crowd {i}", last_active=ACTIVE)
         for n in (1, 2, 3, 4, 5, 6, 7, 10, 14):
-            checkin = TaskCheckin(user_id=user.id, task_id=task(n).id, day=day(n), created_at=NOW - timedelta(hours=n),
+            checkin = TaskCheckin(user_id=user.id, task_id=camp_task(n).id, day=programme_date(n), created_at=NOW - timedelta(hours=n),
                                   updated_at=NOW)
             db.session.add(checkin)
             db.session.flush()
@@ -472,15 +426,9 @@ def test_the_review_queue_shows_at_most_50_in_as_many_queries_as_for_a_few(app, 
 
 # --- what she wrote is never run ---------------------------------------------------------------------------------
 
-def assert_inert(html: str):
-    assert SCRIPT not in html and not re.search(r"<img[^>]*onerror", html, re.I)
-    assert not re.search(r"""href\s*=\s*["']?\s*javascript:""", html, re.I)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-
-
 def test_her_task_check_in_text_and_a_mentor_s_comment_are_escaped_everywhere(app, world):
-    evil = do(world.mei, 3, on(3, "20:00"), text=EVIL)
-    mentor = as_user(app, world.mentor)
+    evil = upload_and_do(world.mei, 3, on(3, "20:00"), text=EVIL)
+    mentor = client_as(app, world.mentor)
     assert mentor.post(notes_url(world.mine.id, world.mei.id),
                        data={"body": EVIL, "task_checkin_id": evil.id}).status_code == 302
     world.mei.name = SCRIPT
@@ -489,4 +437,4 @@ def test_her_task_check_in_text_and_a_mentor_s_comment_are_escaped_everywhere(ap
         html = mentor.get(path).text
         assert_inert(html)
         assert card(html, evil.id).count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2, path   # her text, comment
-    assert_inert(as_user(app, world.mei).get("/calendar").text)
+    assert_inert(client_as(app, world.mei).get("/calendar").text)

@@ -1,6 +1,6 @@
 """The camp's pages and API: today's task and its 打卡 form, refusals that keep what she typed, the calendar,
 rankings, and GET /api/v1/today."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from io import BytesIO
 import re
 from zoneinfo import ZoneInfo
@@ -11,25 +11,18 @@ from openapi_schema_validator import OAS30Validator
 from PIL import Image
 
 from app.core.access import Role
-from app.api.models import create_token
-from app.camp.models import CampTask, FeedPost, Photo, TaskCheckin
+from app.camp.models import FeedPost, Photo, TaskCheckin
 from app.checkins.service import record_checkin
 from app.database import utcnow
 from app.extensions import db
 from app.core.errors import DomainError
-from tests.factories import api_headers
-from tests.factories import frozen_clock
+from tests.factories import START, api_headers, camp_task, frozen_clock, make_trainee, on
 from tests.conftest import login, make_cohort, make_user
 
-START = date(2026, 5, 4)
-NOW = datetime(2026, 5, 4, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(timezone.utc)  # day 1, noon
+NOW = on(1)  # day 1, noon
 
 
-def task(n: int) -> CampTask:
-    return db.session.scalar(sa.select(CampTask).where(CampTask.day == n))
-
-
-def stored() -> list[TaskCheckin]:
+def checkins_stored() -> list[TaskCheckin]:
     return list(db.session.scalars(sa.select(TaskCheckin)))
 
 
@@ -38,11 +31,7 @@ clock = frozen_clock(NOW)
 
 @pytest.fixture
 def mei(synced):
-    cohort = make_cohort("Spring cohort", "SPRING", START)
-    user = make_user("mei@example.com", cohort=cohort, name="美美", locale="en")
-    user.created_at = datetime(2026, 4, 1, tzinfo=timezone.utc)
-    db.session.commit()
-    return user
+    return make_trainee("mei@example.com", make_cohort("Spring cohort", "SPRING", START), name="美美")
 
 
 @pytest.fixture
@@ -55,7 +44,7 @@ def web(client, mei, clock):
 
 def test_today_shows_the_day_the_task_its_lesson_and_the_proof_form(web):
     html = web.get("/today").text
-    first = task(1)
+    first = camp_task(1)
     assert "Day 1" in html and first.title_en in html and "list 30 people" in html
     assert 'href="/courses/start-here/targets-and-formula"' in html         # the lesson that teaches it
     assert f'action="/today/{first.key}" enctype="multipart/form-data"' in html
@@ -63,7 +52,7 @@ def test_today_shows_the_day_the_task_its_lesson_and_the_proof_form(web):
     assert first.number_label_en in html and 'inputmode="numeric"' in html    # day 1 asks for a number
     assert 'name="share"' in html and "Share with my cohort" in html
     assert 'id="checkin-today"' in html and 'href="/checkin"' in html        # the earnings check-in
-    assert f'data-task="{task(2).key}" data-state="locked"' in html          # what comes next, locked
+    assert f'data-task="{camp_task(2).key}" data-state="locked"' in html          # what comes next, locked
     assert re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S) == [(' src="/static/copy.js" defer', "")]
 
 
@@ -76,36 +65,36 @@ def test_before_eight_the_task_is_locked_and_has_no_form(client, mei, clock):
 
 
 def test_a_text_and_number_check_in_is_saved_and_shown_done(web, mei):
-    response = web.post(f"/today/{task(1).key}", data={"text": "邀请了8个人", "number": "9", "share": "1"})
+    response = web.post(f"/today/{camp_task(1).key}", data={"text": "邀请了8个人", "number": "9", "share": "1"})
     assert response.status_code == 302 and response.location.endswith("/today")
-    [checkin] = stored()
+    [checkin] = checkins_stored()
     assert (checkin.user_id, checkin.text, checkin.number, checkin.is_shared, checkin.is_makeup) == (
         mei.id, "邀请了8个人", 9, True, False)
     html = web.get("/today").text
-    assert "Day 1 done" in html and 'data-state="done"' in html and f'action="/today/{task(1).key}"' not in html
+    assert "Day 1 done" in html and 'data-state="done"' in html and f'action="/today/{camp_task(1).key}"' not in html
 
 
 def test_bad_input_is_refused_and_keeps_what_she_typed(web):
-    response = web.post(f"/today/{task(1).key}", data={"text": "邀请了<b>8</b>个人", "number": "many", "share": "1"})
+    response = web.post(f"/today/{camp_task(1).key}", data={"text": "邀请了<b>8</b>个人", "number": "many", "share": "1"})
     assert response.status_code == 422
     html = response.text
     assert "Enter a whole number, such as 12." in html and 'id="camp-error"' in html
     assert "邀请了&lt;b&gt;8&lt;/b&gt;个人</textarea>" in html and 'value="many"' in html
     assert 'name="share" value="1" id="task-orientation-and-list-share" checked' in html
-    assert stored() == []
+    assert checkins_stored() == []
 
 
 def test_a_missing_proof_names_the_field(web):
-    response = web.post(f"/today/{task(1).key}", data={"text": "还没数"})
+    response = web.post(f"/today/{camp_task(1).key}", data={"text": "还没数"})
     assert response.status_code == 422 and "Enter the number: this task asks for it." in response.text
-    assert stored() == []
+    assert checkins_stored() == []
 
 
 def test_a_locked_task_is_refused(web):
-    response = web.post(f"/today/{task(3).key}", data={"text": "提前做完了"})
+    response = web.post(f"/today/{camp_task(3).key}", data={"text": "提前做完了"})
     assert response.status_code == 422
     assert "Day 3&#39;s task opens on 2026-05-06 at 08:00." in response.text
-    assert stored() == []
+    assert checkins_stored() == []
 
 
 def test_an_unknown_task_is_not_found(web):
@@ -116,19 +105,19 @@ def test_a_missed_day_is_offered_and_made_up_through_the_same_form(web, clock):
     clock.move_to(NOW + timedelta(days=1))                      # day 2: day 1 was missed
     html = web.get("/today").text
     assert 'id="makeups"' in html and "1 make-up left this week." in html
-    assert f'action="/today/{task(1).key}"' in html and "Make up this day" in html
-    response = web.post(f"/today/{task(1).key}", data={"number": "12"})
+    assert f'action="/today/{camp_task(1).key}"' in html and "Make up this day" in html
+    response = web.post(f"/today/{camp_task(1).key}", data={"number": "12"})
     assert response.status_code == 302
-    [checkin] = stored()
+    [checkin] = checkins_stored()
     assert checkin.is_makeup and checkin.day == START
     assert "Day 1 made up." in web.get("/today").text
 
 
 def test_a_make_up_after_its_window_is_refused_with_the_reason(web, clock):
     clock.move_to(NOW + timedelta(days=3))                      # day 4: day 1's window closed at midnight
-    response = web.post(f"/today/{task(1).key}", data={"number": "12"})
+    response = web.post(f"/today/{camp_task(1).key}", data={"number": "12"})
     assert response.status_code == 422 and "can no longer be made up" in response.text
-    assert stored() == []
+    assert checkins_stored() == []
 
 
 @pytest.fixture
@@ -147,10 +136,10 @@ def jpg(name: str, size=(40, 30)):
 
 def test_photos_are_stored_attached_and_shown(web, uploads, clock):
     clock.move_to(NOW + timedelta(days=10))                     # day 11: a photo is the proof
-    response = web.post(f"/today/{task(11).key}", data={"photos": [jpg("a.jpg"), jpg("b.jpg")], "text": ""},
+    response = web.post(f"/today/{camp_task(11).key}", data={"photos": [jpg("a.jpg"), jpg("b.jpg")], "text": ""},
                         content_type="multipart/form-data")
     assert response.status_code == 302, response.text
-    [checkin] = stored()
+    [checkin] = checkins_stored()
     assert len(checkin.photos) == 2 and len(list(uploads.iterdir())) == 2 * 3  # full, thumbnail, medium
     html = web.get("/today").text
     assert all(f'href="/photos/{p.id}.jpg"' in html and f'src="/photos/{p.id}-thumb.jpg"' in html
@@ -161,15 +150,15 @@ def test_photos_are_stored_attached_and_shown(web, uploads, clock):
 
 def test_a_refused_upload_or_a_fourth_photo_keeps_the_text_and_stores_nothing(web, uploads, clock):
     clock.move_to(NOW + timedelta(days=10))                     # day 11: a photo is the proof
-    response = web.post(f"/today/{task(11).key}",
+    response = web.post(f"/today/{camp_task(11).key}",
                         data={"photos": [jpg("a.jpg"), (BytesIO(b"GIF89a not a photo"), "b.gif")],
                               "text": "我的第一条朋友圈"}, content_type="multipart/form-data")
     assert response.status_code == 422 and "Only JPEG, PNG or WebP photos can be uploaded." in response.text
     assert "我的第一条朋友圈</textarea>" in response.text
-    response = web.post(f"/today/{task(11).key}", data={"photos": [jpg(f"{i}.jpg") for i in range(4)]},
+    response = web.post(f"/today/{camp_task(11).key}", data={"photos": [jpg(f"{i}.jpg") for i in range(4)]},
                         content_type="multipart/form-data")
     assert response.status_code == 422 and "At most 3 photos." in response.text
-    assert stored() == [] and db.session.scalar(sa.select(sa.func.count(Photo.id))) == 0
+    assert checkins_stored() == [] and db.session.scalar(sa.select(sa.func.count(Photo.id))) == 0
     assert list(uploads.iterdir()) == []
 
 
@@ -180,21 +169,21 @@ def test_a_photo_stored_before_a_late_refusal_leaves_no_file(web, uploads, clock
     def refuse(*args, **kwargs):
         raise DomainError("refused at the last moment")
     monkeypatch.setattr(service, "record_task_checkin", refuse)
-    response = web.post(f"/today/{task(11).key}", data={"photos": [jpg("a.jpg")]}, content_type="multipart/form-data")
+    response = web.post(f"/today/{camp_task(11).key}", data={"photos": [jpg("a.jpg")]}, content_type="multipart/form-data")
     assert response.status_code == 422
     assert list(uploads.iterdir()) == [] and db.session.scalar(sa.select(sa.func.count(Photo.id))) == 0
 
 
 def test_sharing_puts_her_check_in_on_the_cohort_feed(web, mei):
-    web.post(f"/today/{task(1).key}", data={"text": "群里有9个人了", "number": "9", "share": "1"})
+    web.post(f"/today/{camp_task(1).key}", data={"text": "群里有9个人了", "number": "9", "share": "1"})
     [post] = db.session.scalars(sa.select(FeedPost)).all()
     assert (post.user_id, post.kind, post.text, post.cohort_id) == (mei.id, FeedPost.CHECKIN, "群里有9个人了",
                                                                     mei.cohort_id)
 
 
 def test_not_sharing_keeps_it_off_the_feed(web):
-    web.post(f"/today/{task(1).key}", data={"number": "9"})
-    assert not stored()[0].is_shared and db.session.scalars(sa.select(FeedPost)).all() == []
+    web.post(f"/today/{camp_task(1).key}", data={"number": "9"})
+    assert not checkins_stored()[0].is_shared and db.session.scalars(sa.select(FeedPost)).all() == []
 
 
 def test_the_earnings_check_in_shows_as_done_on_the_same_screen(web, mei):
@@ -227,7 +216,7 @@ def test_home_and_navigation_point_to_today(web):
 # --- calendar and rankings -------------------------------------------------------------------------------------
 
 def test_the_calendar_page_shows_the_month_the_streaks_and_the_states(web, clock):
-    web.post(f"/today/{task(1).key}", data={"number": "9"})
+    web.post(f"/today/{camp_task(1).key}", data={"number": "9"})
     clock.move_to(NOW + timedelta(days=2))                      # day 3: day 2 missed, still open to a make-up
     html = web.get("/calendar").text
     assert "May 2026" in html
@@ -261,7 +250,7 @@ def test_rankings_show_her_cohort_and_earnings_only_of_those_who_share(web, mei)
 def test_api_today_gives_the_day_the_task_and_the_streak_in_her_language(client, mei, clock):
     headers = api_headers(mei)
     body = client.get("/api/v1/today", headers=headers).json
-    first = task(1)
+    first = camp_task(1)
     assert body == {"program_day": 1, "task": {"key": first.key, "title": first.title_en,
                                                "lesson": "start-here/targets-and-formula", "proof": ["number"]},
                     "unlocked": True, "unlocks_at": "2026-05-04T00:00:00+00:00", "done": False, "checked_in": False,

@@ -1,5 +1,4 @@
 """Check-ins, milestones and the diagnosis: the rules at their boundaries, time zones, money, the pages."""
-import itertools
 import re
 from datetime import date, datetime, timedelta, timezone
 
@@ -15,36 +14,15 @@ from app.checkins.service import (diagnose, milestone_status, progress,
 from app.extensions import db
 from app.core.calendar import programme_day
 from app.core.errors import DomainError
-from tests.conftest import count_queries, login, make_cohort, make_user
-from tests.factories import at
+from tests.conftest import count_queries, login, make_cohort
+from tests.factories import SHANGHAI, START, at, count, make_trainee, programme_date
 
 UTC = timezone.utc
-SHANGHAI, LA = "Asia/Shanghai", "America/Los_Angeles"
-START = date(2026, 5, 4)  # day 1 of the cohort (no daylight-saving change in Shanghai or LA in May)
-_numbers = itertools.count(1)
-
-
-def day(n: int) -> date:
-    """Day n of the programme (day 1 = START)."""
-    return START + timedelta(days=n - 1)
-
-
-def trainee_in(tz: str = SHANGHAI, email: str | None = None, cohort=None):
-    """A trainee of a cohort starting on START, registered well before it, reading English."""
-    n = next(_numbers)
-    cohort = cohort or make_cohort(f"Cohort {n}", f"CODE{n}", START)
-    user = make_user(email or f"trainee{n}@example.com", cohort=cohort, timezone=tz, locale="en")
-    user.created_at = datetime(2026, 4, 1, tzinfo=UTC)
-    db.session.commit()
-    return user
+LA = "America/Los_Angeles"
 
 
 def record(user, now: datetime, **raw):
     return record_checkin(db.session, user, {"earnings": "0", **raw}, now)
-
-
-def stored() -> int:
-    return db.session.scalar(sa.select(sa.func.count(Checkin.id)))
 
 
 def milestone_of(user, now: datetime, key: str):
@@ -53,7 +31,7 @@ def milestone_of(user, now: datetime, key: str):
 
 @pytest.fixture
 def mei(synced):
-    return trainee_in(SHANGHAI, "mei@example.com")
+    return make_trainee("mei@example.com", tz=SHANGHAI)
 
 
 NOW = at("2026-05-10 12:00")  # day 7 for a trainee in Shanghai
@@ -87,7 +65,7 @@ def test_half_past_midnight_in_shanghai_is_her_new_day_while_utc_is_still_on_the
 
 
 def test_late_evening_in_los_angeles_is_tomorrow_in_utc_but_counts_for_her_day(synced):
-    ana = trainee_in(LA)
+    ana = make_trainee(tz=LA)
     now = at("2026-05-06 23:30", LA)
     assert now.date() == date(2026, 5, 7)
     assert record(ana, now, date="2026-05-06", earnings="5")[0].day == date(2026, 5, 6)
@@ -97,7 +75,7 @@ def test_late_evening_in_los_angeles_is_tomorrow_in_utc_but_counts_for_her_day(s
 
 @pytest.mark.parametrize("tz", [SHANGHAI, LA])
 def test_day_seven_ends_at_midnight_in_her_own_time_zone(synced, tz):
-    she = trainee_in(tz)
+    she = make_trainee(tz=tz)
     record(she, at("2026-05-05 12:00", tz), date="2026-05-05", earnings="50")
     last_second = milestone_of(she, at("2026-05-10 23:59:59", tz), "first-week")
     assert (last_second.due, last_second.status, last_second.days_left) == (date(2026, 5, 10), "behind", 1)
@@ -106,7 +84,7 @@ def test_day_seven_ends_at_midnight_in_her_own_time_zone(synced, tz):
 
 def test_at_one_instant_day_seven_is_over_in_shanghai_but_not_in_los_angeles(synced):
     cohort = make_cohort("Both coasts", "BOTH", START)
-    mei, ana = trainee_in(SHANGHAI, cohort=cohort), trainee_in(LA, cohort=cohort)
+    mei, ana = make_trainee(cohort=cohort, tz=SHANGHAI), make_trainee(cohort=cohort, tz=LA)
     now = datetime(2026, 5, 10, 16, 0, tzinfo=UTC)  # 00:00 on the 11th in Shanghai, 09:00 on the 10th in LA
     assert (programme_day(mei, now), programme_day(ana, now)) == (8, 7)
     assert milestone_of(mei, now, "first-week").status == "missed"
@@ -116,7 +94,7 @@ def test_at_one_instant_day_seven_is_over_in_shanghai_but_not_in_los_angeles(syn
 @pytest.mark.parametrize("tz, local, today", [(SHANGHAI, "2026-05-07 00:30", "2026-05-07"),
                                               (LA, "2026-05-06 23:30", "2026-05-06")])
 def test_the_check_in_form_proposes_her_local_today(synced, client, tz, local, today):
-    she = trainee_in(tz)
+    she = make_trainee(tz=tz)
     with time_machine.travel(at(local, tz), tick=False):
         login(client, she.email)
         page = client.get("/checkin").text
@@ -132,11 +110,11 @@ MEMBERS = Milestone(key="first-100-members", metric="group_members", target=100,
 
 
 def ci(n: int, fen: int = 0, **counts) -> Checkin:
-    return Checkin(day=day(n), earnings_fen=fen, **counts)
+    return Checkin(day=programme_date(n), earnings_fen=fen, **counts)
 
 
 def status_on(milestone, checkins, today: int, margin: int = 20):
-    return milestone_status(milestone, checkins, START, day(today), margin)
+    return milestone_status(milestone, checkins, START, programme_date(today), margin)
 
 
 @pytest.mark.parametrize("checkins, today, status", [
@@ -151,7 +129,7 @@ def status_on(milestone, checkins, today: int, margin: int = 20):
 def test_the_first_week_status_at_its_boundaries(checkins, today, status):
     result = status_on(WEEK, checkins, today)
     assert result.status == status
-    assert result.current == sum(c.earnings_fen for c in checkins if c.day <= day(7))
+    assert result.current == sum(c.earnings_fen for c in checkins if c.day <= programme_date(7))
 
 
 @pytest.mark.parametrize("milestone, checkins, today, status", [
@@ -225,7 +203,7 @@ def test_bad_input_gets_a_clear_message_on_its_field_and_stores_nothing(mei, raw
     with force_locale("en"):
         assert set(refused.value.fields) == {field} and message in str(refused.value.fields[field])
     db.session.commit()
-    assert stored() == 0
+    assert count(Checkin) == 0
 
 
 def test_every_bad_field_is_reported_at_once_the_day_included(mei):
@@ -255,7 +233,7 @@ def test_the_web_form_answers_422_keeps_what_she_typed_and_stores_nothing(mei_we
     assert "接龙</textarea>" in response.text
     assert "is-invalid" in re.search(rf'<input[^>]*name="{field}"[^>]*>', response.text).group(0)
     assert re.search(r'class="invalid-feedback[^>]*>[^<]*' + re.escape(message), response.text.replace("&#39;", "'"))
-    assert stored() == 0
+    assert count(Checkin) == 0
 
 
 # --- one check-in per day, corrections kept -------------------------------------------------------
@@ -266,7 +244,7 @@ def test_a_second_check_in_for_the_same_day_corrects_it_and_keeps_the_old_number
     later = now + timedelta(hours=2)
     second, created_again = record(mei, later, date="2026-05-06", earnings="20", orders="4", note="corrected")
     db.session.commit()
-    assert created and not created_again and second.id == first.id and stored() == 1
+    assert created and not created_again and second.id == first.id and count(Checkin) == 1
     assert (second.earnings_fen, second.orders, second.note) == (2000, 4, "corrected")
     [revision] = db.session.scalars(sa.select(CheckinRevision)).all()
     assert revision.values == {"earnings_fen": 1250, "orders": 3, "group_members": None, "active_members": None,
@@ -279,7 +257,7 @@ def test_a_second_check_in_for_the_same_day_corrects_it_and_keeps_the_old_number
 def diagnosis_on(content, n: int, members, active, orders):
     """Her diagnosis on programme day n, from a check-in the day before."""
     rules = Programme(diagnosis=content.programme.diagnosis)
-    return diagnose([ci(n - 1, group_members=members, active_members=active, orders=orders)], day(n), rules, n)
+    return diagnose([ci(n - 1, group_members=members, active_members=active, orders=orders)], programme_date(n), rules, n)
 
 
 def named(result) -> tuple:
@@ -325,12 +303,12 @@ def test_a_small_but_lively_group_that_does_not_buy_is_told_to_fix_what_it_offer
 def test_without_numbers_of_the_last_week_there_is_no_diagnosis(content):
     rules = Programme(diagnosis=content.programme.diagnosis)
     for checkins in ([], [ci(1, 5_00)], [ci(2, group_members=40, active_members=20, orders=10)]):
-        result = diagnose(checkins, day(10), rules, 10)  # day 2 is more than a week before day 10
+        result = diagnose(checkins, programme_date(10), rules, 10)  # day 2 is more than a week before day 10
         assert not result.has_data and result.weakest is None
 
 
 def test_a_programme_without_stages_names_nothing():
-    result = diagnose([ci(9, group_members=5, active_members=1, orders=0)], day(10), Programme(diagnosis={}), 10)
+    result = diagnose([ci(9, group_members=5, active_members=1, orders=0)], programme_date(10), Programme(diagnosis={}), 10)
     assert (result.has_data, result.weakest, result.factors) == (False, None, [])
 
 
@@ -354,7 +332,7 @@ def test_the_progress_page_shows_the_diagnosis_and_links_its_lesson(mei_web, num
 # --- her numbers are hers alone ----------------------------------------------------------------
 
 def test_her_pages_only_ever_show_her_own_numbers(synced, client, mei):
-    ana = trainee_in(SHANGHAI, "ana@example.com")
+    ana = make_trainee("ana@example.com", tz=SHANGHAI)
     with time_machine.travel(NOW, tick=False):
         login(client, mei.email)
         mine = {"date": "2026-05-10", "earnings": "4321.98", "orders": "77", "note": "mei-only"}
@@ -382,7 +360,7 @@ def test_no_url_takes_a_user_id(app):
 def test_the_home_and_progress_pages_issue_as_many_queries_with_1_or_30_check_ins(mei_web, mei):
     def add(numbers):
         for n in numbers:
-            db.session.add(Checkin(user_id=mei.id, day=day(n), earnings_fen=3_00 * n, orders=n % 4,
+            db.session.add(Checkin(user_id=mei.id, day=programme_date(n), earnings_fen=3_00 * n, orders=n % 4,
                                    group_members=10 + n, active_members=n % 7, posts=1, note=f"day {n}"))
         db.session.commit()
 
@@ -404,7 +382,7 @@ def test_the_home_and_progress_pages_issue_as_many_queries_with_1_or_30_check_in
 
 def test_the_progress_chart_is_an_inline_svg_without_script_or_remote_urls_and_has_a_table(mei_web, mei):
     for n, amount in [(2, "12.50"), (3, "0.30"), (5, "1200")]:
-        record(mei, NOW, date=day(n).isoformat(), earnings=amount)
+        record(mei, NOW, date=programme_date(n).isoformat(), earnings=amount)
     db.session.commit()
     page = mei_web.get("/progress").text
     svg = re.search(r"<svg\b[^>]*>", page).group(0)

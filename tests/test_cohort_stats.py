@@ -26,7 +26,7 @@ START = date(2026, 5, 4)
 XSS = "<script>alert(1)</script>"
 
 
-def joined(user, days_after_start: int):
+def registered(user, days_after_start: int):
     """She registered that many days after the cohort's start (negative: before it)."""
     user.created_at = datetime.combine(START + timedelta(days=days_after_start), datetime.min.time().replace(hour=10),
                                        SHANGHAI)
@@ -38,7 +38,7 @@ def checkin(user, start: date, day: int, yuan: str = "0", **counts):
     db.session.add(Checkin(user_id=user.id, day=start + timedelta(days=day - 1), earnings_fen=fen, **counts))
 
 
-def attempt(user, quiz, number: int, state: str, passed: bool | None = None):
+def add_attempt(user, quiz, number: int, state: str, passed: bool | None = None):
     db.session.add(QuizAttempt(user_id=user.id, quiz_id=quiz.id, number=number, state=state, questions=[],
                                is_passed=passed if state == QuizAttempt.GRADED else None,
                                percent=(100.0 if passed else 10.0) if state == QuizAttempt.GRADED else None,
@@ -63,13 +63,13 @@ def small(app, synced):
     sample, writing = load_test_quizzes()
     cohort = make_cohort("Small cohort", "SMALL1", START)
     mentor = make_user("coach@example.com", role=Role.MENTOR, cohort=cohort)
-    a, b, c = (joined(make_user(f"{n}@example.com", cohort=cohort, name=n.upper()), -3) for n in "abc")
-    d = joined(make_user("d@example.com", cohort=cohort, name="D"), 10)
-    e = joined(make_user("e@example.com", cohort=cohort, name=XSS), 31)
-    gone = joined(make_user("gone@example.com", cohort=cohort, name="Gone"), -3)
+    a, b, c = (registered(make_user(f"{n}@example.com", cohort=cohort, name=n.upper()), -3) for n in "abc")
+    d = registered(make_user("d@example.com", cohort=cohort, name="D"), 10)
+    e = registered(make_user("e@example.com", cohort=cohort, name=XSS), 31)
+    gone = registered(make_user("gone@example.com", cohort=cohort, name="Gone"), -3)
     gone.is_active = False
     other = make_cohort("Other cohort", "OTHER1", START)
-    outsider = joined(make_user("out@example.com", cohort=other, name="Out"), -3)
+    outsider = registered(make_user("out@example.com", cohort=other, name="Out"), -3)
     db.session.commit()
 
     checkin(a, START, 3, "40")
@@ -93,17 +93,17 @@ def small(app, synced):
             db.session.add(LessonProgress(user_id=user.id, lesson_id=lesson.id, started_at=NOW, completed_at=NOW))
     db.session.add(LessonProgress(user_id=d.id, lesson_id=lessons[2].id, started_at=NOW))  # started, not done
 
-    attempt(a, sample, 1, QuizAttempt.GRADED, True)
-    attempt(b, sample, 1, QuizAttempt.GRADED, False)
-    attempt(b, sample, 2, QuizAttempt.GRADED, False)
-    attempt(c, sample, 1, QuizAttempt.IN_PROGRESS)
-    attempt(d, sample, 1, QuizAttempt.GRADED, False)
-    attempt(d, sample, 2, QuizAttempt.GRADED, True)
-    attempt(a, writing, 1, QuizAttempt.AWAITING_REVIEW)
-    attempt(b, writing, 1, QuizAttempt.GRADED, True)
-    attempt(b, writing, 2, QuizAttempt.AWAITING_REVIEW)     # passed already: not waiting on her account
-    attempt(outsider, sample, 1, QuizAttempt.GRADED, True)
-    attempt(gone, writing, 1, QuizAttempt.AWAITING_REVIEW)
+    add_attempt(a, sample, 1, QuizAttempt.GRADED, True)
+    add_attempt(b, sample, 1, QuizAttempt.GRADED, False)
+    add_attempt(b, sample, 2, QuizAttempt.GRADED, False)
+    add_attempt(c, sample, 1, QuizAttempt.IN_PROGRESS)
+    add_attempt(d, sample, 1, QuizAttempt.GRADED, False)
+    add_attempt(d, sample, 2, QuizAttempt.GRADED, True)
+    add_attempt(a, writing, 1, QuizAttempt.AWAITING_REVIEW)
+    add_attempt(b, writing, 1, QuizAttempt.GRADED, True)
+    add_attempt(b, writing, 2, QuizAttempt.AWAITING_REVIEW)     # passed already: not waiting on her account
+    add_attempt(outsider, sample, 1, QuizAttempt.GRADED, True)
+    add_attempt(gone, writing, 1, QuizAttempt.AWAITING_REVIEW)
     db.session.commit()
     return {"cohort": cohort, "other": other, "mentor": mentor, "sample": sample, "writing": writing,
             "lessons": lessons, **dict(zip("abcde", (a, b, c, d, e)))}

@@ -67,7 +67,7 @@ def root(tmp_path) -> Path:
     return tmp_path
 
 
-def check(root: Path):
+def run_content_check(root: Path):
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x"})
     return app.test_cli_runner().invoke(args=["content", "check", "--root", str(root)])
 
@@ -77,7 +77,7 @@ def test_check_names_the_file_and_line_of_a_half_width_mark(root):
     lines = lesson.read_text(encoding="utf-8").split("\n")
     lines.append("今晚就做,写下10个名字。")
     lesson.write_text("\n".join(lines), encoding="utf-8")
-    result = check(root)
+    result = run_content_check(root)
     assert result.exit_code == 1
     assert (f"courses/group-building/warm-contacts.md:{len(lines)}: half-width ',' in Chinese text: write '，'"
             in result.output)
@@ -97,7 +97,7 @@ def test_check_refuses_a_quiz_whose_right_option_is_mostly_the_longest_and_repor
     assert [str(p) for p in problems] == [
         "quizzes/leaky.yml:1: the right option is the strictly longest in 2 of 3 single-choice questions (zh): "
         "at most a third, or guessing the longest passes"]
-    result = check(root)
+    result = run_content_check(root)
     assert result.exit_code == 1
     assert "quizzes/fair.yml: right option strictly longest in 1/3 (zh), 1/3 (en) single-choice questions" in result.output
     assert "quizzes/leaky.yml: right option strictly longest in 2/3 (zh), 2/3 (en)" in result.output

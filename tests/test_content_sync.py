@@ -20,7 +20,7 @@ def content(tmp_path):
     return tmp_path
 
 
-def sync(root, now=None):
+def sync_course_files(root, now=None):
     courses, problems = load_courses(root)
     assert not problems, problems
     report = sync_courses(db.session, courses, now or utcnow())
@@ -28,29 +28,29 @@ def sync(root, now=None):
     return report
 
 
-def snapshot():
+def stored_state():
     rows = db.session.execute(sa.select(Lesson.id, Lesson.slug, Lesson.updated_at, Lesson.content_hash,
                                         Lesson.is_archived).order_by(Lesson.id)).all()
     return rows + db.session.execute(sa.select(Course.id, Course.updated_at).order_by(Course.id)).all()
 
 
 def test_sync_twice_changes_nothing(app, content):
-    first = sync(content)
+    first = sync_course_files(content)
     assert len(first.created) == 4 + 22 and not first.updated and not first.archived
-    before = snapshot()
-    second = sync(content, utcnow() + timedelta(hours=1))
+    before = stored_state()
+    second = sync_course_files(content, utcnow() + timedelta(hours=1))
     assert not second.changed
-    assert snapshot() == before
+    assert stored_state() == before
 
 
 def test_an_edited_lesson_is_updated_in_place(app, content, trainee):
-    sync(content)
+    sync_course_files(content)
     lesson = service.find_lesson(db.session, "group-building", "daily-rhythm")
     service.mark_lesson_done(db.session, trainee, lesson, utcnow())
     db.session.commit()
     path = content / "courses/group-building/daily-rhythm.en.md"
     path.write_text(path.read_text(encoding="utf-8").replace("## ", "## Edited: ", 1), encoding="utf-8")
-    report = sync(content)
+    report = sync_course_files(content)
     assert report.updated == ["group-building/daily-rhythm"] and not report.created
     db.session.refresh(lesson)
     assert "Edited: " in lesson.body_html_en
@@ -58,13 +58,13 @@ def test_an_edited_lesson_is_updated_in_place(app, content, trainee):
 
 
 def test_a_removed_lesson_is_archived_and_its_progress_kept(app, content, trainee):
-    sync(content)
+    sync_course_files(content)
     lesson = service.find_lesson(db.session, "group-building", "daily-rhythm")
     service.mark_lesson_done(db.session, trainee, lesson, utcnow())
     db.session.commit()
     for suffix in (".md", ".en.md"):
         (content / f"courses/group-building/daily-rhythm{suffix}").unlink()
-    report = sync(content)
+    report = sync_course_files(content)
     assert report.archived == ["courses/group-building/daily-rhythm.md"]
     db.session.refresh(lesson)
     assert lesson.is_archived
@@ -74,16 +74,16 @@ def test_a_removed_lesson_is_archived_and_its_progress_kept(app, content, traine
 
     shutil.copy(REPO / "courses/group-building/daily-rhythm.md", content / "courses/group-building/")
     shutil.copy(REPO / "courses/group-building/daily-rhythm.en.md", content / "courses/group-building/")
-    report = sync(content)
+    report = sync_course_files(content)
     assert report.updated == ["group-building/daily-rhythm"]  # it comes back, with her progress
     item = service.catalogue(db.session, trainee.id).course("group-building")
     assert item.total == 7 and item.done == 1
 
 
 def test_a_removed_course_is_archived(app, content):
-    sync(content)
+    sync_course_files(content)
     shutil.rmtree(content / "courses/content-creation")
-    report = sync(content)
+    report = sync_course_files(content)
     assert "content-creation" in report.archived
     assert [c.course.slug for c in service.catalogue(db.session, None).courses] == [
         "start-here", "group-building", "product-selection"]

@@ -15,7 +15,7 @@ SAMPLE_VALUES = {"code": "SPRING1", "slug": "group-building", "lesson_slug": "wa
                  "attempt_id": "1"}
 
 
-def concrete(rule) -> str:
+def sample_url(rule) -> str:
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: SAMPLE_VALUES.get(m.group(1), "1"), rule.rule)
 
 
@@ -31,7 +31,7 @@ def test_every_state_changing_route_refuses_a_request_without_a_csrf_token(make_
     checked = []
     for rule in app.url_map.iter_rules():
         for method in sorted((rule.methods or set()) & STATE_CHANGING):
-            url = concrete(rule)
+            url = sample_url(rule)
             response = client.open(url, method=method, data={"lang": "en", "code": "SPRING1"})
             if f"{method} {rule.rule}" in CSRF_EXEMPT:
                 expected = CSRF_EXEMPT[f"{method} {rule.rule}"]

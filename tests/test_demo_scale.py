@@ -28,7 +28,7 @@ def content_synced(synced, content):
     db.session.commit()
 
 
-def snapshot() -> dict:
+def fingerprint() -> dict:
     """Row counts per table and a fingerprint of what the synthetic trainees did."""
     counts = {model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model)) for model in TABLES}
     checkins = db.session.execute(sa.select(User.mobile, Checkin.day, Checkin.earnings_fen, Checkin.orders,
@@ -99,10 +99,10 @@ def test_fifty_trainees_show_every_spread_and_a_second_run_changes_nothing(app, 
     reviewed = db.session.scalars(sa.select(EssayReview)).all()
     assert reviewed and all(r.attempt.state == QuizAttempt.GRADED for r in reviewed)
 
-    before = snapshot()
+    before = fingerprint()
     again = seed_scale(db.session, 50, NOW + timedelta(days=3))
     db.session.commit()
-    assert again.id == cohort.id and snapshot() == before
+    assert again.id == cohort.id and fingerprint() == before
 
 
 def test_a_larger_n_adds_the_missing_trainees_only(app, content_synced):

@@ -24,8 +24,8 @@ from app.quizzes.models import QuizAttempt
 from app.reminders import outbox
 from app.shops.models import Shop, ShopMember
 from tests.conftest import Client, _test_config
-from tests.factories import english
-from tests.test_access_matrix import concrete, log_in, routes, seed
+from tests.factories import english, sign_in
+from tests.test_access_matrix import concrete, routes, seed
 
 SCRIPT = "<script>alert(1)</script>"
 IMAGE = "<img src=x onerror=alert(1)>"
@@ -81,7 +81,7 @@ def unescaped(text: str) -> list[str]:
 def test_every_page_escapes_what_people_typed(world, persona):
     app, w = world
     client = english(app.test_client())
-    log_in(client, w.people[persona])
+    sign_in(client, w.people[persona])
     seen, problems = 0, []
     for key, method, rule in routes(app):
         url = concrete(rule, w)
@@ -100,7 +100,7 @@ def test_every_page_escapes_what_people_typed(world, persona):
 def test_the_payload_is_shown_as_text(world):
     app, w = world
     client = english(app.test_client())
-    log_in(client, w.people["mentor"])
+    sign_in(client, w.people["mentor"])
     page = client.get(f"/cohorts/{w.home.id}/trainees/{w.people['trainee'].id}").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in page
 
@@ -113,7 +113,7 @@ CSV = ("mobile,email,date,earnings,orders\n"
 def test_the_import_preview_escapes_the_cells_and_the_messages_built_from_them(world):
     app, w = world
     client = english(app.test_client())
-    log_in(client, w.people["mentor"])
+    sign_in(client, w.people["mentor"])
     response = client.post("/import/preview", data={"text": CSV})
     assert response.status_code in (200, 422), response.status_code
     assert "Unknown trainee" in response.text or "Bad date" in response.text
@@ -137,7 +137,7 @@ def test_a_name_in_the_mentors_digest_is_text_not_a_link(world):
     db.session.commit()
     outbox.dispatch(db.session, now)
     client = english(app.test_client())
-    log_in(client, coach)
+    sign_in(client, coach)
     inbox = client.get("/inbox").text
     assert "[领奖](https://evil.example)" in inbox          # as she typed it
     assert not unescaped(inbox), unescaped(inbox)

@@ -42,7 +42,7 @@ def people(app):
     return {"mentor": mentor, "mei": mei, "lan": lan, "other": other, "admin": admin}
 
 
-def reasons(preview) -> dict[int, str]:
+def rejections(preview) -> dict[int, str]:
     with force_locale("en"):
         return {row.line: row.reason for row in preview.rejected}
 
@@ -82,7 +82,7 @@ def test_preview_lists_every_rejected_row_with_its_reason_and_changes_nothing(pe
     assert preview.rows[1].old_earnings_fen == 500
     assert (preview.creates, preview.updates) == (2, 1)
     assert preview.ignored_columns == ["nickname"]
-    found = reasons(preview)
+    found = rejections(preview)
     assert sorted(found) == [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]
     expected = {4: "Unknown trainee", 5: "not in a cohort you coach", 6: "Bad date", 7: "Future date",
                 8: "Before her start", 9: "Bad earnings", 10: "Bad earnings", 11: "Bad earnings", 12: "Bad orders",
@@ -176,7 +176,7 @@ def test_a_mentor_cannot_import_for_another_cohort_but_an_admin_can(people):
     csv_text = f"mobile,date,earnings\n13900000000,{day(1)},9\n13812345678,{day(1)},9\n"
     preview = imports.preview_import(db.session, people["mentor"], csv_text, NOW)
     assert [r.trainee.name for r in preview.rows] == ["Mei"]
-    assert "not in a cohort you coach" in reasons(preview)[2]
+    assert "not in a cohort you coach" in rejections(preview)[2]
     imports.apply_import(db.session, people["mentor"], csv_text, NOW)
     db.session.commit()
     assert [c.user_id for c in checkins()] == [people["mei"].id]

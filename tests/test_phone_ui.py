@@ -20,7 +20,8 @@ from app.quizzes import service as quizzes
 from app.quizzes.models import QuizAttempt
 from tests.conftest import english, login, make_user
 from tests.quiz_helpers import load_test_quizzes
-from tests.test_camp_views import START, clock, mei, task, web  # noqa: F401 (fixtures)
+from tests.factories import START, camp_task
+from tests.test_camp_views import clock, mei, web  # noqa: F401 (fixtures)
 
 
 def primary(html: str) -> str:
@@ -37,7 +38,7 @@ def test_home_leads_with_one_action_that_follows_her_day(web, mei):
     html = web.get("/").text
     assert primary(html) == "task" and green_buttons(html) == 1           # the day's task: 打卡
     assert 'href="/today" id="camp-today"' in html and "Do today's task (打卡)" in html
-    web.post(f"/today/{task(1).key}", data={"number": "30"})
+    web.post(f"/today/{camp_task(1).key}", data={"number": "30"})
     html = web.get("/").text
     assert primary(html) == "earnings" and green_buttons(html) == 1       # then 记收入, on the Today screen
     assert 'href="/today#earnings-checkin"' in html and "Log today's earnings" in html
@@ -61,7 +62,7 @@ def test_in_chinese_the_task_is_daka_and_the_earnings_form_is_ji_shouru(client, 
 def test_after_the_daka_a_share_card_and_when_the_next_task_opens(web):
     before = web.get("/today").text
     assert 'id="share-card"' not in before and "<details open>" not in before
-    web.post(f"/today/{task(1).key}", data={"number": "30", "share": "1"})
+    web.post(f"/today/{camp_task(1).key}", data={"number": "30", "share": "1"})
     html = web.get("/today").text
     assert 'id="share-card"' in html and "It is on your cohort's feed too." in html
     assert re.search(r'id="next-task">Next: [^<]+, opens [^<]*8:00', html)

@@ -16,7 +16,7 @@ from app.camp.models import FeedPost, Photo
 from app.database import utcnow
 from app.extensions import db
 from tests.conftest import _test_config
-from tests.factories import jpeg, login, make_cohort, make_user
+from tests.factories import client_as, jpeg, make_cohort, make_user
 from tests.servers import S3Server
 
 MESSAGE = "Your photos could not be saved just now, and nothing was kept. Please try again in a few minutes."
@@ -55,25 +55,18 @@ def people(app):
         "bo": make_user("bo@example.com", cohort=b, name="Bo", locale="en")})
 
 
-def client_for(app, user=None):
-    client = app.test_client()
-    if user is not None:
-        assert login(client, user.email).status_code == 302
-    return client
-
-
 def post_win(client, text="First order!", count=2):
     return client.post("/feed", data={"text": text, "photos": [phone_photo() for _ in range(count)]},
                        content_type="multipart/form-data")
 
 
-def counts():
+def stored_counts():
     return (db.session.scalar(sa.select(sa.func.count(Photo.id))),
             db.session.scalar(sa.select(sa.func.count(FeedPost.id))))
 
 
 def test_uploads_and_their_sizes_go_to_the_bucket_and_are_served_under_the_same_rules(s3_app, s3_server, people, tmp_path):
-    mei = client_for(s3_app, people.mei)
+    mei = client_as(s3_app, people.mei)
     assert post_win(mei).status_code == 302
     stored = db.session.scalars(sa.select(Photo).order_by(Photo.id)).all()
     objects = s3_server.objects()
@@ -92,9 +85,9 @@ def test_uploads_and_their_sizes_go_to_the_bucket_and_are_served_under_the_same_
         assert response.status_code == 200 and response.mimetype == "image/jpeg"
         assert response.data == objects[photos.sized_key(photo.storage_key, size)]
         assert response.headers["Cache-Control"] == "private, max-age=86400"
-        assert client_for(s3_app, people.lan).get(url).status_code == 200   # her cohort sees her win
-        assert client_for(s3_app, people.bo).get(url).status_code == 404    # another cohort does not
-        assert client_for(s3_app).get(url).status_code == 404               # nor a visitor
+        assert client_as(s3_app, people.lan).get(url).status_code == 200   # her cohort sees her win
+        assert client_as(s3_app, people.bo).get(url).status_code == 404    # another cohort does not
+        assert client_as(s3_app).get(url).status_code == 404               # nor a visitor
     # No bucket address ever reaches a browser.
     assert s3_server.endpoint not in html and s3_server.bucket not in html
 
@@ -104,18 +97,18 @@ def test_a_storage_that_is_down_gives_a_clear_message_and_keeps_nothing(s3_app, 
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     s3_app.config["S3_ENDPOINT"] = f"http://127.0.0.1:{closed}"
-    mei = client_for(s3_app, people.mei)
+    mei = client_as(s3_app, people.mei)
     response = post_win(mei, text="My first order")
     assert response.status_code == 422
     assert MESSAGE in response.text and "My first order</textarea>" in response.text  # her words kept
-    assert counts() == (0, 0)
+    assert stored_counts() == (0, 0)
 
 
 def test_keys_the_storage_refuses_keep_nothing_either(s3_app, s3_server, people):
     s3_app.config["S3_SECRET_KEY"] = "not-the-secret"   # every request's signature is wrong
-    response = post_win(client_for(s3_app, people.mei))
+    response = post_win(client_as(s3_app, people.mei))
     assert response.status_code == 422 and MESSAGE in response.text
-    assert counts() == (0, 0) and s3_server.objects() == {}
+    assert stored_counts() == (0, 0) and s3_server.objects() == {}
 
 
 def test_a_failure_midway_removes_the_objects_already_written(s3_app, s3_server, people, monkeypatch):
@@ -127,13 +120,13 @@ def test_a_failure_midway_removes_the_objects_already_written(s3_app, s3_server,
             raise photos.StorageUnavailable("connection reset")
         real_save(self, key, data)
     monkeypatch.setattr(photos.S3Storage, "save", save)
-    response = post_win(client_for(s3_app, people.mei))
+    response = post_win(client_as(s3_app, people.mei))
     assert response.status_code == 422 and MESSAGE in response.text
-    assert len(calls) == 5 and counts() == (0, 0) and s3_server.objects() == {}
+    assert len(calls) == 5 and stored_counts() == (0, 0) and s3_server.objects() == {}
 
 
 def test_a_photo_is_503_while_the_storage_is_down_and_back_after(s3_app, s3_server, people):
-    mei = client_for(s3_app, people.mei)
+    mei = client_as(s3_app, people.mei)
     assert post_win(mei, count=1).status_code == 302
     photo = db.session.scalar(sa.select(Photo))
     endpoint = s3_app.config["S3_ENDPOINT"]
@@ -191,7 +184,7 @@ def test_s3_storage_takes_only_its_own_keys(app, s3_server):
 
 
 def test_invite_posters_are_drawn_once_and_kept_in_the_bucket(s3_app, s3_server, people, monkeypatch):
-    visitor = client_for(s3_app)
+    visitor = client_as(s3_app)
     first = visitor.get("/invite/AAAA1/poster.png")
     assert first.status_code == 200 and first.mimetype == "image/png"
     [(key, stored)] = s3_server.objects().items()

@@ -30,7 +30,7 @@ BUDGET = 300 * 1024
 WINS, PER_WIN = 10, 2
 
 
-def phone_photo(seed: int, size=(2048, 1536)) -> bytes:
+def realistic_photo(seed: int, size=(2048, 1536)) -> bytes:
     """A stand-in for a phone photo of an order: colour fields, shapes, text and sensor grain; ~0.8 MB
     as a JPEG, like the real ones."""
     rng = random.Random(seed)
@@ -53,7 +53,7 @@ def post_wins(author) -> list:
     """WINS posts of PER_WIN photos each, uploaded as she would (through save_uploads)."""
     posted = []
     for n in range(WINS):
-        files = [FileStorage(io.BytesIO(phone_photo(n * PER_WIN + i)), f"IMG_{n}{i}.jpg") for i in range(PER_WIN)]
+        files = [FileStorage(io.BytesIO(realistic_photo(n * PER_WIN + i)), f"IMG_{n}{i}.jpg") for i in range(PER_WIN)]
         stored = photos.save_uploads(db.session, author, files, utcnow())
         posted.append(feed.post_win(db.session, author, f"第{n + 1}单！", stored, utcnow()))
         db.session.commit()

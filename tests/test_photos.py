@@ -52,7 +52,7 @@ def assert_nothing_stored(upload_dir):
     assert db.session.scalar(sa.select(sa.func.count(Photo.id))) == 0
 
 
-def english(message) -> str:
+def in_english(message) -> str:
     """A lazy message in English, whatever the catalogue holds (the default locale is Chinese)."""
     with force_locale("en"):
         return str(message)
@@ -62,7 +62,7 @@ def refused(user, file_storage) -> str:
     with pytest.raises(DomainError) as caught:
         photos.save_upload(db.session, user, file_storage, utcnow())
     db.session.rollback()
-    return english(caught.value.message)
+    return in_english(caught.value.message)
 
 
 def test_a_text_file_named_jpg_is_refused_and_nothing_is_stored(user, upload_dir):
@@ -181,7 +181,7 @@ def test_one_bad_photo_among_several_stores_none_of_them(user, upload_dir):
     assert_nothing_stored(upload_dir)
     with pytest.raises(DomainError) as caught:
         photos.save_uploads(db.session, user, [upload(image_bytes()) for _ in range(4)], utcnow())
-    assert "At most 3" in english(caught.value.message)
+    assert "At most 3" in in_english(caught.value.message)
     assert_nothing_stored(upload_dir)
 
 

@@ -16,6 +16,7 @@ from app.camp import poster_views, posters
 from app.checkins.service import record_checkin
 from app.extensions import db
 from tests.conftest import REPO, login, make_cohort, make_user
+from tests.factories import make_trainee
 
 OUTPUT = REPO / "test-output" / "posters"
 START = date(2026, 5, 4)  # day 1 of the cohort
@@ -180,13 +181,6 @@ def spring(synced):
     return make_cohort("Spring cohort", "SPRING1", START)
 
 
-def new_trainee(email: str, cohort, **fields):
-    user = make_user(email, cohort=cohort, **fields)
-    user.created_at = datetime(2026, 4, 1, tzinfo=timezone.utc)
-    db.session.commit()
-    return user
-
-
 def earn(user, n: int, yuan: str):
     record_checkin(db.session, user, {"date": (START + timedelta(days=n - 1)).isoformat(), "earnings": yuan}, NOW)
     db.session.commit()
@@ -207,7 +201,7 @@ def spy(monkeypatch):
 
 
 def test_her_milestone_poster_once_she_reached_it_and_not_before(client, spring, spy):
-    mei = new_trainee("mei@example.com", spring, name="美美", locale="en")
+    mei = make_trainee("mei@example.com", spring, name="美美")
     with time_machine.travel(NOW, tick=False):
         assert login(client, mei.email).status_code == 302
         assert client.get("/posters/milestone/first-week.png").status_code == 404  # not reached
@@ -226,7 +220,7 @@ def test_her_milestone_poster_once_she_reached_it_and_not_before(client, spring,
 
 
 def test_the_poster_shows_her_earnings_only_if_she_shares_them_and_her_name_only_if_she_wants(client, spring, spy):
-    mei = new_trainee("mei@example.com", spring, name="美美", locale="en")
+    mei = make_trainee("mei@example.com", spring, name="美美")
     mei.shares_earnings = True
     db.session.commit()
     earn(mei, 1, "100")
@@ -241,8 +235,8 @@ def test_the_poster_shows_her_earnings_only_if_she_shares_them_and_her_name_only
 
 
 def test_another_trainee_gets_no_poster_for_a_milestone_she_did_not_reach(client, spring):
-    mei = new_trainee("mei@example.com", spring, name="美美")
-    ana = new_trainee("ana@example.com", spring, name="安娜")
+    mei = make_trainee("mei@example.com", spring, name="美美", locale=None)
+    ana = make_trainee("ana@example.com", spring, name="安娜", locale=None)
     earn(mei, 1, "150")
     with time_machine.travel(NOW, tick=False):
         assert client.get("/posters/milestone/first-week.png").status_code == 302  # logged out: log in
@@ -267,7 +261,7 @@ def test_the_day_she_reached_a_member_count_is_when_it_last_got_there():
 # --- the page that shows them --------------------------------------------------------------------
 
 def test_the_share_page_shows_her_posters_to_long_press(client, spring):
-    mei = new_trainee("mei@example.com", spring, name="美美", locale="en")
+    mei = make_trainee("mei@example.com", spring, name="美美")
     earn(mei, 1, "150")
     with time_machine.travel(NOW, tick=False):
         login(client, mei.email)
@@ -283,7 +277,7 @@ def test_the_share_page_shows_her_posters_to_long_press(client, spring):
 
 
 def test_the_share_page_without_a_milestone_or_an_open_invite(client, spring):
-    mei = new_trainee("mei@example.com", spring, locale="en")
+    mei = make_trainee("mei@example.com", spring)
     spring.is_archived = True
     db.session.commit()
     with time_machine.travel(NOW, tick=False):

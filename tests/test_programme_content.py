@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.content import load_content
+from tests.factories import content_problems, edit_file
 from tests.conftest import REPO
 
 PROGRAMME = "milestones/programme.yml"
@@ -17,19 +17,6 @@ def root(tmp_path) -> Path:
     for folder in ("courses", "milestones"):
         shutil.copytree(REPO / folder, tmp_path / folder)
     return tmp_path
-
-
-def problems(root: Path) -> list[str]:
-    return [str(p) for p in load_content(root).problems]
-
-
-def edit(root: Path, path: str, old: str, new: str) -> int:
-    """Replace old by new; returns the line new starts on."""
-    file = root / path
-    text = file.read_text(encoding="utf-8")
-    assert text.count(old) == 1, old
-    file.write_text(text.replace(old, new), encoding="utf-8")
-    return text[:text.index(old)].count("\n") + 1
 
 
 def test_the_real_programme_has_growing_stages_and_circulation_first(content):
@@ -52,25 +39,25 @@ def test_the_real_programme_has_growing_stages_and_circulation_first(content):
      "diagnosis.stages[3].key: lowercase letters, digits and dashes, once each"),
 ])
 def test_each_problem_of_the_diagnosis_is_reported_with_its_line(root, old, new, message):
-    line = edit(root, PROGRAMME, old, new)
-    assert problems(root) == [f"{PROGRAMME}:{line}: {message}"]
+    line = edit_file(root / PROGRAMME, old, new)
+    assert content_problems(root) == [f"{PROGRAMME}:{line}: {message}"]
 
 
 def test_a_task_before_the_lesson_its_own_lesson_requires_is_refused(root):
     # The first group order requires the daily rhythm: swap their days.
-    edit(root, CAMP, "  - key: daily-rhythm-first-question\n    day: 6\n",
+    edit_file(root / CAMP, "  - key: daily-rhythm-first-question\n    day: 6\n",
          "  - key: daily-rhythm-first-question\n    day: 8\n")
-    line = edit(root, CAMP, "  - key: first-group-order\n", "  - key: first-group-order\n")
-    assert problems(root) == [
+    line = edit_file(root / CAMP, "  - key: first-group-order\n", "  - key: first-group-order\n")
+    assert content_problems(root) == [
         f"{CAMP}:{line}: task first-group-order (day 7): its lesson group-building/first-group-order requires "
         "group-building/daily-rhythm first, but it comes on day 8"]
 
 
 def test_a_required_lesson_no_task_teaches_is_refused(root):
-    edit(root, "courses/group-building/repeat-buyers.md", "  - group-building/first-group-order\n",
+    edit_file(root / "courses/group-building/repeat-buyers.md", "  - group-building/first-group-order\n",
          "  - group-building/first-group-order\n  - content-creation/planting-grass\n")
-    line = edit(root, CAMP, "  - key: buyer-notebook-restock\n", "  - key: buyer-notebook-restock\n")
-    assert problems(root) == [
+    line = edit_file(root / CAMP, "  - key: buyer-notebook-restock\n", "  - key: buyer-notebook-restock\n")
+    assert content_problems(root) == [
         f"{CAMP}:{line}: task buyer-notebook-restock (day 16): its lesson group-building/repeat-buyers requires "
         "content-creation/planting-grass first, but no task of the plan teaches it"]
 
@@ -80,19 +67,19 @@ def test_a_required_lesson_no_task_teaches_is_refused(root):
     ("  - group-building/repeat-buyers\n", "requires: a lesson cannot require itself (write course/lesson)"),
 ])
 def test_a_lesson_requiring_an_unknown_lesson_or_itself_is_refused(root, requires, message):
-    edit(root, "courses/group-building/repeat-buyers.md", "  - group-building/first-group-order\n", requires)
-    assert problems(root) == [f"courses/group-building/repeat-buyers.md:9: {message}"]
+    edit_file(root / "courses/group-building/repeat-buyers.md", "  - group-building/first-group-order\n", requires)
+    assert content_problems(root) == [f"courses/group-building/repeat-buyers.md:9: {message}"]
 
 
 def test_a_cycle_of_prerequisites_is_refused(root):
-    edit(root, "courses/group-building/daily-rhythm.md", "order: 3\n",
+    edit_file(root / "courses/group-building/daily-rhythm.md", "order: 3\n",
          "order: 3\nrequires:\n  - group-building/repeat-buyers\n")
-    found = problems(root)
+    found = content_problems(root)
     assert any("requires: group-building/daily-rhythm ends up requiring itself (a cycle)" in p for p in found), found
 
 
 def test_requires_belongs_in_the_chinese_file_only(root):
-    edit(root, "courses/group-building/repeat-buyers.en.md", "title: Bring buyers back\n",
+    edit_file(root / "courses/group-building/repeat-buyers.en.md", "title: Bring buyers back\n",
          "title: Bring buyers back\nrequires: [group-building/first-group-order]\n")
-    assert problems(root) == ["courses/group-building/repeat-buyers.en.md:3: requires: unknown field "
+    assert content_problems(root) == ["courses/group-building/repeat-buyers.en.md:3: requires: unknown field "
                               "(expected: minutes, objectives, order, summary, title)"]

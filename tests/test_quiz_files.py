@@ -21,6 +21,7 @@ from app.learning.models import Course
 from app.quizzes.grading import grade
 from app.quizzes import service
 from app.quizzes.models import Quiz, QuizAttempt
+from tests.factories import assert_one_problem
 
 REPO = Path(__file__).resolve().parent.parent
 COURSES, _ = load_courses(REPO)
@@ -94,7 +95,7 @@ questions:
 Q = "quizzes/quiz.yml"
 
 
-def write(root: Path, name: str, text: str) -> Path:
+def write_quiz(root: Path, name: str, text: str) -> Path:
     path = root / "quizzes" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -105,24 +106,17 @@ def load(root: Path):
     return load_quizzes(root, COURSES)
 
 
-def problems(root: Path) -> list[str]:
+def quiz_problems(root: Path) -> list[str]:
     return [str(p) for p in load(root)[1]]
 
 
-def assert_single(root: Path, expected: str) -> None:
-    """Exactly one problem, starting with `path:line: message` (message may be a prefix)."""
-    found = problems(root)
-    assert len(found) == 1, found
-    assert found[0].startswith(expected), found
-
-
-def sub(old: str, new: str):
+def quiz_with(old: str, new: str):
     assert old in QUIZ, old
     return QUIZ.replace(old, new, 1)
 
 
 def test_valid_quiz_loads(tmp_path):
-    write(tmp_path, "quiz.yml", QUIZ)
+    write_quiz(tmp_path, "quiz.yml", QUIZ)
     [quiz], found = load(tmp_path)
     assert found == []
     assert (quiz.slug, quiz.course, quiz.lesson, quiz.source_path) == ("quiz", "product-selection", "margin-math", Q)
@@ -132,57 +126,57 @@ def test_valid_quiz_loads(tmp_path):
 
 
 BROKEN = [
-    ("unknown-course", sub("course: product-selection", "course: cooking"), f"{Q}:1: course: no course 'cooking'"),
-    ("unknown-lesson", sub("lesson: margin-math", "lesson: baking"), f"{Q}:2: lesson: no lesson 'baking'"),
-    ("missing-title", sub("title: {zh: 小测, en: Quiz}\n", ""), f"{Q}:1: title: missing"),
+    ("unknown-course", quiz_with("course: product-selection", "course: cooking"), f"{Q}:1: course: no course 'cooking'"),
+    ("unknown-lesson", quiz_with("lesson: margin-math", "lesson: baking"), f"{Q}:2: lesson: no lesson 'baking'"),
+    ("missing-title", quiz_with("title: {zh: 小测, en: Quiz}\n", ""), f"{Q}:1: title: missing"),
     ("missing-questions", QUIZ[:QUIZ.index("draw:")], f"{Q}:1: questions: missing"),
     ("empty-questions", QUIZ[:QUIZ.index("draw:")] + "questions: []\n", f"{Q}:6: questions: give a list"),
-    ("unknown-field", sub("draw: 8\n", "draw: 8\ncolour: red\n"), f"{Q}:7: colour: unknown field"),
-    ("pass-mark-150", sub("pass_mark: 70", "pass_mark: 150"), f"{Q}:4: pass_mark: must be an integer from 0 to 100"),
-    ("max-attempts-text", sub("max_attempts: 3", 'max_attempts: "three"'), f"{Q}:5: max_attempts: must be an integer"),
-    ("draw-too-many", sub("draw: 8", "draw: 9"), f"{Q}:6: draw: 9 but the quiz has 8 questions"),
-    ("unknown-type", sub("type: single", "type: choice"), f"{Q}:9: question pick: type: must be one of"),
-    ("missing-id", sub("  - id: pick\n    type: single", "  - type: single"), f"{Q}:8: questions[1]: id: missing"),
-    ("bad-id", sub("id: pick", "id: Pick_One"), f"{Q}:8: question Pick_One: id: use lowercase letters"),
-    ("duplicate-id", sub("id: many", "id: pick"), f"{Q}:14: question pick: id: used by another question"),
-    ("missing-text", sub("    text: {zh: 选一个, en: Pick one}\n", ""), f"{Q}:8: question pick: text: missing"),
-    ("text-without-en", sub("{zh: 选一个, en: Pick one}", "{zh: 选一个}"), f'{Q}:10: question pick: text: missing "en"'),
-    ("single-none-correct", sub("correct: true", "correct: false"), f"{Q}:12: question pick: options: exactly one"),
-    ("single-two-correct", sub("correct: false", "correct: true"), f"{Q}:12: question pick: options: exactly one"),
-    ("multiple-not-100", sub("weight: 50}", "weight: 40}"),
+    ("unknown-field", quiz_with("draw: 8\n", "draw: 8\ncolour: red\n"), f"{Q}:7: colour: unknown field"),
+    ("pass-mark-150", quiz_with("pass_mark: 70", "pass_mark: 150"), f"{Q}:4: pass_mark: must be an integer from 0 to 100"),
+    ("max-attempts-text", quiz_with("max_attempts: 3", 'max_attempts: "three"'), f"{Q}:5: max_attempts: must be an integer"),
+    ("draw-too-many", quiz_with("draw: 8", "draw: 9"), f"{Q}:6: draw: 9 but the quiz has 8 questions"),
+    ("unknown-type", quiz_with("type: single", "type: choice"), f"{Q}:9: question pick: type: must be one of"),
+    ("missing-id", quiz_with("  - id: pick\n    type: single", "  - type: single"), f"{Q}:8: questions[1]: id: missing"),
+    ("bad-id", quiz_with("id: pick", "id: Pick_One"), f"{Q}:8: question Pick_One: id: use lowercase letters"),
+    ("duplicate-id", quiz_with("id: many", "id: pick"), f"{Q}:14: question pick: id: used by another question"),
+    ("missing-text", quiz_with("    text: {zh: 选一个, en: Pick one}\n", ""), f"{Q}:8: question pick: text: missing"),
+    ("text-without-en", quiz_with("{zh: 选一个, en: Pick one}", "{zh: 选一个}"), f'{Q}:10: question pick: text: missing "en"'),
+    ("single-none-correct", quiz_with("correct: true", "correct: false"), f"{Q}:12: question pick: options: exactly one"),
+    ("single-two-correct", quiz_with("correct: false", "correct: true"), f"{Q}:12: question pick: options: exactly one"),
+    ("multiple-not-100", quiz_with("weight: 50}", "weight: 40}"),
      f"{Q}:18: question many: options: the positive weights add up to 90, not 100"),
-    ("weight-below-100", sub("weight: -100", "weight: -150"),
+    ("weight-below-100", quiz_with("weight: -100", "weight: -150"),
      f"{Q}:20: question many: option 3: weight: must be from -100 to 100"),
-    ("truefalse-yes", sub("answer: true", 'answer: "yes"'), f"{Q}:24: question fact: answer: must be true or false"),
-    ("short-no-answers", sub("answers: [朋友圈, Moments]", "answers: []"), f"{Q}:28: question word: answers: give"),
-    ("numerical-no-answer", sub("    answer: 6\n    tolerance: 0.1\n", ""), f"{Q}:29: question sum: answer: give"),
-    ("range-reversed", sub("range: [1, 5]", "range: [5, 1]"), f"{Q}:37: question between: range: must be [low, high]"),
-    ("matching-one-pair", sub("      - {left: {zh: 二, en: Two}, right: {zh: 贰, en: II}}\n", ""),
+    ("truefalse-yes", quiz_with("answer: true", 'answer: "yes"'), f"{Q}:24: question fact: answer: must be true or false"),
+    ("short-no-answers", quiz_with("answers: [朋友圈, Moments]", "answers: []"), f"{Q}:28: question word: answers: give"),
+    ("numerical-no-answer", quiz_with("    answer: 6\n    tolerance: 0.1\n", ""), f"{Q}:29: question sum: answer: give"),
+    ("range-reversed", quiz_with("range: [1, 5]", "range: [5, 1]"), f"{Q}:37: question between: range: must be [low, high]"),
+    ("matching-one-pair", quiz_with("      - {left: {zh: 二, en: Two}, right: {zh: 贰, en: II}}\n", ""),
      f"{Q}:42: question pairs: pairs: give at least 2 pairs"),
-    ("rubric-not-points", sub("points: 4", "points: 5"), f"{Q}:49: question write: rubric: its points add up to 4"),
-    ("points-zero", sub("type: single\n", "type: single\n    points: 0\n"), f"{Q}:10: question pick: points: must be above"),
-    ("points-negative", sub("type: single\n", "type: single\n    points: -1\n"), f"{Q}:10: question pick: points: must be"),
-    ("question-unknown-field", sub("type: single\n", "type: single\n    hint: x\n"), f"{Q}:10: question pick: hint: unknown"),
-    ("yaml-error", sub("pass_mark: 70", "pass_mark: 70: 80"), f"{Q}:4: YAML: mapping values are not allowed"),
-    ("yaml-unclosed", sub("answer: true", "answer: [true"), f"{Q}:25: YAML: "),
+    ("rubric-not-points", quiz_with("points: 4", "points: 5"), f"{Q}:49: question write: rubric: its points add up to 4"),
+    ("points-zero", quiz_with("type: single\n", "type: single\n    points: 0\n"), f"{Q}:10: question pick: points: must be above"),
+    ("points-negative", quiz_with("type: single\n", "type: single\n    points: -1\n"), f"{Q}:10: question pick: points: must be"),
+    ("question-unknown-field", quiz_with("type: single\n", "type: single\n    hint: x\n"), f"{Q}:10: question pick: hint: unknown"),
+    ("yaml-error", quiz_with("pass_mark: 70", "pass_mark: 70: 80"), f"{Q}:4: YAML: mapping values are not allowed"),
+    ("yaml-unclosed", quiz_with("answer: true", "answer: [true"), f"{Q}:25: YAML: "),
 ]
 
 
 @pytest.mark.parametrize("text, expected", [pytest.param(t, e, id=i) for i, t, e in BROKEN])
 def test_each_problem_is_reported_with_path_and_line(tmp_path, text, expected):
-    write(tmp_path, "quiz.yml", text)
-    assert_single(tmp_path, expected)
+    write_quiz(tmp_path, "quiz.yml", text)
+    assert_one_problem(quiz_problems(tmp_path), expected)
     assert load(tmp_path)[0] == []  # a broken quiz is not loaded
 
 
 def test_weight_above_100_is_reported(tmp_path):
-    write(tmp_path, "quiz.yml", sub("weight: 50}", "weight: 150}"))
-    assert f"{Q}:18: question many: option 1: weight: must be from -100 to 100 (percent)" in problems(tmp_path)
+    write_quiz(tmp_path, "quiz.yml", quiz_with("weight: 50}", "weight: 150}"))
+    assert f"{Q}:18: question many: option 1: weight: must be from -100 to 100 (percent)" in quiz_problems(tmp_path)
 
 
 def test_unexpected_file_in_quizzes(tmp_path):
-    write(tmp_path, "notes.txt", "todo\n")
-    assert_single(tmp_path, "quizzes/notes.txt:1: unexpected file")
+    write_quiz(tmp_path, "notes.txt", "todo\n")
+    assert_one_problem(quiz_problems(tmp_path), "quizzes/notes.txt:1: unexpected file")
 
 
 def test_no_quizzes_folder_means_no_quizzes(tmp_path):
@@ -192,9 +186,9 @@ def test_no_quizzes_folder_means_no_quizzes(tmp_path):
 def test_every_broken_question_is_reported_and_other_files_still_load(tmp_path):
     broken = (QUIZ.replace("correct: true", "correct: false").replace("range: [1, 5]", "range: [5, 1]")
               .replace("type: truefalse", "type: yesno"))
-    write(tmp_path, "broken.yml", broken)
-    write(tmp_path, "also-broken.yml", sub("pass_mark: 70", "pass_mark: 150"))
-    write(tmp_path, "fine.yml", QUIZ)
+    write_quiz(tmp_path, "broken.yml", broken)
+    write_quiz(tmp_path, "also-broken.yml", quiz_with("pass_mark: 70", "pass_mark: 150"))
+    write_quiz(tmp_path, "fine.yml", QUIZ)
     quizzes, found = load(tmp_path)
     assert sorted(map(str, found)) == sorted([
         "quizzes/also-broken.yml:4: pass_mark: must be an integer from 0 to 100",
@@ -232,11 +226,11 @@ G, GY, GE = "quizzes/bank.gift", "quizzes/bank.gift.yml", "quizzes/bank.en.gift"
 
 
 def write_bank(root: Path, gift: str = GIFT, settings: str | None = SETTINGS, english: str | None = None) -> None:
-    write(root, "bank.gift", gift)
+    write_quiz(root, "bank.gift", gift)
     if settings is not None:
-        write(root, "bank.gift.yml", settings)
+        write_quiz(root, "bank.gift.yml", settings)
     if english is not None:
-        write(root, "bank.en.gift", english)
+        write_quiz(root, "bank.en.gift", english)
 
 
 def test_bank_with_english_version(tmp_path):
@@ -283,7 +277,7 @@ BROKEN_BANKS = [
 @pytest.mark.parametrize("change, expected", [pytest.param(c, e, id=i) for i, c, e in BROKEN_BANKS])
 def test_each_bank_problem_is_reported_with_path_and_line(tmp_path, change, expected):
     write_bank(tmp_path, **{"english": EN_GIFT, **change})
-    assert_single(tmp_path, expected)
+    assert_one_problem(quiz_problems(tmp_path), expected)
 
 
 NO_CORRECT = "no correct answer: mark it with ="
@@ -304,7 +298,7 @@ def test_a_bank_whose_only_question_is_broken_is_not_loaded(tmp_path):
 
 
 def test_an_empty_bank_is_reported_even_after_another_files_problem(tmp_path):
-    write(tmp_path, "aaa.yml", sub("pass_mark: 70", "pass_mark: 150"))
+    write_quiz(tmp_path, "aaa.yml", quiz_with("pass_mark: 70", "pass_mark: 150"))
     write_bank(tmp_path, gift="// nothing yet\n")
     quizzes, found = load(tmp_path)
     assert quizzes == []
@@ -349,7 +343,7 @@ def ids_of(quizzes) -> list[str]:
 @pytest.mark.parametrize("where", ["yaml", "gift", "repository"])
 def test_option_and_matching_ids_are_opaque_distinct_and_stable(tmp_path, where):
     if where == "yaml":
-        write(tmp_path, "quiz.yml", QUIZ)
+        write_quiz(tmp_path, "quiz.yml", QUIZ)
     elif where == "gift":
         write_bank(tmp_path, gift=GIFT + "\n::pairs:: 配对 {=一一 -> 壹壹 =二二 -> 贰贰}\n",
                    english=EN_GIFT + "\n::pairs:: Match {=One -> I =Two -> II}\n")
@@ -361,10 +355,10 @@ def test_option_and_matching_ids_are_opaque_distinct_and_stable(tmp_path, where)
 
 
 def test_option_ids_do_not_depend_on_which_option_is_right(tmp_path):
-    write(tmp_path, "quiz.yml", QUIZ)
+    write_quiz(tmp_path, "quiz.yml", QUIZ)
     before = load(tmp_path)[0][0].questions[0]["options"]
     swapped = QUIZ.replace("correct: true}", "@").replace("correct: false}", "correct: true}").replace("@", "correct: false}")
-    write(tmp_path, "quiz.yml", swapped)
+    write_quiz(tmp_path, "quiz.yml", swapped)
     after = load(tmp_path)[0][0].questions[0]["options"]
     assert [o["weight"] for o in after] == [0.0, 1.0]
     assert [o["id"] for o in after] == [o["id"] for o in before]
@@ -372,7 +366,7 @@ def test_option_ids_do_not_depend_on_which_option_is_right(tmp_path):
 
 # --- syncing into the database -----------------------------------------------------------------------
 
-def sync(root: Path) -> SyncReport:
+def sync_quiz_files(root: Path) -> SyncReport:
     quizzes, found = load(root)
     assert found == [], found
     report = SyncReport()
@@ -382,43 +376,43 @@ def sync(root: Path) -> SyncReport:
 
 
 def test_syncing_the_repository_quizzes_twice_changes_nothing(synced):
-    first = sync(REPO)
+    first = sync_quiz_files(REPO)
     assert len(first.created) == len(load(REPO)[0]) and not first.updated and not first.archived
     before = db.session.execute(sa.select(Quiz.id, Quiz.updated_at, Quiz.content_hash).order_by(Quiz.id)).all()
-    second = sync(REPO)
+    second = sync_quiz_files(REPO)
     assert not second.changed, second
     db.session.expire_all()
     assert db.session.execute(sa.select(Quiz.id, Quiz.updated_at, Quiz.content_hash).order_by(Quiz.id)).all() == before
 
 
 def test_a_removed_quiz_is_archived_and_keeps_its_attempts(synced, trainee, tmp_path):
-    path = write(tmp_path, "quiz.yml", QUIZ)
-    write(tmp_path, "other.yml", QUIZ)
-    sync(tmp_path)
+    path = write_quiz(tmp_path, "quiz.yml", QUIZ)
+    write_quiz(tmp_path, "other.yml", QUIZ)
+    sync_quiz_files(tmp_path)
     quiz = service.find_quiz(db.session, "quiz")
     attempt = service.start_attempt(db.session, trainee, quiz, utcnow())
     db.session.commit()
     path.unlink()
-    report = sync(tmp_path)
+    report = sync_quiz_files(tmp_path)
     assert report.archived == [Q] and not report.created and not report.updated
     db.session.expire_all()
     assert quiz.is_archived and service.find_quiz(db.session, "quiz") is None
     assert db.session.get(QuizAttempt, attempt.id).quiz_id == quiz.id
     assert not service.find_quiz(db.session, "other").is_archived
-    write(tmp_path, "quiz.yml", QUIZ)  # put back: the same row comes back
-    assert sync(tmp_path).updated == ["quiz quiz"]
+    write_quiz(tmp_path, "quiz.yml", QUIZ)  # put back: the same row comes back
+    assert sync_quiz_files(tmp_path).updated == ["quiz quiz"]
     assert service.find_quiz(db.session, "quiz").id == quiz.id
 
 
 def test_an_edited_quiz_updates_in_place_and_started_attempts_keep_their_questions(synced, trainee, tmp_path):
-    write(tmp_path, "quiz.yml", QUIZ)
-    sync(tmp_path)
+    write_quiz(tmp_path, "quiz.yml", QUIZ)
+    sync_quiz_files(tmp_path)
     quiz = service.find_quiz(db.session, "quiz")
     attempt = service.start_attempt(db.session, trainee, quiz, utcnow())
     db.session.commit()
     drawn = copy.deepcopy(attempt.questions)
-    write(tmp_path, "quiz.yml", QUIZ.replace("选一个", "选一个吧").replace("pass_mark: 70", "pass_mark: 80"))
-    report = sync(tmp_path)
+    write_quiz(tmp_path, "quiz.yml", QUIZ.replace("选一个", "选一个吧").replace("pass_mark: 70", "pass_mark: 80"))
+    report = sync_quiz_files(tmp_path)
     assert report.updated == ["quiz quiz"] and not report.created and not report.archived
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(Quiz.id))) == 1
@@ -435,12 +429,12 @@ def test_an_edited_quiz_updates_in_place_and_started_attempts_keep_their_questio
 def content_root(tmp_path):
     """The real courses, with a quiz folder that a test fills."""
     shutil.copytree(REPO / "courses", tmp_path / "courses")
-    write(tmp_path, "quiz.yml", QUIZ)
+    write_quiz(tmp_path, "quiz.yml", QUIZ)
     return tmp_path
 
 
 def test_check_command_fails_and_prints_the_quiz_problems(app, content_root):
-    write(content_root, "broken.yml", sub("pass_mark: 70", "pass_mark: 150"))
+    write_quiz(content_root, "broken.yml", quiz_with("pass_mark: 70", "pass_mark: 150"))
     write_bank(content_root, settings=SETTINGS.replace("language: zh", "language: fr"))
     result = app.test_cli_runner().invoke(args=["content", "check", "--root", str(content_root)])
     assert result.exit_code == 1
@@ -457,7 +451,7 @@ def test_check_command_counts_the_quizzes(app, content_root):
 
 
 def test_sync_command_refuses_while_a_quiz_has_a_problem(app, content_root):
-    write(content_root, "broken.yml", sub("range: [1, 5]", "range: [5, 1]"))
+    write_quiz(content_root, "broken.yml", quiz_with("range: [1, 5]", "range: [5, 1]"))
     result = app.test_cli_runner().invoke(args=["content", "sync", "--root", str(content_root)])
     assert result.exit_code == 1
     assert "quizzes/broken.yml:37: question between: range: must be [low, high]" in result.output

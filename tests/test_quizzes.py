@@ -7,7 +7,6 @@ import pytest
 import sqlalchemy as sa
 
 from app.core.access import Role
-from app.api.models import create_token
 from app.database import utcnow
 from app.extensions import db
 from app.learning import service as learning
@@ -15,6 +14,7 @@ from app.quizzes import service
 from app.quizzes.grading import correct_answer
 from app.quizzes.models import QuizAttempt
 from app.core.errors import DomainError
+from tests.factories import api_headers
 from tests.conftest import login, make_user
 from tests.quiz_helpers import load_test_quizzes
 
@@ -285,9 +285,7 @@ def test_quiz_status_shows_on_the_course_page(quizzes, logged_in):
 
 @pytest.fixture
 def token(app, trainee):
-    _, secret = create_token(db.session, trainee, "test", utcnow())
-    db.session.commit()
-    return {"Authorization": f"Bearer {secret}"}
+    return api_headers(trainee)
 
 
 def test_api_needs_a_bearer_token_and_ignores_cookies(quizzes, logged_in):

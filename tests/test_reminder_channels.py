@@ -15,7 +15,8 @@ from app.reminders.rules import run_rules
 from app.wechat import client, service
 from app.wechat.models import WechatCredential
 from tests.conftest import _test_config, english, login
-from tests.test_reminders import START, at, camp, check_in, inbox_of, open_lesson, tick  # noqa: F401
+from tests.factories import on
+from tests.test_reminders import START, camp, inbox_of, open_lesson, record_day, tick  # noqa: F401
 from tests.wechat_servers import FakeTencentSms, FakeWechat
 
 
@@ -38,7 +39,7 @@ def reach(app, camp, wx, texts):
     """Mei's cohort on the programme, her WeChat bound, both channels configured."""
     app.config.update(wx.config, **texts.config(), BASE_URL="https://xb.example.com")
     cohort, mei = camp
-    service.bind(db.session, mei, "o-mei", at(-2, "10:00"))
+    service.bind(db.session, mei, "o-mei", on(-2, "10:00", start=START))
     db.session.commit()
     return cohort, mei
 
@@ -55,22 +56,22 @@ def test_thirty_days_with_the_new_channels(reach, wx, texts):
     template reaches her 公众号 too, and the few worth money come by text, at most one a day."""
     cohort, mei = reach
     plan = {
-        1: lambda: (check_in(mei, 1, "19:00", "0", group_members=20), open_lesson(mei, 1, 0)),
-        10: lambda: (check_in(mei, 10, "18:00", "40", group_members=120), open_lesson(mei, 10, 1)),
+        1: lambda: (record_day(mei, 1, "19:00", "0", group_members=20), open_lesson(mei, 1, 0)),
+        10: lambda: (record_day(mei, 10, "18:00", "40", group_members=120), open_lesson(mei, 10, 1)),
         13: lambda: open_lesson(mei, 13, 2),
-        14: lambda: check_in(mei, 14, "19:00", "300"),
+        14: lambda: record_day(mei, 14, "19:00", "300"),
         17: lambda: open_lesson(mei, 17, 3),
-        21: lambda: check_in(mei, 21, "19:00", "600"),
+        21: lambda: record_day(mei, 21, "19:00", "600"),
         23: lambda: open_lesson(mei, 23, 4),
         28: lambda: open_lesson(mei, 28, 5),
     }
-    late = {3: lambda: check_in(mei, 3, "22:00", "10"), 6: lambda: check_in(mei, 6, "22:00", "95"),
-            30: lambda: check_in(mei, 30, "22:00", "80")}
+    late = {3: lambda: record_day(mei, 3, "22:00", "10"), 6: lambda: record_day(mei, 6, "22:00", "95"),
+            30: lambda: record_day(mei, 30, "22:00", "80")}
     for day in range(1, 32):
         plan.get(day, lambda: None)()
-        tick(at(day, "21:45"))
+        tick(on(day, "21:45", start=START))
         late.get(day, lambda: None)()
-        tick(at(day, "23:00"))
+        tick(on(day, "23:00", start=START))
     inbox = {(m.title) for m in inbox_of(mei)}
     sent_wechat = rows("wechat", OutboxMessage.SENT)
     # Each 公众号 message has its inbox twin, and went to her openid with the rule's template.
@@ -121,17 +122,17 @@ def test_no_settings_no_new_channels(app, camp):
     cohort, mei = camp
     service.bind(db.session, mei, "o-mei", utcnow())
     db.session.commit()
-    tick(at(1, "21:45"))
+    tick(on(1, "21:45", start=START))
     assert {m.channel for m in db.session.scalars(sa.select(OutboxMessage))} == {"inapp"}
 
 
 def test_the_token_is_shared_through_the_database(reach, wx, database_url):
     cohort, mei = reach
-    tick(at(1, "21:45"))
+    tick(on(1, "21:45", start=START))
     assert wx.tokens_issued == 1 and len(wx.messages) == 1
     other = create_app(_test_config(database_url, **wx.config))   # another process, the same database
     with other.app_context():
-        assert client.access_token(db.session, at(1, "21:55")) == "token-1"
+        assert client.access_token(db.session, on(1, "21:55", start=START)) == "token-1"
         db.session.remove()
         db.engine.dispose()
     assert wx.tokens_issued == 1
@@ -139,10 +140,10 @@ def test_the_token_is_shared_through_the_database(reach, wx, database_url):
 
 def test_an_invalid_token_is_refreshed_and_the_send_tried_once_more(reach, wx):
     cohort, mei = reach
-    client.access_token(db.session, at(1, "21:00"))
+    client.access_token(db.session, on(1, "21:00", start=START))
     db.session.commit()
     wx.expire_token()                       # someone else refreshed it: ours answers 40001 now
-    assert tick(at(1, "21:45"))[1] == {"sent": 2}
+    assert tick(on(1, "21:45", start=START))[1] == {"sent": 2}
     assert len(wx.messages) == 1 and wx.tokens_issued == 2
     assert [r[1] for r in wx.requests][-3:] == ["/cgi-bin/message/template/send", "/cgi-bin/stable_token",
                                                 "/cgi-bin/message/template/send"]
@@ -151,43 +152,43 @@ def test_an_invalid_token_is_refreshed_and_the_send_tried_once_more(reach, wx):
 def test_expired_token_42001_twice_is_retried_later(reach, wx):
     cohort, mei = reach
     wx.fail_next("/cgi-bin/message/template/send", 42001, times=2)
-    assert tick(at(1, "21:45"))[1] == {"sent": 1, "retry": 1}
+    assert tick(on(1, "21:45", start=START))[1] == {"sent": 1, "retry": 1}
     assert rows("wechat")[0].state == OutboxMessage.PENDING
 
 
 def test_she_refused_or_unfollowed_dead_and_channel_off_until_she_binds_again(reach, wx):
     cohort, mei = reach
     wx.fail_next("/cgi-bin/message/template/send", 43101)
-    assert tick(at(1, "21:45"))[1] == {"sent": 1, "dead": 1}
+    assert tick(on(1, "21:45", start=START))[1] == {"sent": 1, "dead": 1}
     assert not channel_choices.is_enabled(db.session, mei.id, "wechat")
-    tick(at(2, "21:45"))
+    tick(on(2, "21:45", start=START))
     assert [m.occasion for m in rows("wechat")] == ["2026-03-02"]      # nothing more for her 公众号
-    service.bind(db.session, mei, "o-mei", at(3, "09:00"))            # she binds again
+    service.bind(db.session, mei, "o-mei", on(3, "09:00", start=START))            # she binds again
     db.session.commit()
     wx.fail_next("/cgi-bin/message/template/send", 43004)
-    tick(at(3, "21:45"))
+    tick(on(3, "21:45", start=START))
     assert rows("wechat")[-1].state == OutboxMessage.DEAD and not channel_choices.is_enabled(db.session, mei.id, "wechat")
 
 
 def test_rate_limit_45009_is_retried_later(reach, wx):
     cohort, mei = reach
     wx.fail_next("/cgi-bin/message/template/send", 45009)
-    assert tick(at(1, "21:45"))[1] == {"sent": 1, "retry": 1}
+    assert tick(on(1, "21:45", start=START))[1] == {"sent": 1, "retry": 1}
     row = rows("wechat")[0]
-    assert row.state == OutboxMessage.PENDING and row.next_try_at == at(1, "22:15")
-    assert tick(at(1, "22:16"))[1] == {"sent": 1}
+    assert row.state == OutboxMessage.PENDING and row.next_try_at == on(1, "22:15", start=START)
+    assert tick(on(1, "22:16", start=START))[1] == {"sent": 1}
 
 
 def test_wechat_down_or_slow_is_retried(reach, wx, app):
     cohort, mei = reach
     app.config["WECHAT_HTTP_TIMEOUT"] = 0.5
     wx.down = True
-    assert tick(at(1, "21:45"))[1] == {"sent": 1, "retry": 1}
+    assert tick(on(1, "21:45", start=START))[1] == {"sent": 1, "retry": 1}
     wx.down, wx.delay = False, 1.5
-    assert tick(at(1, "22:15"))[1] == {"retry": 1}
+    assert tick(on(1, "22:15", start=START))[1] == {"retry": 1}
     wx.delay = 0
-    assert tick(at(1, "22:35"))[1] == {"later": 1}                     # her quiet hours now
-    assert tick(at(2, "08:01"))[1] == {}                               # her day is over: expired
+    assert tick(on(1, "22:35", start=START))[1] == {"later": 1}                     # her quiet hours now
+    assert tick(on(2, "08:01", start=START))[1] == {}                               # her day is over: expired
     assert rows("wechat")[0].state == OutboxMessage.SKIPPED
 
 
@@ -198,29 +199,29 @@ def test_subscribe_notification_kind(reach, wx):
     settings["wechat"] = {**settings["wechat"], "checkin_due": {**settings["wechat"]["checkin_due"], "kind": "subscribe"}}
     programme.reminders = settings
     db.session.commit()
-    tick(at(1, "21:45"))
+    tick(on(1, "21:45", start=START))
     assert wx.messages[0]["path"] == "/cgi-bin/message/subscribe/bizsend"
     assert wx.messages[0]["page"] == "https://xb.example.com/checkin"
 
 
 def test_texts_within_the_daily_cap_and_the_monthly_budget(reach, texts):
     cohort, mei = reach
-    check_in(mei, 1, "19:00", "150")        # ¥100 reached on day 1: a text
-    tick(at(1, "21:45"))
+    record_day(mei, 1, "19:00", "150")        # ¥100 reached on day 1: a text
+    tick(on(1, "21:45", start=START))
     sms = rows("sms")
     assert [(m.rule, m.state) for m in sms] == [("milestone_achieved", "sent")]
     (number, template, params), = texts.sent
     assert (number, template) == ("+8613800000001", "REPLACE-WITH-SMS-TEMPLATE-milestone-achieved")
     assert params and "100" in params[0]     # the milestone's title, in her language
-    check_in(mei, 2, "19:00", "1200")       # ¥1,000 the next evening: within 24 hours of the first text
-    tick(at(2, "21:40"))
+    record_day(mei, 2, "19:00", "1200")       # ¥1,000 the next evening: within 24 hours of the first text
+    tick(on(2, "21:40", start=START))
     assert rows("sms")[-1].state == OutboxMessage.SKIPPED and "daily cap" in rows("sms")[-1].last_error
     from app.checkins.service import get_programme
     programme = get_programme(db.session)
     programme.reminders = {**programme.reminders, "sms": {**programme.reminders["sms"], "monthly_budget": 1}}
     db.session.commit()
-    check_in(mei, 3, "19:00", "1300", group_members=150)   # 100 members: a third milestone, a day later
-    tick(at(3, "21:50"))
+    record_day(mei, 3, "19:00", "1300", group_members=150)   # 100 members: a third milestone, a day later
+    tick(on(3, "21:50", start=START))
     last = rows("sms")[-1]
     assert last.state == OutboxMessage.SKIPPED and "monthly SMS budget" in last.last_error
     assert len(texts.sent) == 1
@@ -231,12 +232,12 @@ def test_sms_provider_down_then_refusing(reach, texts, app):
     cohort, mei = reach
     app.config["SMS_HTTP_TIMEOUT"] = 1
     texts.down = True
-    check_in(mei, 1, "19:00", "150")
-    tick(at(1, "21:45"))
+    record_day(mei, 1, "19:00", "150")
+    tick(on(1, "21:45", start=START))
     assert rows("sms")[0].state == OutboxMessage.PENDING
     texts.down = False
     texts.refuse_next.append("FailedOperation.TemplateIncorrectOrUnapproved")
-    tick(at(1, "22:15"))
+    tick(on(1, "22:15", start=START))
     assert rows("sms")[0].state == OutboxMessage.DEAD
 
 
@@ -250,8 +251,8 @@ def test_her_preferences_list_every_channel_and_turn_them_off(reach, wx, app):
     assert web.post("/preferences/channels", data={"channel": "wechat", "on": "0"}).status_code == 302
     assert web.post("/preferences/channels", data={"channel": "sms", "on": "0"}).status_code == 302
     assert not channel_choices.is_enabled(db.session, mei.id, "wechat")
-    check_in(mei, 1, "19:00", "150")
-    tick(at(1, "21:45"))
+    record_day(mei, 1, "19:00", "150")
+    tick(on(1, "21:45", start=START))
     assert {m.channel for m in db.session.scalars(sa.select(OutboxMessage))} == {"inapp"}
     assert web.post("/preferences/channels", data={"channel": "wechat", "on": "1"}).status_code == 302
     assert channel_choices.is_enabled(db.session, mei.id, "wechat")
@@ -322,13 +323,13 @@ from app.reminders import effect  # noqa: E402
 def test_which_reminders_work_per_rule_and_channel(reach, wx, texts, admin_client):
     cohort, mei = reach
     wx.fail_next("/cgi-bin/message/template/send", 45009)
-    tick(at(1, "21:45"))                      # checkin_due: inbox sent, 公众号 retried
-    check_in(mei, 1, "22:00", "20")           # she acts within the hour
-    tick(at(1, "22:16"))                      # the 公众号 message goes out now (no longer due: skipped)
-    tick(at(3, "21:45"))                      # day 3: she does nothing
+    tick(on(1, "21:45", start=START))                      # checkin_due: inbox sent, 公众号 retried
+    record_day(mei, 1, "22:00", "20")           # she acts within the hour
+    tick(on(1, "22:16", start=START))                      # the 公众号 message goes out now (no longer due: skipped)
+    tick(on(3, "21:45", start=START))                      # day 3: she does nothing
     wx.fail_next("/cgi-bin/message/template/send", 40003)   # an invalid openid: dead
-    tick(at(4, "21:45"))                      # checkin_missed (day 3)
-    lines = {(line.rule, line.channel): line for line in effect.report(db.session, at(1, "00:00"), at(5, "00:00"))}
+    tick(on(4, "21:45", start=START))                      # checkin_missed (day 3)
+    lines = {(line.rule, line.channel): line for line in effect.report(db.session, on(1, "00:00", start=START), on(5, "00:00", start=START))}
     got = {key: (line.sent, line.failed, line.dead, line.acted) for key, line in lines.items()}
     assert got == {
         ("checkin_due", "inapp"): (2, 0, 0, 1),       # days 1 and 3; she checked in after day 1's

@@ -1,6 +1,5 @@
 """Reminder rules and dispatch, walked through a trainee's first 30 days with a fixed clock."""
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -15,16 +14,10 @@ from app.learning.models import Lesson, LessonProgress
 from app.reminders import outbox
 from app.reminders.models import DeliveryTry, OutboxMessage, ReminderPreference
 from app.reminders.rules import run_rules
+from tests.factories import make_trainee, on
 from tests.conftest import make_user
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = date(2026, 3, 2)
-
-
-def at(day: int, clock: str, zone=SHANGHAI) -> datetime:
-    """Programme day `day` (1 = START) at a local time, in UTC."""
-    hours, minutes = map(int, clock.split(":"))
-    return datetime.combine(START + timedelta(days=day - 1), time(hours, minutes), zone).astimezone(timezone.utc)
 
 
 @pytest.fixture
@@ -34,15 +27,12 @@ def camp(app, synced):
     cohort = Cohort(name="三月营", invite_code="MARCH1", start_date=START, timezone="Asia/Shanghai")
     db.session.add(cohort)
     db.session.commit()
-    return cohort, joined("mei@example.com", cohort, "美美", "13800000001")
+    return cohort, early_trainee("mei@example.com", cohort, "美美", "13800000001")
 
 
-def joined(email, cohort, name, mobile):
-    """A trainee who registered before the cohort started."""
-    user = make_user(email, cohort=cohort, name=name, mobile=mobile)
-    user.created_at = at(-2, "10:00")
-    db.session.commit()
-    return user
+def early_trainee(email, cohort, name, mobile):
+    """A trainee who registered before the cohort started, reading Chinese."""
+    return make_trainee(email, cohort, name=name, mobile=mobile, joined=on(-2, "10:00", start=START), locale=None)
 
 
 def tick(now: datetime):
@@ -52,16 +42,16 @@ def tick(now: datetime):
     return created, outcomes
 
 
-def check_in(user, day: int, clock: str, earnings: str, **counts):
+def record_day(user, day: int, clock: str, earnings: str, **counts):
     record_checkin(db.session, user, {"date": (START + timedelta(days=day - 1)).isoformat(), "earnings": earnings,
-                                      **{k: str(v) for k, v in counts.items()}}, at(day, clock))
+                                      **{k: str(v) for k, v in counts.items()}}, on(day, clock, start=START))
     db.session.commit()
 
 
 def open_lesson(user, day: int, index: int = 0):
     lesson = db.session.scalars(sa.select(Lesson).order_by(Lesson.course_id, Lesson.position)).all()[index]
-    db.session.add(LessonProgress(user_id=user.id, lesson_id=lesson.id, started_at=at(day, "12:00"),
-                                  completed_at=at(day, "12:20")))
+    db.session.add(LessonProgress(user_id=user.id, lesson_id=lesson.id, started_at=on(day, "12:00", start=START),
+                                  completed_at=on(day, "12:20", start=START)))
     db.session.commit()
 
 
@@ -72,40 +62,40 @@ def inbox_of(user) -> list[InboxMessage]:
 
 def test_rules_write_each_message_once_and_nothing_before_her_reminder_time(camp):
     cohort, mei = camp
-    assert sum(run_rules(db.session, at(1, "21:39")).values()) == 0      # before 21:40: nothing yet
-    created = run_rules(db.session, at(1, "21:40"))
+    assert sum(run_rules(db.session, on(1, "21:39", start=START)).values()) == 0      # before 21:40: nothing yet
+    created = run_rules(db.session, on(1, "21:40", start=START))
     assert created == {"checkin_due": 1}
-    assert sum(run_rules(db.session, at(1, "21:45")).values()) == 0      # the same occasion: nothing new
+    assert sum(run_rules(db.session, on(1, "21:45", start=START)).values()) == 0      # the same occasion: nothing new
     db.session.commit()
     row = db.session.scalar(sa.select(OutboxMessage))
     assert row.key == f"user:{mei.id}/checkin_due/2026-03-02/inapp"
-    assert row.expires_at == at(2, "00:00")
+    assert row.expires_at == on(2, "00:00", start=START)
 
 
 def test_nothing_is_written_or_sent_in_quiet_hours(camp):
     cohort, mei = camp
-    assert sum(run_rules(db.session, at(1, "22:30")).values()) == 0
+    assert sum(run_rules(db.session, on(1, "22:30", start=START)).values()) == 0
     db.session.add(ReminderPreference(user_id=mei.id, send_at="21:00", quiet_start="21:30", quiet_end="07:00"))
     db.session.commit()
-    assert sum(run_rules(db.session, at(1, "21:45")).values()) == 0      # her own time is later
-    assert run_rules(db.session, at(1, "21:10")) == {"checkin_due": 1}
-    assert sum(run_rules(db.session, at(3, "21:45")).values()) == 0      # her quiet hours
+    assert sum(run_rules(db.session, on(1, "21:45", start=START)).values()) == 0      # her own time is later
+    assert run_rules(db.session, on(1, "21:10", start=START)) == {"checkin_due": 1}
+    assert sum(run_rules(db.session, on(3, "21:45", start=START)).values()) == 0      # her quiet hours
 
 
 def test_a_reminder_for_something_she_did_meanwhile_is_not_sent(camp):
     cohort, mei = camp
-    run_rules(db.session, at(1, "21:40"))
+    run_rules(db.session, on(1, "21:40", start=START))
     db.session.commit()
-    check_in(mei, 1, "21:41", "12")
-    assert outbox.dispatch(db.session, at(1, "21:42")) == {"skipped": 1}
+    record_day(mei, 1, "21:41", "12")
+    assert outbox.dispatch(db.session, on(1, "21:42", start=START)) == {"skipped": 1}
     assert inbox_of(mei) == []
 
 
 def test_an_expired_daily_reminder_is_dropped(camp):
     cohort, mei = camp
-    run_rules(db.session, at(1, "21:40"))
+    run_rules(db.session, on(1, "21:40", start=START))
     db.session.commit()
-    assert outbox.dispatch(db.session, at(2, "09:00")) == {}
+    assert outbox.dispatch(db.session, on(2, "09:00", start=START)) == {}
     assert db.session.scalar(sa.select(OutboxMessage.state)) == OutboxMessage.SKIPPED
 
 
@@ -116,30 +106,30 @@ def test_thirty_days_of_reminders_in_order_and_in_her_language(camp):
     mei.locale = "en"
     db.session.commit()
     plan = {  # day: what she does before the evening's reminders (and after, marked late)
-        1: lambda: (check_in(mei, 1, "19:00", "0", group_members=20), open_lesson(mei, 1, 0)),
+        1: lambda: (record_day(mei, 1, "19:00", "0", group_members=20), open_lesson(mei, 1, 0)),
         3: lambda: None,
         6: lambda: None,
-        10: lambda: (check_in(mei, 10, "18:00", "40", group_members=120), open_lesson(mei, 10, 1)),
+        10: lambda: (record_day(mei, 10, "18:00", "40", group_members=120), open_lesson(mei, 10, 1)),
         13: lambda: open_lesson(mei, 13, 2),
-        14: lambda: check_in(mei, 14, "19:00", "300"),
+        14: lambda: record_day(mei, 14, "19:00", "300"),
         17: lambda: open_lesson(mei, 17, 3),
-        21: lambda: check_in(mei, 21, "19:00", "600"),
+        21: lambda: record_day(mei, 21, "19:00", "600"),
         23: lambda: open_lesson(mei, 23, 4),
         28: lambda: open_lesson(mei, 28, 5),
     }
     late = {  # after the 21:45 run, before the 23:00 one
-        3: lambda: check_in(mei, 3, "22:00", "10"),
-        6: lambda: check_in(mei, 6, "22:00", "95"),
-        30: lambda: check_in(mei, 30, "22:00", "80"),
+        3: lambda: record_day(mei, 3, "22:00", "10"),
+        6: lambda: record_day(mei, 6, "22:00", "95"),
+        30: lambda: record_day(mei, 30, "22:00", "80"),
     }
     received = []
     for day in range(1, 32):
         plan.get(day, lambda: None)()
         seen = len(inbox_of(mei))
-        tick(at(day, "21:45"))
+        tick(on(day, "21:45", start=START))
         late.get(day, lambda: None)()
-        tick(at(day, "23:00"))
-        assert sum(run_rules(db.session, at(day, "23:05")).values()) == 0
+        tick(on(day, "23:00", start=START))
+        assert sum(run_rules(db.session, on(day, "23:05", start=START)).values()) == 0
         received += [(day, m.title) for m in inbox_of(mei)[seen:]]
     assert received == [
         (3, "Check in today"),                                     # day 1 done before 21:40; day 3 not yet
@@ -178,8 +168,8 @@ def mail(app, smtp_sink):
 
 def test_email_in_her_language_once_with_an_unsubscribe_link(camp, mail):
     cohort, mei = camp
-    tick(at(1, "21:45"))
-    tick(at(1, "21:50"))
+    tick(on(1, "21:45", start=START))
+    tick(on(1, "21:50", start=START))
     assert len(mail.messages) == 1
     email = mail.messages[0]
     assert email["To"] == "美美 <mei@example.com>" and email["Subject"] == "今天记得打卡"
@@ -195,11 +185,11 @@ def test_email_in_her_language_once_with_an_unsubscribe_link(camp, mail):
 
 def test_an_email_due_in_quiet_hours_waits_for_the_morning(camp, mail):
     cohort, mei = camp
-    check_in(mei, 1, "22:40", "120")                   # ¥100 reached at 22:40: celebrate, but quietly
-    assert tick(at(1, "22:45"))[1] == {"sent": 1, "later": 1}   # the inbox now; the email is held
+    record_day(mei, 1, "22:40", "120")                   # ¥100 reached at 22:40: celebrate, but quietly
+    assert tick(on(1, "22:45", start=START))[1] == {"sent": 1, "later": 1}   # the inbox now; the email is held
     assert mail.messages == [] and len(inbox_of(mei)) == 1
-    assert tick(at(2, "07:59"))[1] == {}
-    assert tick(at(2, "08:00"))[1] == {"sent": 1}
+    assert tick(on(2, "07:59", start=START))[1] == {}
+    assert tick(on(2, "08:00", start=START))[1] == {"sent": 1}
     assert [m["Subject"] for m in mail.messages] == ["🎉 你完成了「第一周赚到 ¥100」"]
 
 
@@ -207,7 +197,7 @@ def test_she_can_mute_a_category_for_email(camp, mail):
     cohort, mei = camp
     db.session.add(ReminderPreference(user_id=mei.id, email_muted=["checkin"]))
     db.session.commit()
-    tick(at(1, "21:45"))
+    tick(on(1, "21:45", start=START))
     assert mail.messages == [] and len(inbox_of(mei)) == 1
 
 
@@ -218,14 +208,14 @@ def robot(cohort, kind: str, url: str, secret: str | None = None):
 
 def test_the_cohort_group_gets_one_digest_mentioning_who_has_not_checked_in(camp, http_sink):
     cohort, mei = camp
-    lan = joined("lan@example.com", cohort, "兰兰", "13800000002")
-    quiet = joined("yu@example.com", cohort, "雨", "13800000003")
+    lan = early_trainee("lan@example.com", cohort, "兰兰", "13800000002")
+    quiet = early_trainee("yu@example.com", cohort, "雨", "13800000003")
     db.session.add(ReminderPreference(user_id=quiet.id, group_mention=False))
     db.session.commit()
     robot(cohort, "wecom", http_sink.url("/cgi-bin/webhook/send?key=k1"))
-    check_in(lan, 3, "19:00", "20")
-    tick(at(3, "21:45"))
-    tick(at(3, "22:10"))
+    record_day(lan, 3, "19:00", "20")
+    tick(on(3, "21:45", start=START))
+    tick(on(3, "22:10", start=START))
     assert len(http_sink.accepted) == 1
     request = http_sink.accepted[0]
     assert request.path == "/cgi-bin/webhook/send" and request.query == {"key": "k1"}
@@ -237,8 +227,8 @@ def test_the_cohort_group_gets_one_digest_mentioning_who_has_not_checked_in(camp
 def test_no_digest_when_everyone_checked_in(camp, http_sink):
     cohort, mei = camp
     robot(cohort, "dingtalk", http_sink.url("/robot/send?access_token=t"), "SEC123")
-    check_in(mei, 1, "19:00", "5")
-    assert tick(at(1, "21:45"))[1] == {"skipped": 1}
+    record_day(mei, 1, "19:00", "5")
+    assert tick(on(1, "21:45", start=START))[1] == {"skipped": 1}
     assert http_sink.requests == []
 
 
@@ -248,7 +238,7 @@ def test_dingtalk_digest_is_signed(camp, http_sink):
     import hmac
     cohort, mei = camp
     robot(cohort, "dingtalk", http_sink.url("/robot/send?access_token=t"), "SEC123")
-    tick(at(1, "21:45"))
+    tick(on(1, "21:45", start=START))
     request = http_sink.accepted[0]
     stamp = request.query["timestamp"]
     expected = base64.b64encode(hmac.new(b"SEC123", f"{stamp}\nSEC123".encode(), hashlib.sha256).digest()).decode()
@@ -261,7 +251,7 @@ def test_a_failing_robot_is_retried_with_growing_waits_then_dead_lettered(camp, 
     app.config.update(REMINDER_MAX_TRIES=4, REMINDER_BACKOFF_SECONDS=60)
     robot(cohort, "wecom", http_sink.url("/send?key=k"))
     http_sink.default = (500, {"errcode": -1})
-    moment = at(1, "21:45")
+    moment = on(1, "21:45", start=START)
     run_rules(db.session, moment)
     db.session.commit()
     waits = []
@@ -288,7 +278,7 @@ def test_a_robot_that_times_out_is_retried(camp, http_sink, app):
     app.config.update(REMINDER_HTTP_TIMEOUT=0.3)
     robot(cohort, "webhook", http_sink.url("/hook"), "s3cret")
     http_sink.answer(200, {}, delay=1.0)
-    moment = at(1, "21:45")
+    moment = on(1, "21:45", start=START)
     assert tick(moment)[1] == {"sent": 1, "retry": 1}          # the inbox; the robot timed out
     message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.channel == "webhook"))
     assert message.state == OutboxMessage.PENDING and "time" in message.last_error.lower()
@@ -300,10 +290,10 @@ def test_an_invalid_webhook_is_dead_at_once_and_admins_are_told(camp, http_sink)
     admin = make_user("boss@example.com", role=Role.ADMIN, name="Boss")
     robot(cohort, "wecom", http_sink.url("/send?key=gone"))
     http_sink.default = (200, {"errcode": 93000, "errmsg": "invalid webhook url"})
-    tick(at(1, "21:45"))
+    tick(on(1, "21:45", start=START))
     message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.channel == "wecom"))
     assert message.state == OutboxMessage.DEAD and message.tries == 1
-    tick(at(1, "21:46"))
+    tick(on(1, "21:46", start=START))
     assert [m.title for m in inbox_of(admin)] == ["三月营 的群机器人无法使用"]
 
 
@@ -311,11 +301,11 @@ def test_a_mentor_nudge_reaches_her_inbox_now_and_her_email_through_the_outbox(c
     from app.cohorts import mentoring
     cohort, mei = camp
     mentor = make_user("coach@example.com", role=Role.MENTOR, cohort=cohort, name="王老师")
-    ids = mentoring.send_nudge(db.session, mentor, mei, "今天发一条朋友圈试试", at(2, "10:00"))
+    ids = mentoring.send_nudge(db.session, mentor, mei, "今天发一条朋友圈试试", on(2, "10:00", start=START))
     db.session.commit()
     assert len(ids) == 2
     assert [(m.title, m.body) for m in inbox_of(mei)] == [("王老师 给你留言", "今天发一条朋友圈试试")]
-    assert outbox.dispatch(db.session, at(2, "10:01")) == {"sent": 1}
+    assert outbox.dispatch(db.session, on(2, "10:01", start=START)) == {"sent": 1}
     assert mail.messages[0]["Subject"] == "王老师 给你留言"
 
 
@@ -326,33 +316,33 @@ def camper(app, synced):
     cohort = Cohort(name="七日营", invite_code="CAMP1", start_date=START, timezone="Asia/Shanghai")
     db.session.add(cohort)
     db.session.commit()
-    return cohort, joined("xiaoman@example.com", cohort, "小满", "13900000001")
+    return cohort, early_trainee("xiaoman@example.com", cohort, "小满", "13900000001")
 
 
 def do_task(user, day: int, clock: str):
     from app.camp import service as camp
     task = db.session.scalar(sa.select(CampTask).where(CampTask.day == day))
     number = 12 if "number" in task.proof else None
-    camp.record_task_checkin(db.session, user, task, text="做完了", number=number, now=at(day, clock))
+    camp.record_task_checkin(db.session, user, task, text="做完了", number=number, now=on(day, clock, start=START))
     db.session.commit()
 
 
 def test_the_days_task_is_announced_when_it_unlocks_and_not_once_done(camper):
     cohort, xiaoman = camper
-    assert run_rules(db.session, at(1, "07:59")) == {}
-    assert run_rules(db.session, at(1, "08:00")) == {"task_unlocked": 1}
+    assert run_rules(db.session, on(1, "07:59", start=START)) == {}
+    assert run_rules(db.session, on(1, "08:00", start=START)) == {"task_unlocked": 1}
     db.session.commit()
-    tick(at(1, "08:01"))
+    tick(on(1, "08:01", start=START))
     assert [m.title for m in inbox_of(xiaoman)] == ["第 1 天任务已解锁：学完新手课，数三个数，写下30个熟人"]
     # Day 2: the rules write it at 08:00; she does the task at 08:01, before the dispatcher's pass.
-    run_rules(db.session, at(2, "08:00"))
+    run_rules(db.session, on(2, "08:00", start=START))
     db.session.commit()
     do_task(xiaoman, 2, "08:01")
-    assert outbox.dispatch(db.session, at(2, "08:02")) == {"skipped": 1}
+    assert outbox.dispatch(db.session, on(2, "08:02", start=START)) == {"skipped": 1}
     # Day 3: done before 08:00? It cannot be: locked until then. Done at 09:00, nothing more is written.
-    tick(at(3, "08:30"))
+    tick(on(3, "08:30", start=START))
     do_task(xiaoman, 3, "09:00")
-    assert sum(run_rules(db.session, at(3, "09:30")).values()) == 0
+    assert sum(run_rules(db.session, on(3, "09:30", start=START)).values()) == 0
     assert [m.title.split("：")[0] for m in inbox_of(xiaoman)] == ["第 1 天任务已解锁", "第 3 天任务已解锁"]
 
 
@@ -360,15 +350,15 @@ def test_each_mentor_gets_one_morning_digest_of_who_needs_her(camp, mail):
     cohort, mei = camp
     coach = make_user("coach@example.com", role=Role.MENTOR, cohort=cohort, name="王老师")
     other = make_user("idle@example.com", role=Role.MENTOR, name="No cohort")
-    assert run_rules(db.session, at(6, "08:59")).get("mentor_digest", 0) == 0
-    tick(at(6, "09:00"))                 # day 6: no check-in since her start, behind ¥100
-    tick(at(6, "10:00"))
+    assert run_rules(db.session, on(6, "08:59", start=START)).get("mentor_digest", 0) == 0
+    tick(on(6, "09:00", start=START))                 # day 6: no check-in since her start, behind ¥100
+    tick(on(6, "10:00", start=START))
     digest = [m for m in inbox_of(coach)]
     assert [m.title for m in digest] == ["今天有 1 位学员需要你关注"] and "• 美美" in digest[0].body
     assert inbox_of(other) == []
     assert [m["To"] for m in mail.messages if "需要你关注" in m["Subject"]] == ["王老师 <coach@example.com>"]
-    assert run_rules(db.session, at(6, "13:05")).get("mentor_digest", 0) == 0   # past the morning window
-    assert run_rules(db.session, at(7, "09:30")).get("mentor_digest", 0) == 2   # the next morning: in-app, email
+    assert run_rules(db.session, on(6, "13:05", start=START)).get("mentor_digest", 0) == 0   # past the morning window
+    assert run_rules(db.session, on(7, "09:30", start=START)).get("mentor_digest", 0) == 2   # the next morning: in-app, email
 
 
 def test_she_hears_once_when_her_essay_has_been_reviewed(camp):
@@ -380,15 +370,15 @@ def test_she_hears_once_when_her_essay_has_been_reviewed(camp):
     db.session.add(quiz)
     db.session.flush()
     attempt = QuizAttempt(quiz_id=quiz.id, user_id=mei.id, number=1, state=QuizAttempt.AWAITING_REVIEW, questions=[],
-                          answers={}, results={}, max_score=10, started_at=at(2, "10:00"), submitted_at=at(2, "10:20"))
+                          answers={}, results={}, max_score=10, started_at=on(2, "10:00", start=START), submitted_at=on(2, "10:20", start=START))
     db.session.add(attempt)
     db.session.commit()
-    assert run_rules(db.session, at(2, "11:00")).get("essay_reviewed", 0) == 0      # waiting for review
+    assert run_rules(db.session, on(2, "11:00", start=START)).get("essay_reviewed", 0) == 0      # waiting for review
     attempt.state = QuizAttempt.GRADED
-    db.session.add(EssayReview(attempt_id=attempt.id, question_id="q1", points=8, reviewed_at=at(2, "15:00")))
+    db.session.add(EssayReview(attempt_id=attempt.id, question_id="q1", points=8, reviewed_at=on(2, "15:00", start=START)))
     db.session.commit()
-    tick(at(2, "15:05"))
-    tick(at(2, "16:05"))
+    tick(on(2, "15:05", start=START))
+    tick(on(2, "16:05", start=START))
     assert [m.title for m in inbox_of(mei)] == ["导师批改了你的作业"]
     assert "《写一条朋友圈》已批改" in inbox_of(mei)[0].body
     assert inbox_of(mei)[0].link.endswith(f"/attempts/{attempt.id}/result")

@@ -16,9 +16,8 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from datetime import date, datetime, time as clock, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -33,6 +32,7 @@ from app.reminders import outbox
 from app.reminders.email import message_id
 from app.reminders.models import DeliveryTry, OutboxMessage
 from app.reminders.robots import sign_webhook
+from tests.factories import on
 from tests.servers import http_sink, smtp_sink  # noqa: F401  (fixtures)
 
 if not os.environ.get("TEST_DATABASE_URL"):
@@ -42,16 +42,10 @@ if not os.environ.get("TEST_DATABASE_URL"):
 
 REPO = Path(__file__).resolve().parent.parent
 ACADEMY = REPO / ".venv" / "bin" / "academy"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = date(2026, 3, 2)  # day 1 of the cohort, a check-in day
 TRAINEES = 300
 WITH_EMAIL = range(0, TRAINEES, 3)  # a third of them also get email (SMTP is the slow part)
 SECRET = "hook-secret"
-
-
-def at(day: int, hhmm: str) -> datetime:
-    hours, minutes = map(int, hhmm.split(":"))
-    return datetime.combine(START + timedelta(days=day - 1), clock(hours, minutes), SHANGHAI).astimezone(timezone.utc)
 
 
 @pytest.fixture
@@ -87,7 +81,7 @@ def finish(process: subprocess.Popen, out: Path, timeout: float = 45) -> str:
     return text
 
 
-def counts(line: str, text: str) -> Counter:
+def reported_counts(line: str, text: str) -> Counter:
     """`rules: 12 new (...)` -> {"new": 12}; `dispatch: sent 3, skipped 1` -> {"sent": 3, "skipped": 1}."""
     found = re.search(rf"^{line}: (.*)$", text, re.M)
     assert found, text
@@ -96,7 +90,7 @@ def counts(line: str, text: str) -> Counter:
     return Counter({k: int(v) for k, v in re.findall(r"(\w+) (\d+)", found.group(1))})
 
 
-def make_cohort(sink_url: str, name: str = "三月营", code: str = "MARCH1") -> Cohort:
+def robot_cohort(sink_url: str, name: str = "三月营", code: str = "MARCH1") -> Cohort:
     cohort = Cohort(name=name, invite_code=code, start_date=START, timezone="Asia/Shanghai",
                     robot_kind="webhook", robot_webhook=sink_url, robot_secret=SECRET)
     db.session.add(cohort)
@@ -107,7 +101,7 @@ def make_cohort(sink_url: str, name: str = "三月营", code: str = "MARCH1") ->
 def seed_trainees(cohort: Cohort, n: int) -> list[int]:
     """n trainees (every third with an email address), none checked in yet: each is due today's check-in
     reminder."""
-    joined = at(-2, "10:00")
+    joined = on(-2, "10:00", start=START)
     return db.session.scalars(sa.insert(User.__table__).returning(User.id, sort_by_parameter_order=True), [
         {"name": f"学员{i:03d}", "email": f"t{i:03d}@example.com" if i in WITH_EMAIL else None,
          "mobile": f"1380000{i:04d}",
@@ -117,10 +111,10 @@ def seed_trainees(cohort: Cohort, n: int) -> list[int]:
 
 
 def test_two_ticks_at_the_same_moment_send_each_message_once(pg_url, app, synced, http_sink, smtp_sink, tmp_path):
-    cohort = make_cohort(http_sink.url("/hook"))
+    cohort = robot_cohort(http_sink.url("/hook"))
     ids = seed_trainees(cohort, TRAINEES)
     db.session.commit()
-    moment = at(1, "21:45").isoformat()  # past her 21:40 reminder time, before quiet hours
+    moment = on(1, "21:45", start=START).isoformat()  # past her 21:40 reminder time, before quiet hours
 
     smtp = {"SMTP_HOST": smtp_sink.host, "SMTP_PORT": str(smtp_sink.port)}
     outs = [tmp_path / "tick-1.txt", tmp_path / "tick-2.txt"]
@@ -137,8 +131,8 @@ def test_two_ticks_at_the_same_moment_send_each_message_once(pg_url, app, synced
         ("checkin_due", "inapp"): TRAINEES, ("checkin_due", "email"): len(WITH_EMAIL),
         ("group_digest", "webhook"): 1}
     # Each message was written by one process only, and sent by one only...
-    assert sum((counts("rules", t) for t in texts), Counter()) == {"new": len(rows)}, texts
-    assert sum((counts("dispatch", t) for t in texts), Counter()) == {"sent": len(rows)}, texts
+    assert sum((reported_counts("rules", t) for t in texts), Counter()) == {"new": len(rows)}, texts
+    assert sum((reported_counts("dispatch", t) for t in texts), Counter()) == {"sent": len(rows)}, texts
     assert {(r.state, r.tries) for r in rows} == {(OutboxMessage.SENT, 1)}
     tries = db.session.execute(sa.select(DeliveryTry.message_id, DeliveryTry.outcome)).all()
     assert sorted(t.message_id for t in tries) == sorted(r.id for r in rows)  # one try per message
@@ -164,8 +158,8 @@ def test_two_ticks_at_the_same_moment_send_each_message_once(pg_url, app, synced
 
 def test_a_dispatcher_killed_mid_send_leaves_a_claim_that_is_sent_once_after_the_timeout(
         pg_url, app, synced, http_sink, tmp_path):
-    cohort = make_cohort(http_sink.url("/hook"))
-    noon = at(1, "12:00")  # no rule is due at noon: the outbox holds only this message
+    cohort = robot_cohort(http_sink.url("/hook"))
+    noon = on(1, "12:00", start=START)  # no rule is due at noon: the outbox holds only this message
     key = outbox.key_for(f"cohort:{cohort.id}", "nudge", "kill-test", "webhook")
     assert outbox.write(db.session, [{
         "key": key, "rule": "nudge", "category": "nudge", "occasion": "kill-test", "channel": "webhook",
@@ -209,8 +203,8 @@ def test_a_dispatcher_killed_mid_send_leaves_a_claim_that_is_sent_once_after_the
     later = noon + timedelta(seconds=app.config["REMINDER_CLAIM_TIMEOUT"] + 60)
     out = tmp_path / "tick-later.txt"
     text = finish(academy(pg_url, "reminders", "tick", "--now", later.isoformat(), out=out), out)
-    assert counts("rules", text) == {"new": 0}, text
-    assert counts("dispatch", text) == {"sent": 1}, text
+    assert reported_counts("rules", text) == {"new": 0}, text
+    assert reported_counts("dispatch", text) == {"sent": 1}, text
 
     message = row()
     assert (message.state, message.tries, message.sent_at, message.claimed_by) == (
@@ -222,7 +216,7 @@ def test_a_dispatcher_killed_mid_send_leaves_a_claim_that_is_sent_once_after_the
 
 
 def test_a_claim_takes_at_most_its_batch_so_dispatchers_share_the_work(pg_url, app):
-    noon = at(1, "12:00")
+    noon = on(1, "12:00", start=START)
 
     def rows(prefix: str, n: int) -> list[dict]:
         return [{"key": f"{prefix}/{i}", "rule": "nudge", "category": "nudge", "occasion": str(i), "channel": "inapp",

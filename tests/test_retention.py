@@ -17,7 +17,7 @@ NOW = datetime(2026, 9, 1, 12, tzinfo=timezone.utc)
 OLD, RECENT = NOW - timedelta(days=91), NOW - timedelta(days=89)  # around the default 90 days
 
 
-def message(key: str, state: str, at: datetime, user_id: int) -> OutboxMessage:
+def outbox_row(key: str, state: str, at: datetime, user_id: int) -> OutboxMessage:
     row = OutboxMessage(key=key, rule="nudge", category="nudge", occasion=key, channel="inapp", user_id=user_id,
                         params={}, state=state, due_at=at, next_try_at=at, created_at=at)
     row.tries_log.append(DeliveryTry(worker="w", started_at=at, finished_at=at, outcome=state))
@@ -25,10 +25,10 @@ def message(key: str, state: str, at: datetime, user_id: int) -> OutboxMessage:
     return row
 
 
-def seed(now: datetime = NOW):
+def seed_outbox(now: datetime = NOW):
     old, recent = now - (NOW - OLD), now - (NOW - RECENT)
     user = make_user("t@example.com")
-    rows = {name: message(name, state, at, user.id) for name, state, at in (
+    rows = {name: outbox_row(name, state, at, user.id) for name, state, at in (
         ("old-sent", OutboxMessage.SENT, old), ("old-skipped", OutboxMessage.SKIPPED, old),
         ("old-dead", OutboxMessage.DEAD, old), ("old-pending", OutboxMessage.PENDING, old),
         ("recent-sent", OutboxMessage.SENT, recent))}
@@ -41,7 +41,7 @@ def seed(now: datetime = NOW):
 
 
 def test_prune_keeps_dead_letters_and_what_is_recent(app):
-    seed()
+    seed_outbox()
     deleted = prune(db.session, NOW, 90)
     db.session.commit()
     assert deleted == {"delivery_tries": 3, "outbox": 2, "inbox_messages": 1, "login_attempts": 1}
@@ -54,7 +54,7 @@ def test_prune_keeps_dead_letters_and_what_is_recent(app):
 
 
 def test_the_retention_is_configurable_and_the_scheduler_prunes(app):
-    seed(utcnow())  # the job prunes as of the real clock
+    seed_outbox(utcnow())  # the job prunes as of the real clock
     app.config["RETENTION_DAYS"] = 30
     detail = scheduler.run_job(app, "prune")
     assert detail["outbox"] == 3 and detail["login_attempts"] == 2  # with 30 days, the 89-day-old go too

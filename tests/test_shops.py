@@ -45,7 +45,7 @@ def http(app):
         yield session
 
 
-def send(http, shop, event: dict | bytes, *, timestamp: int | None = None, secret: str | None = None,
+def post_event(http, shop, event: dict | bytes, *, timestamp: int | None = None, secret: str | None = None,
          signature: str | None = None, shop_key: str | None = None):
     body = event if isinstance(event, bytes) else json.dumps(event, separators=(",", ":")).encode()
     stamp = str(int(time.time()) if timestamp is None else timestamp)
@@ -87,7 +87,7 @@ def test_the_documented_test_vector_is_what_the_server_computes():
 # --- over HTTP --------------------------------------------------------------------------------------
 
 def test_a_paid_order_becomes_her_earnings_for_the_day_pending(http, world):
-    response = send(http, world["shop"], event())
+    response = post_event(http, world["shop"], event())
     assert response.status_code == 200, response.text
     assert response.json()["result"] == "applied"
     assert response.json()["order"] == {"order_id": "A1001", "state": "pending", "commission": "12.50",
@@ -101,11 +101,11 @@ def test_a_paid_order_becomes_her_earnings_for_the_day_pending(http, world):
 def test_a_replay_is_answered_as_a_duplicate_and_changes_nothing(http, world):
     body = json.dumps(event()).encode()
     stamp = int(time.time())
-    assert send(http, world["shop"], body, timestamp=stamp).json()["result"] == "applied"
+    assert post_event(http, world["shop"], body, timestamp=stamp).json()["result"] == "applied"
     before = stored()
-    again = send(http, world["shop"], body, timestamp=stamp)  # the very same request
+    again = post_event(http, world["shop"], body, timestamp=stamp)  # the very same request
     assert again.status_code == 200 and again.json()["result"] == "duplicate"
-    other_body = send(http, world["shop"], event(commission="99.00"))  # same shop + order + event, new body
+    other_body = post_event(http, world["shop"], event(commission="99.00"))  # same shop + order + event, new body
     assert other_body.json()["result"] == "duplicate"
     assert stored() == before and day_row(world["mei"]).earnings_fen == 1250
 
@@ -123,7 +123,7 @@ def test_a_refused_request_answers_401_and_stores_nothing(http, world, case):
         response = http.post("/api/v1/hooks/orders", data=json.dumps(event()),
                              headers={"X-Shop-Id": shop.key, "X-Signature": "sha256=" + "0" * 64})
     else:
-        response = send(http, shop, event(), **kwargs)
+        response = post_event(http, shop, event(), **kwargs)
     assert response.status_code == 401, response.text
     assert "error" in response.json()
     assert stored() == (0, 0, 0)
@@ -146,7 +146,7 @@ def test_a_refused_request_answers_401_and_stores_nothing(http, world, case):
     ({"colour": "red"}, "colour"),
 ])
 def test_wrong_fields_and_unknown_trainees_answer_422_and_store_nothing(http, world, fields, bad):
-    response = send(http, world["shop"], event(**fields))
+    response = post_event(http, world["shop"], event(**fields))
     assert response.status_code == 422, response.text
     assert bad in response.json()["fields"]
     assert stored() == (0, 0, 0)
@@ -154,17 +154,17 @@ def test_wrong_fields_and_unknown_trainees_answer_422_and_store_nothing(http, wo
 
 def test_a_body_that_is_not_an_object_is_refused(http, world):
     for body in (b"[1]", b"not json", b'{"order_id": "\\ud800"}'):
-        assert send(http, world["shop"], body).status_code == 422
+        assert post_event(http, world["shop"], body).status_code == 422
     assert stored() == (0, 0, 0)
 
 
 def test_a_refund_takes_the_order_out_and_a_settlement_moves_it_to_settled(http, world):
     mei = world["mei"]
-    send(http, world["shop"], event())
-    send(http, world["shop"], event(order_id="A1002", commission="20.00"))
+    post_event(http, world["shop"], event())
+    post_event(http, world["shop"], event(order_id="A1002", commission="20.00"))
     assert day_row(mei).earnings_fen == 3250
-    assert send(http, world["shop"], event(event="refunded")).json()["order"]["state"] == "refunded"
-    assert send(http, world["shop"], event(order_id="A1002", event="settled", commission="19.00")).status_code == 200
+    assert post_event(http, world["shop"], event(event="refunded")).json()["order"]["state"] == "refunded"
+    assert post_event(http, world["shop"], event(order_id="A1002", event="settled", commission="19.00")).status_code == 200
     assert day_row(mei).earnings_fen == 1900
     earned = earnings_of(db.session, mei, utcnow())
     assert (earned.pending, earned.settled, earned.orders, earned.refunds, earned.total) == (0, 1900, 1, 1, 1900)
@@ -172,9 +172,9 @@ def test_a_refund_takes_the_order_out_and_a_settlement_moves_it_to_settled(http,
 
 def test_an_order_id_of_another_trainee_is_a_conflict(http, world):
     make_user("lan@example.com", cohort=world["cohort"], mobile="13800000002")
-    send(http, world["shop"], event())
+    post_event(http, world["shop"], event())
     before = stored()
-    response = send(http, world["shop"], event(event="settled", mobile="13800000002"))
+    response = post_event(http, world["shop"], event(event="settled", mobile="13800000002"))
     assert response.status_code == 409 and stored() == before
 
 
@@ -185,7 +185,7 @@ def test_her_check_in_and_the_shop_are_never_counted_twice_for_a_day(http, world
     record_checkin(db.session, mei, {"date": today.isoformat(), "earnings": "30", "group_members": 50}, now)
     record_checkin(db.session, mei, {"date": yesterday.isoformat(), "earnings": "8"}, now)
     db.session.commit()
-    send(http, world["shop"], event())   # the shop reports ¥12.50 for today
+    post_event(http, world["shop"], event())   # the shop reports ¥12.50 for today
     row = day_row(mei)
     assert (row.earnings_fen, row.reported_earnings_fen, row.group_members, row.source) == (1250, 3000, 50, "web")
     assert row.earnings_source == "shop"
@@ -203,7 +203,7 @@ def test_the_progress_api_and_page_show_her_earnings(http, world, app):
                                      "earnings": "8"}, now)
     _, token = create_token(db.session, mei, "phone", now)
     db.session.commit()
-    send(http, world["shop"], event())
+    post_event(http, world["shop"], event())
     progress = http.get("/api/v1/progress", headers={"Authorization": f"Bearer {token}"})
     assert progress.status_code == 200
     earnings = progress.json()["earnings"]
@@ -229,11 +229,11 @@ def test_an_external_id_mapped_by_an_admin_finds_her(http, world, app):
     again = web.post(f"/admin/cohorts/{cohort_id}/shop-ids",
                      data={"shop": shop.id, "trainee": mei.id, "external_id": "yz-778"})
     assert again.status_code == 422 and "already mapped" in again.text
-    response = send(http, shop, event(mobile=None, external_id="yz-778"))
+    response = post_event(http, shop, event(mobile=None, external_id="yz-778"))
     assert response.status_code == 200 and day_row(mei).earnings_fen == 1250
     member = db.session.scalar(sa.select(ShopMember))
     assert web.post(f"/admin/shop-ids/{member.id}/delete").status_code == 302
-    assert send(http, shop, event(order_id="B2", mobile=None, external_id="yz-778")).status_code == 422
+    assert post_event(http, shop, event(order_id="B2", mobile=None, external_id="yz-778")).status_code == 422
 
 
 def test_an_admin_creates_a_shop_and_rotates_its_secret_the_old_one_signs_a_day_more(http, world, app):
@@ -248,11 +248,11 @@ def test_an_admin_creates_a_shop_and_rotates_its_secret_the_old_one_signs_a_day_
     rotated = web.post(f"/admin/shops/{shop.id}/rotate")
     db.session.expire_all()
     assert rotated.status_code == 200 and shop.secret != old and shop.secret in rotated.text
-    assert send(http, shop, event(), secret=old).status_code == 200
-    assert send(http, shop, event(order_id="A2"), secret=shop.secret).status_code == 200
+    assert post_event(http, shop, event(), secret=old).status_code == 200
+    assert post_event(http, shop, event(order_id="A2"), secret=shop.secret).status_code == 200
     shop.previous_valid_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    assert send(http, shop, event(order_id="A3"), secret=old).status_code == 401
+    assert post_event(http, shop, event(order_id="A3"), secret=old).status_code == 401
     assert web.post("/admin/shops", data={"name": ""}).status_code == 422
 
 
@@ -262,13 +262,13 @@ def test_the_shops_command_prints_the_id_and_the_secret_on_the_last_two_lines(ht
     shop_id, secret = result.stdout.strip().splitlines()[-2:]
     shop = db.session.scalar(sa.select(Shop).where(Shop.key == shop_id))
     assert shop.name == "Doudian" and shop.secret == secret
-    assert send(http, shop, event()).status_code == 200
+    assert post_event(http, shop, event()).status_code == 200
 
 
 def test_the_csv_import_keeps_the_shop_s_figure_for_a_day_the_shop_reported(http, world):
     mei, mentor, now = world["mei"], world["mentor"], utcnow()
     today, yesterday = local_today(mei, now), local_today(mei, now) - timedelta(days=1)
-    send(http, world["shop"], event())
+    post_event(http, world["shop"], event())
     csv_text = f"mobile,date,earnings\n13800000001,{today},30\n13800000001,{yesterday},8\n"
     result = imports.apply_import(db.session, mentor, csv_text, now)
     db.session.commit()
@@ -280,7 +280,7 @@ def test_the_csv_import_keeps_the_shop_s_figure_for_a_day_the_shop_reported(http
 def test_an_order_before_her_programme_is_listed_but_counts_for_no_day(http, world):
     mei = world["mei"]
     old = datetime.now(timezone.utc) - timedelta(days=15)
-    response = send(http, world["shop"], event(occurred_at=old.isoformat()))
+    response = post_event(http, world["shop"], event(occurred_at=old.isoformat()))
     assert response.status_code == 200
     assert stored()[2] == 0
     assert earnings_of(db.session, mei, utcnow()).pending == 1250
@@ -288,5 +288,5 @@ def test_an_order_before_her_programme_is_listed_but_counts_for_no_day(http, wor
 
 def test_a_body_over_16_kb_is_refused_before_it_is_read(http, world):
     body = json.dumps(event(order_id="A" * 10, padding="x" * 17_000)).encode()
-    response = send(http, world["shop"], body)
+    response = post_event(http, world["shop"], body)
     assert response.status_code == 413 and stored() == (0, 0, 0)

@@ -37,9 +37,9 @@ from app.reminders.models import InboxMessage
 from app.shops import service as shops
 from app.shops.models import ShopOrder
 from tests.conftest import count_queries
-from tests.factories import PASSWORD, api_headers, jpeg, login, make_cohort, make_user
+from tests.factories import PASSWORD, api_headers, client_as, jpeg, login, make_cohort, make_user
 from tests.quiz_helpers import load_test_quizzes
-from tests.test_dashboard import as_user, card_ids
+from tests.test_dashboard import card_ids
 
 UTC = timezone.utc
 START = date(2026, 5, 10)
@@ -47,7 +47,7 @@ NOW = datetime(2026, 5, 12, 1, 0, tzinfo=UTC)     # 09:00 in Shanghai, day 3
 BOOKKEEPING = ("computed_at", "version", "epoch")
 
 
-def stored(cohort) -> dict[int, dict]:
+def stored_rows(cohort) -> dict[int, dict]:
     """The cohort's stored rows as the pages read them (after bringing them up to date)."""
     table = TraineeSummary.__table__
     ids = sa.select(db.metadata.tables["users"].c.id).where(*active_trainees_of(cohort.id))
@@ -66,7 +66,7 @@ def assert_current(cohorts, now):
             summaries.refresh(db.session, cohort, now)
             db.session.commit()
             expected = from_scratch(cohort, now)
-        got = stored(cohort)
+        got = stored_rows(cohort)
         assert got.keys() == expected.keys()
         for user_id, row in expected.items():
             assert got[user_id] == row, (user_id, {k: (got[user_id][k], v) for k, v in row.items()
@@ -117,7 +117,7 @@ def order_event(rng: random.Random, camp: dict, user, now: datetime) -> None:
     shops.receive_order_event(db.session, shop.key, stamp, shops.sign(shop.secret, stamp, body), body, now)
 
 
-def answers_for(rng: random.Random, attempt: QuizAttempt) -> dict:
+def random_answers(rng: random.Random, attempt: QuizAttempt) -> dict:
     """Right, wrong or no answers (an essay gets a few words: a mentor scores it)."""
     answers = {}
     for question in attempt.questions:
@@ -128,7 +128,7 @@ def answers_for(rng: random.Random, attempt: QuizAttempt) -> dict:
     return answers
 
 
-def write(kind: str, rng: random.Random, camp: dict, now: datetime) -> None:
+def random_write(kind: str, rng: random.Random, camp: dict, now: datetime) -> None:
     """One write of the given kind by the services (or as a bulk statement), for a random trainee."""
     user = rng.choice(camp["people"])
     boss = camp["boss"]
@@ -188,7 +188,7 @@ def _write(kind, rng, camp, now, user, boss, today, days, lessons) -> None:
                                     .order_by(QuizAttempt.id)) or quizzes.start_attempt(
             db.session, user, rng.choice(camp["quizzes"]), now, rng=rng)
         try:
-            quizzes.submit_attempt(db.session, attempt, answers_for(rng, attempt), now)
+            quizzes.submit_attempt(db.session, attempt, random_answers(rng, attempt), now)
         except DomainError:   # time is up: graded as it stood, as the API and the page then do
             quizzes.expire_overdue(db.session, attempt.user_id, now)
     elif kind == "quiz_expire":
@@ -265,7 +265,7 @@ def test_the_stored_rows_equal_the_rows_worked_out_from_scratch_after_random_wri
                                timedelta(days=rng.randint(1, 4), minutes=rng.randint(0, 600))])
         else:
             with time_machine.travel(now, tick=False):
-                write(rng.choice(WRITES), rng, camp, now)
+                random_write(rng.choice(WRITES), rng, camp, now)
         if roll < 0.3 or rng.random() < 0.5:   # read now and then: several writes may gather in between
             assert_current(camp["cohorts"], now)
     assert_current(camp["cohorts"], now)
@@ -385,7 +385,7 @@ def test_a_login_marks_her_row(app, camp):
         assert login(app.test_client(), mei.email).status_code == 302
         assert summaries.refresh(db.session, spring, NOW) == 1
         db.session.commit()
-    assert stored(spring)[mei.id]["last_active_at"] == NOW
+    assert stored_rows(spring)[mei.id]["last_active_at"] == NOW
 
 
 def test_no_row_is_worked_out_from_an_older_content_than_the_database_s(make_app, app, camp):
@@ -432,7 +432,7 @@ def audit() -> list[tuple[str, str]]:
     ("contacted", "trainee.contacted", MentorNote)])
 def test_a_bulk_action_reaches_each_selected_trainee_and_is_audited_for_each(app, team, action, audited, model):
     with time_machine.travel(NOW, tick=False):
-        client = as_user(app, team["mentor"])
+        client = client_as(app, team["mentor"])
         picked = [p.id for p in team["mine"][:3]]
         response = bulk(client, team["spring"].id, action, picked)
         assert response.status_code == 302 and response.location.endswith(f"/cohorts/{team['spring'].id}/dashboard")
@@ -443,7 +443,7 @@ def test_a_bulk_action_reaches_each_selected_trainee_and_is_audited_for_each(app
 
 def test_contacted_in_bulk_takes_them_off_the_attention_list(app, team):
     with time_machine.travel(NOW + timedelta(days=2), tick=False):   # day 5: everyone is behind and quiet
-        client = as_user(app, team["mentor"])
+        client = client_as(app, team["mentor"])
         attention = f"/cohorts/{team['spring'].id}/attention"
         before = client.get(attention).text
         assert all(f'data-trainee="{p.id}"' in before for p in team["mine"])
@@ -454,14 +454,14 @@ def test_contacted_in_bulk_takes_them_off_the_attention_list(app, team):
 
 @pytest.mark.parametrize("ids", ["other", "mentor", "missing"])
 def test_a_bulk_action_with_anyone_not_of_the_cohort_is_refused_whole(app, team, ids):
-    client = as_user(app, team["mentor"])
+    client = client_as(app, team["mentor"])
     stranger = {"other": team["other"].id, "mentor": team["mentor"].id, "missing": 999_999}[ids]
     assert bulk(client, team["spring"].id, "nudge", [team["mine"][0].id, stranger]).status_code == 404
     assert audit() == [] and db.session.scalar(sa.select(sa.func.count(InboxMessage.id))) == 0
 
 
 def test_a_bulk_action_needs_a_selection_an_action_and_for_a_nudge_words(app, team):
-    client = as_user(app, team["mentor"])
+    client = client_as(app, team["mentor"])
     spring, first = team["spring"].id, team["mine"][0].id
     for response in (bulk(client, spring, "nudge", []), bulk(client, spring, "delete", [first]),
                      bulk(client, spring, "nudge", [first], body="  ")):
@@ -472,14 +472,14 @@ def test_a_bulk_action_needs_a_selection_an_action_and_for_a_nudge_words(app, te
 def test_another_cohort_s_mentor_or_a_trainee_cannot_act_in_bulk(app, team):
     autumn_mentor = make_user("autumn@example.com", Role.MENTOR, team["other"].cohort, name="Other")
     for user in (autumn_mentor, team["mine"][1]):
-        client = as_user(app, user)
+        client = client_as(app, user)
         assert bulk(client, team["spring"].id, "nudge", [team["mine"][0].id]).status_code == 404
     assert audit() == []
 
 
 def test_the_table_offers_to_select_everyone_on_the_page(app, team):
     with time_machine.travel(NOW, tick=False):
-        client = as_user(app, team["mentor"])
+        client = client_as(app, team["mentor"])
         html = client.get(f"/cohorts/{team['spring'].id}/dashboard?sort=name").text
         assert sorted(card_ids(html)) == sorted(p.id for p in team["mine"]) and 'form="bulk-form" checked' not in html
         assert 'id="pick-all"' in html and 'name="csrf_token"' in html

@@ -5,7 +5,7 @@ Skipped when Debian's chromium is missing, unless REQUIRE_BROWSER=1 (as in CI).
 """
 import io
 import threading
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,7 @@ from app.wechat import jssdk
 from app.wechat.models import WechatAccount
 from tests.conftest import REPO
 from tests.factories import jpeg
-from tests.test_browser import NEXT_LESSON, PHONE, SHOTS, browser, log_in  # noqa: F401  (the module's Chromium)
+from tests.test_browser import NEXT_LESSON, PHONE, browser, log_in, shot  # noqa: F401  (the module's Chromium)
 from tests.wechat_servers import FakeWechat
 
 pytestmark = pytest.mark.browser
@@ -70,11 +70,6 @@ def live(tmp_path_factory, wechat):
     server.shutdown()
 
 
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"wechat-{name}.png"), full_page=True)
-
-
 def test_one_tap_login_from_the_join_page_to_her_first_lesson(browser, live, wechat):  # noqa: F811
     app, base = live
     context = browser.new_context(**PHONE, user_agent=WECHAT_UA)
@@ -84,19 +79,19 @@ def test_one_tap_login_from_the_join_page_to_her_first_lesson(browser, live, wec
     page.goto(f"{base}/join")
     button = page.locator("#wechat-login a")
     assert button.inner_text() == "微信一键登录"
-    shot(page, "01-join")
+    shot(page, "wechat-01-join")
     button.click()                      # to WeChat's consent page, which sends her straight back
     # (the address keeps WeChat's "#wechat_redirect": a redirect without a fragment inherits it)
     page.wait_for_url(lambda url: url.split("#")[0] == f"{base}/auth/wechat/welcome")
     assert "欢迎你，小雅" in page.locator("h1").inner_text()
-    shot(page, "02-welcome")
+    shot(page, "wechat-02-welcome")
     page.fill("input[name='invite-code']", "DEMO2026")
     page.locator("form", has=page.locator("input[name='invite-code']")).locator("button[type=submit]").click()
     page.wait_for_url(f"{base}/auth/wechat/join/DEMO2026")
     assert page.input_value("input[name=name]") == "小雅"
     assert page.locator("input[type=password]").count() == 0      # no password to invent
     page.fill("input[name=mobile]", "13700137011")
-    shot(page, "03-join-form")
+    shot(page, "wechat-03-join-form")
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
     assert "你好，小雅" in page.content()
@@ -104,7 +99,7 @@ def test_one_tap_login_from_the_join_page_to_her_first_lesson(browser, live, wec
     page.click(NEXT_LESSON)           # home leads with the day's task or the lesson: the lesson is one tap away
     assert page.url.endswith("/courses/start-here/targets-and-formula")
     assert page.locator("h1").inner_text() == "你的目标怎么变成订单"
-    shot(page, "04-first-lesson")
+    shot(page, "wechat-04-first-lesson")
 
     # Her WeChat is bound: after logging out, one tap logs her back in, silently.
     context.clear_cookies(name="session")     # logged out (the wx_seen cookie stays: the silent scope)
@@ -164,7 +159,7 @@ def test_share_cards_on_the_invite_a_checkin_and_a_milestone(browser, live, wech
         assert page.locator("[data-state=done]").count() == 1
         checkin = wait_for_card(page, base, requests)
         assert f"{day}" in checkin["title"]
-        shot(page, "05-checkin-share")
+        shot(page, "wechat-05-checkin-share")
 
         page.goto(f"{base}/progress")
         milestone = wait_for_card(page, base, requests)
