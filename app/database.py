@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+import sqlalchemy.orm as so
 from sqlalchemy.orm import DeclarativeBase, Session
 
 # Named constraints let Alembic's SQLite batch mode drop and recreate them.
@@ -58,6 +59,21 @@ class UTCDateTime(sa.types.TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Synced:
+    """The columns of a row that `content sync` keeps (app/content/sync.py): the digest that tells whether
+    it changed, and archived, never deleted, when it leaves the files (progress and attempts point at it)."""
+
+    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
+    is_archived: so.Mapped[bool] = so.mapped_column(default=False)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class SyncedFromFile(Synced):
+    """A synced row made from one file, which `content check` messages point at."""
+
+    source_path: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
 
 
 def compact_json(value) -> str:

@@ -5,11 +5,11 @@ from typing import Optional
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from app.database import Bilingual, UTCDateTime, utcnow
+from app.database import Bilingual, SyncedFromFile, UTCDateTime, utcnow
 from app.extensions import db
 
 
-class CampTask(Bilingual, db.Model):
+class CampTask(Bilingual, SyncedFromFile, db.Model):
     """One day's task, as synced from milestones/camp.yml."""
 
     __tablename__ = "camp_tasks"
@@ -25,10 +25,6 @@ class CampTask(Bilingual, db.Model):
     proof: so.Mapped[list] = so.mapped_column(sa.JSON, default=list)      # text, photo, number
     number_label_zh: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
     number_label_en: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
-    source_path: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
-    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
-    is_archived: so.Mapped[bool] = so.mapped_column(default=False)
-    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
 class TaskCheckin(db.Model):

@@ -4,11 +4,11 @@ from typing import Optional
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from app.database import Bilingual, UTCDateTime, utcnow
+from app.database import Bilingual, SyncedFromFile, UTCDateTime, utcnow
 from app.extensions import db
 
 
-class Programme(db.Model):
+class Programme(SyncedFromFile, db.Model):
     """The programme's rules as last synced from milestones/programme.yml (one row)."""
 
     __tablename__ = "programmes"
@@ -22,13 +22,9 @@ class Programme(db.Model):
     diagnosis: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
     reminders: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)  # milestones/reminders.yml
     camp: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)  # milestones/camp.yml: unlock time, make-up rule
-    source_path: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
-    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
-    is_archived: so.Mapped[bool] = so.mapped_column(default=False)
-    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
-class Milestone(Bilingual, db.Model):
+class Milestone(Bilingual, SyncedFromFile, db.Model):
     """A target such as ¥100 of earnings by day 7, as synced from milestones/<key>.yml."""
 
     __tablename__ = "milestones"
@@ -41,10 +37,6 @@ class Milestone(Bilingual, db.Model):
     metric: so.Mapped[str] = so.mapped_column(sa.String(30))
     target: so.Mapped[int] = so.mapped_column(sa.BigInteger)  # fen for earnings, a count otherwise
     by_day: so.Mapped[int] = so.mapped_column()
-    source_path: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
-    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
-    is_archived: so.Mapped[bool] = so.mapped_column(default=False)
-    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
 class Checkin(db.Model):

@@ -4,11 +4,11 @@ from typing import Optional
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from app.database import Bilingual, UTCDateTime, utcnow
+from app.database import Bilingual, Synced, SyncedFromFile, UTCDateTime, utcnow
 from app.extensions import db
 
 
-class Course(Bilingual, db.Model):
+class Course(Bilingual, Synced, db.Model):
     """A course as last synced from courses/<slug>/; archived when its folder goes away."""
 
     __tablename__ = "courses"
@@ -20,15 +20,12 @@ class Course(Bilingual, db.Model):
     title_en: so.Mapped[str] = so.mapped_column(sa.String(200))
     summary_zh: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     summary_en: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    is_archived: so.Mapped[bool] = so.mapped_column(default=False)
-    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
-    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     lessons: so.Mapped[list["Lesson"]] = so.relationship(
         back_populates="course", order_by="Lesson.position")
 
 
-class Lesson(Bilingual, db.Model):
+class Lesson(Bilingual, SyncedFromFile, db.Model):
     __tablename__ = "lessons"
     __table_args__ = (sa.UniqueConstraint("course_id", "slug", name="uq_lessons_course_slug"),)
 
@@ -46,10 +43,6 @@ class Lesson(Bilingual, db.Model):
     # Markdown is rendered and sanitised once, at sync, and served from here.
     body_html_zh: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     body_html_en: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    source_path: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
-    is_archived: so.Mapped[bool] = so.mapped_column(default=False)
-    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
-    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     course: so.Mapped[Course] = so.relationship(back_populates="lessons")
 

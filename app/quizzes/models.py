@@ -6,12 +6,12 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.database import Bilingual, UTCDateTime, utcnow
+from app.database import Bilingual, SyncedFromFile, UTCDateTime, utcnow
 from app.extensions import db
 from app.quizzes import versions
 
 
-class Quiz(Bilingual, db.Model):
+class Quiz(Bilingual, SyncedFromFile, db.Model):
     """A quiz as last synced from quizzes/; its questions, answer key included, stay server-side."""
 
     __tablename__ = "quizzes"
@@ -35,10 +35,6 @@ class Quiz(Bilingual, db.Model):
     draw: so.Mapped[Optional[int]] = so.mapped_column()
     hide_answers_until_passed: so.Mapped[bool] = so.mapped_column(default=False)
     questions: so.Mapped[list] = so.mapped_column(sa.JSON, default=list)
-    source_path: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
-    is_archived: so.Mapped[bool] = so.mapped_column(default=False)
-    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
-    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     course = so.relationship("Course")
 
