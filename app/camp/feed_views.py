@@ -13,7 +13,7 @@ from app.cohorts.mentor_views import coached_cohort_or_404
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import safe_next
-from app.core.errors import DomainError
+from app.core.errors import DomainError, commit_or_flash
 
 bp = Blueprint("feed", __name__)
 
@@ -76,17 +76,9 @@ def _post_or_404(post_id: int) -> FeedPost:
 def _act(post_id: int, action, done: str | None = None):
     """Run one action on a post she may see; 404 for the rest; back to where she was."""
     post = _post_or_404(post_id)
-    try:
-        action(post, utcnow())
-    except DomainError as e:
-        db.session.rollback()
-        if e.status == 404:
-            abort(404)
-        flash(str(e.message), "warning")
-    else:
-        db.session.commit()
-        if done:
-            flash(done, "success")
+    ok, _result = commit_or_flash(action, post, utcnow())
+    if ok and done:
+        flash(done, "success")
     fallback = (url_for("feed.cohort_feed", cohort_id=post.cohort_id) if current_user.is_staff
                 else url_for("feed.feed_page"))
     return redirect(safe_next(request.form.get("next"), fallback) + f"#post-{post.id}")

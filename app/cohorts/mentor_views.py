@@ -22,7 +22,7 @@ from app.quizzes.models import QuizAttempt
 from app.core.money import format_yuan
 from app.core import access
 from app.core.access import staff_required
-from app.core.errors import DomainError
+from app.core.errors import commit_or_flash
 from app.core import audit
 from app.reminders import inbox
 
@@ -185,16 +185,9 @@ def _act(cohort_id: int, trainee_id: int, action, anchor: str = ""):
     Back to `next` (a page of this site), else to her page (at `anchor`)."""
     cohort = coached_cohort_or_404(cohort_id)
     person = mentoring.trainee_in(db.session, cohort, trainee_id) or abort(404)
-    try:
-        result = action(person, utcnow())
-    except DomainError as e:
-        db.session.rollback()
-        if e.status == 404:
-            abort(404)
-        flash(str(e.message), "warning")
-    else:
-        db.session.commit()
-        flash(result, "success")
+    ok, done = commit_or_flash(action, person, utcnow())
+    if ok:
+        flash(done, "success")
     return redirect(safe_next(request.form.get("next"), url_for("mentor.trainee", cohort_id=cohort.id,
                                                                  trainee_id=person.id) + anchor))
 
@@ -267,16 +260,10 @@ def bulk(cohort_id: int):
     ids = sorted({int(raw) for raw in picked if raw.isascii() and raw.isdecimal() and len(raw) < 10})
     if len(ids) != len(set(picked)):
         abort(404)   # something that is no one's id
-    try:
-        n = mentoring.act_on_each(db.session, current_user, cohort, action, ids, request.form.get("body", ""),
-                                  utcnow())
-    except DomainError as e:
-        db.session.rollback()
-        if e.status == 404:
-            abort(404)
-        flash(str(e.message), "warning")
+    ok, n = commit_or_flash(mentoring.act_on_each, db.session, current_user, cohort, action, ids,
+                            request.form.get("body", ""), utcnow())
+    if not ok:
         return redirect(back)
-    db.session.commit()
     done = {"nudge": ngettext("Nudge sent to %(num)d trainee.", "Nudge sent to %(num)d trainees.", n),
             "note": ngettext("Note added for %(num)d trainee.", "Note added for %(num)d trainees.", n),
             "contacted": ngettext("Marked %(num)d trainee as contacted.", "Marked %(num)d trainees as contacted.", n)}

@@ -1,9 +1,12 @@
 """One error for every request the rules refuse: what to tell her, which fields, which status.
 
 Services raise `DomainError` before changing anything; views show `message` (or put `fields` on the
-form with `put_on_form`), the API answers `status` with `fields`. Messages stay lazy translation
-strings until shown, so they come out in the reader's language.
+form with `put_on_form`, or flash it with `commit_or_flash`), the API answers `status` with `fields`.
+Messages stay lazy translation strings until shown, so they come out in the reader's language.
 """
+from flask import abort, flash
+
+from app.extensions import db
 
 
 class DomainError(ValueError):
@@ -43,3 +46,20 @@ def put_on_form(form, error: DomainError, aliases: dict | None = None) -> list:
     if not error.fields and error.message is not None:
         left.append(error.message)
     return left
+
+
+
+def commit_or_flash(action, *args) -> tuple[bool, object]:
+    """For a view's one-click action (a button, no form to show again): run `action(*args)` and commit
+    what it did. A refusal rolls back and is flashed as a warning, except a 404, which is the answer.
+    Returns (done, the action's result)."""
+    try:
+        result = action(*args)
+    except DomainError as e:
+        db.session.rollback()
+        if e.status == 404:
+            abort(404)
+        flash(str(e.message), "warning")
+        return False, None
+    db.session.commit()
+    return True, result
