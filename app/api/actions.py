@@ -11,8 +11,8 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import force_locale
 from werkzeug.datastructures import FileStorage
 
-from app.api.views import api_lang, attempt_result, bad_request, checkin_json, error, json_body, public_question, \
-    token_required
+from app.api.views import (api_lang, attempt_result, bad_request, checkin_json, error, json_body, public_question,
+                           quiz_or_404, token_required)
 from app.camp import feed, photos, service as camp
 from app.camp.models import FeedLike, FeedPost
 from app.checkins import service as checkins
@@ -398,9 +398,7 @@ def attempt_json(attempt: QuizAttempt) -> dict:
 @bp.post("/quizzes/<slug>/start")
 @token_required
 def quiz_start(slug: str):
-    quiz = quizzes.find_quiz(db.session, slug)
-    if quiz is None:
-        return error(404, "no such quiz")
+    quiz = quiz_or_404(slug)
     now = utcnow()
     with _locale():
         quizzes.expire_overdue(db.session, g.api_user.id, now)

@@ -4,7 +4,7 @@ import random
 from functools import wraps
 
 import sqlalchemy as sa
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, abort, g, jsonify, make_response, request
 from flask_babel import force_locale
 from werkzeug.exceptions import HTTPException
 
@@ -48,6 +48,14 @@ def http_error(exc: HTTPException):
     if not request.path.startswith("/api/"):
         return exc
     return error(exc.code or 500, API_ERRORS.get(exc.code, (exc.name or "error").lower()))
+
+
+def quiz_or_404(slug: str):
+    """The quiz of that slug; a missing one ends the request with the API's 404."""
+    quiz = quizzes.find_quiz(db.session, slug)
+    if quiz is None:
+        abort(make_response(error(404, "no such quiz")))
+    return quiz
 
 
 def json_body():
@@ -138,9 +146,7 @@ def public_question(question: dict, lang: str, rng: random.Random, shuffle: bool
 @bp.get("/quizzes/<slug>")
 @token_required
 def quiz(slug: str):
-    quiz = quizzes.find_quiz(db.session, slug)
-    if quiz is None:
-        return error(404, "no such quiz")
+    quiz = quiz_or_404(slug)
     lang, rng = api_lang(), random.SystemRandom()
     status = quizzes.quiz_status(db.session, g.api_user.id, quiz)
     return jsonify({**quiz_summary(status, lang), "course": quiz.course.slug,
@@ -176,9 +182,7 @@ def attempt_result(attempt, lang: str) -> dict:
 @bp.post("/quizzes/<slug>/attempts")
 @token_required
 def submit(slug: str):
-    quiz = quizzes.find_quiz(db.session, slug)
-    if quiz is None:
-        return error(404, "no such quiz")
+    quiz = quiz_or_404(slug)
     body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("answers"), dict):
         return error(422, 'send {"answers": {"<question id>": <answer>, ...}}')
