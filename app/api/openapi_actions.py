@@ -1,5 +1,4 @@
 """The OpenAPI paths and schemas of the trainee actions (app/api/actions.py), merged into the document."""
-from app.api.openapi_parts import ERROR
 from app.api.openapi_parts import error_answers as _errors
 from app.api.openapi_parts import json_answer as _json
 
