@@ -82,11 +82,8 @@ def _same_shape(a: GiftQuestion, b: GiftQuestion) -> bool:
 
 
 def load_gift_quiz(path: Path, root: Path, courses: dict, problems: list[Problem]) -> QuizSpec | None:
-    report = Report(problems, relative(path, root))
-    slug = path.name[: -len(".gift")]
-    reader = QuizReader(slug, report)
-    if not SLUG.match(slug):
-        reader.problem(1, f'file name "{slug}": use lowercase letters, digits and dashes')
+    reader = QuizReader.for_file(path, root, problems, ".gift")
+    slug, report = reader.slug, reader.report
 
     settings_path = path.with_name(path.name + ".yml")
     settings_report = Report(problems, relative(settings_path, root))

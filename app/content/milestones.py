@@ -4,7 +4,7 @@ from pathlib import Path
 
 from app.content.camp import CampSpec, load_camp
 from app.content.diagnosis import read_diagnosis
-from app.content.loader import SLUG, CourseSpec, Problem, Report, digest, relative, read_yaml_file
+from app.content.loader import CourseSpec, Problem, Report, digest, relative, read_yaml_file
 from app.content.quizzes import QuizReader
 from app.content.reminders import load_reminders
 from app.core.money import parse_yuan
@@ -81,11 +81,8 @@ def load_programme(path: Path, root: Path, courses: list[CourseSpec], problems: 
 
 
 def load_milestone(path: Path, root: Path, problems: list[Problem]) -> MilestoneSpec | None:
-    report = Report(problems, relative(path, root))
-    key = path.name[: -len(".yml")]
-    reader = QuizReader(key, report)
-    if not SLUG.match(key):
-        reader.problem(1, f'file name "{key}": use lowercase letters, digits and dashes')
+    reader = QuizReader.for_file(path, root, problems, ".yml")
+    key, report = reader.slug, reader.report
     node = read_yaml_file(path, report)
     if node is None:
         return None

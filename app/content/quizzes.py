@@ -44,11 +44,21 @@ def opaque_id(*parts) -> str:
 
 
 class QuizReader:
-    """Checks one quiz's fields; every problem goes to `report` and reading carries on."""
+    """Checks one content file's fields (a quiz's first); every problem goes to `report` and reading
+    carries on."""
 
     def __init__(self, slug: str, report: Report):
         self.slug, self.report = slug, report
         self.ok = True
+
+    @classmethod
+    def for_file(cls, path: Path, root: Path, problems: list[Problem], suffix: str) -> "QuizReader":
+        """A reader for a file named after its key (the name less `suffix`), which must be a slug."""
+        key = path.name[: -len(suffix)]
+        reader = cls(key, Report(problems, relative(path, root)))
+        if not SLUG.match(key):
+            reader.problem(1, f'file name "{key}": use lowercase letters, digits and dashes')
+        return reader
 
     def problem(self, line: int, message: str) -> None:
         # A field both required and checked (e.g. text:) must not be reported missing twice.
@@ -323,11 +333,8 @@ def check_draw(reader: QuizReader, node: Node, settings: dict, questions: list[d
 
 
 def load_yaml_quiz(path: Path, root: Path, courses: dict, problems: list[Problem]) -> QuizSpec | None:
-    report = Report(problems, relative(path, root))
-    slug = path.name[: -len(".yml")]
-    reader = QuizReader(slug, report)
-    if not SLUG.match(slug):
-        reader.problem(1, f'file name "{slug}": use lowercase letters, digits and dashes')
+    reader = QuizReader.for_file(path, root, problems, ".yml")
+    slug, report = reader.slug, reader.report
     node = read_yaml_file(path, report)
     if node is None or not node.is_mapping:
         if node is not None:

@@ -60,7 +60,7 @@ def load_wechat(reader, node, rules: dict[str, set[str]], check_texts, placehold
                     reader.problem(line, f"{where}data.{name}: text, or zh: and en: under it")
                 else:
                     for lang in LANGS:
-                        _check_placeholders(reader, line, texts[lang], rules[rule] | EXTRA, f"{where}data.{name}", placeholders)
+                        check_placeholders(reader, line, texts[lang], rules[rule] | EXTRA, f"{where}data.{name}", placeholders)
                 if texts:
                     fields[name] = texts
         out[rule] = {"template_id": str(template_id or "").strip(), "kind": kind, "data": fields}
@@ -106,15 +106,16 @@ def load_sms(reader, node, rules: dict[str, set[str]], placeholders) -> dict:
                                                     f"or the template's variables, e.g. {{name: \"{{milestone}}\"}}")
             params = {}
         for text in (params or {}).values():
-            _check_placeholders(reader, spec.get("params").line, text, rules[rule] | EXTRA, f"{where}params", placeholders)
+            check_placeholders(reader, spec.get("params").line, text, rules[rule] | EXTRA, f"{where}params", placeholders)
         out["rules"][rule] = {"template_id": str(template_id or "").strip(), "params": dict(params or {})}
     return out
 
 
-def _check_placeholders(reader, line: int, text: str, allowed: set[str], where: str, placeholders) -> None:
+def check_placeholders(reader, line: int, text: str, allowed: set[str], where: str, placeholders) -> None:
+    """Report braces that do not pair up, and a {name} this rule does not have (reminders' texts too)."""
     names = placeholders(text)
     if names is None:
         reader.problem(line, f"{where}: unbalanced {{ or }} (write {{{{ for a brace)")
     elif unknown := names - allowed:
         reader.problem(line, f"{where}: unknown placeholder {{{sorted(unknown)[0]}}} "
-                             f"(this rule has: {', '.join(sorted(allowed))})")
+                             f"(this rule has: {', '.join(sorted(allowed)) or 'none'})")

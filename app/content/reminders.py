@@ -114,13 +114,8 @@ def _texts(reader: QuizReader, rule, field: str, allowed: set[str], where: str) 
         value = sub.value.get(lang)
         if not isinstance(value, str) or not value.strip():
             continue  # reported above
-        line = sub.get(lang).line
-        names = _placeholders(value)
-        if names is None:
-            reader.problem(line, f"{where}{field}.{lang}: unbalanced {{ or }} (write {{{{ for a brace)")
-        elif unknown := names - allowed:
-            reader.problem(line, f"{where}{field}.{lang}: unknown placeholder {{{sorted(unknown)[0]}}} "
-                                 f"(this rule has: {', '.join(sorted(allowed)) or 'none'})")
+        reminder_channels.check_placeholders(reader, sub.get(lang).line, value, allowed, f"{where}{field}.{lang}",
+                                             _placeholders)
         out[lang] = value.strip()
     return out
 

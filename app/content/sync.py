@@ -84,17 +84,20 @@ def sync_courses(session: Session, specs: list[CourseSpec], now: datetime) -> Sy
             session.flush()
             seen_lessons.add(lesson.id)
 
-    for course in courses.values():
-        if course.id not in seen_courses and not course.is_archived:
-            course.is_archived, course.updated_at = True, now
-            report.archived.append(course.slug)
-    for lesson in lessons.values():
-        if lesson.id not in seen_lessons and not lesson.is_archived:
-            lesson.is_archived, lesson.updated_at = True, now
-            report.archived.append(lesson.source_path or lesson.slug)
+    _archive((c for c in courses.values() if c.id not in seen_courses), now, report, lambda c: c.slug)
+    _archive((lesson for lesson in lessons.values() if lesson.id not in seen_lessons), now, report,
+             lambda lesson: lesson.source_path or lesson.slug)
     session.flush()
     _version(session, report, now)
     return report
+
+
+def _archive(gone, now: datetime, report: SyncReport, name) -> None:
+    """Rows whose file went away: archived once (never deleted: progress and attempts point at them)."""
+    for row in gone:
+        if not row.is_archived:
+            row.is_archived, row.updated_at = True, now
+            report.archived.append(name(row))
 
 
 def _quiz_fields(spec: QuizSpec, course_id: int, lesson_id: int | None) -> dict:
@@ -116,10 +119,7 @@ def sync_quizzes(session: Session, specs: list[QuizSpec], now: datetime, report:
         fields = _quiz_fields(spec, course.id, lessons.get((course.id, spec.lesson)))
         _upsert(session, quizzes.get(spec.slug), Quiz, fields, f"quiz {spec.slug}", now, report, slug=spec.slug)
     seen = {spec.slug for spec in specs}
-    for quiz in quizzes.values():
-        if quiz.slug not in seen and not quiz.is_archived:
-            quiz.is_archived, quiz.updated_at = True, now
-            report.archived.append(quiz.source_path or quiz.slug)
+    _archive((q for q in quizzes.values() if q.slug not in seen), now, report, lambda q: q.source_path or q.slug)
     session.flush()
     _version(session, report, now)
 
@@ -140,10 +140,8 @@ def sync_milestones(session: Session, programme, milestones, now: datetime, repo
                       target=spec.target, by_day=spec.by_day, source_path=spec.source_path,
                       content_hash=spec.content_hash, is_archived=False)
         _upsert(session, rows.get(spec.key), Milestone, fields, f"milestone {spec.key}", now, report, key=spec.key)
-    for row in rows.values():
-        if row.key not in {m.key for m in milestones} and not row.is_archived:
-            row.is_archived, row.updated_at = True, now
-            report.archived.append(row.source_path or row.key)
+    kept = {m.key for m in milestones}
+    _archive((r for r in rows.values() if r.key not in kept), now, report, lambda r: r.source_path or r.key)
     sync_camp_tasks(session, programme.camp.tasks if programme and programme.camp else [], now, report)
     session.flush()
     _version(session, report, now)
@@ -161,10 +159,7 @@ def sync_camp_tasks(session: Session, specs: list[CampTaskSpec], now: datetime, 
     """Upsert the camp's tasks by key; a task gone from camp.yml is archived, her 打卡 on it kept."""
     rows = {t.key: t for t in session.scalars(sa.select(CampTask))}
     seen = {spec.key for spec in specs}
-    for row in rows.values():
-        if row.key not in seen and not row.is_archived:
-            row.is_archived, row.updated_at = True, now
-            report.archived.append(f"camp task {row.key}")
+    _archive((r for r in rows.values() if r.key not in seen), now, report, lambda r: f"camp task {r.key}")
     for spec in specs:
         _upsert(session, rows.get(spec.key), CampTask, _camp_task_fields(spec), f"camp task {spec.key}", now,
                 report, key=spec.key)

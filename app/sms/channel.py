@@ -2,13 +2,13 @@
 within her daily cap and her cohort's monthly budget; over either, the text is skipped and the
 outbox says why. Counted from the outbox itself, so every dispatcher sees the same numbers."""
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.models import User
 from app.checkins.service import get_programme
+from app.core import calendar
 from app.database import utcnow
 from app.reminders import channel_choices
 from app.reminders.channels import Channel, Dead, Rendered, Retry, Skip
@@ -27,7 +27,7 @@ def _sent(session, *conditions) -> int:
 
 
 def month_start(now: datetime, zone: str | None) -> datetime:
-    local = now.astimezone(ZoneInfo(zone or "Asia/Shanghai"))
+    local = now.astimezone(calendar.zone(zone))
     return datetime.combine(local.date().replace(day=1), time(0), local.tzinfo)
 
 
