@@ -5,9 +5,12 @@ Skipped when Debian's chromium is missing, unless REQUIRE_BROWSER=1 (as in CI).
 import os
 import shutil
 import threading
+from datetime import datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
@@ -521,10 +524,14 @@ def test_each_copy_ready_script_copies_in_one_tap_with_or_without_the_clipboard_
     # WeChat's browser on a plain http page has no navigator.clipboard: the selection fallback copies.
     wechat = context.new_page()
     wechat.add_init_script(NO_CLIPBOARD_API)
-    wechat.goto(f"{live_url}/today")                     # day 7: the first group order's 接龙 template
-    assert wechat.evaluate("navigator.clipboard === undefined")
-    wechat.locator(".lesson-body .copy-button").first.click()
-    wechat.wait_for_function("document.querySelector('.copy-button').dataset.copied === '1'")
+    # Day 7's task opens at 08:00 her time: before that (on a night run), wait for 09:00, forward only.
+    zone = ZoneInfo("Asia/Shanghai")
+    opened = max(datetime.now(zone), datetime.combine(datetime.now(zone).date(), time(9, 0), zone))
+    with time_machine.travel(opened, tick=True):
+        wechat.goto(f"{live_url}/today")                 # day 7: the first group order's 接龙 template
+        assert wechat.evaluate("navigator.clipboard === undefined")
+        wechat.locator(".lesson-body .copy-button").first.click()
+        wechat.wait_for_function("document.querySelector('.copy-button').dataset.copied === '1'")
     page.bring_to_front()
     assert page.evaluate("navigator.clipboard.readText()") == (
         "#接龙 赣南脐橙5斤装 29.9元\n⏰ 今晚9点半截单；地址电话请私信我\n✅ 收到有坏果，拍照私信我，按平台规则处理\n1. 小林 1箱")
