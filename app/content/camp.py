@@ -3,7 +3,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.content.loader import SLUG, CourseSpec, Problem, Report, digest, relative, read_yaml_file
+from app.content.loader import SLUG, CourseSpec, Problem, Report, digest, relative
 from app.content.quizzes import QuizReader
 from app.content.render import render_markdown
 from app.content.yamlnode import Node, both_languages
@@ -51,13 +51,9 @@ def load_camp(path: Path, root: Path, courses: list[CourseSpec], problems: list[
     """The camp plan, or None after reporting every problem found as path:line."""
     report = Report(problems, relative(path, root))
     reader = QuizReader("camp", report)
-    node = read_yaml_file(path, report)
+    node = reader.read_mapping(path, FIELDS, FIELDS, "unlock_at:, makeup: and tasks:")
     if node is None:
         return None
-    if not node.is_mapping:
-        reader.problem(node.line, "expected unlock_at:, makeup: and tasks:")
-        return None
-    reader.fields(node, FIELDS, FIELDS)
     unlock_at = _clock(reader, node, "unlock_at")
     per_week, within_hours = _makeup(reader, node.get("makeup"))
     lessons = {f"{c.slug}/{lesson.slug}" for c in courses for lesson in c.lessons}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from app.content.camp import CampSpec, load_camp
 from app.content.diagnosis import read_diagnosis
-from app.content.loader import CourseSpec, Problem, Report, digest, relative, read_yaml_file
+from app.content.loader import CourseSpec, Problem, Report, digest, relative
 from app.content.quizzes import QuizReader
 from app.content.reminders import load_reminders
 from app.core.money import parse_yuan
@@ -55,11 +55,10 @@ def _lessons(courses: list[CourseSpec]) -> set[str]:
 def load_programme(path: Path, root: Path, courses: list[CourseSpec], problems: list[Problem]) -> ProgrammeSpec | None:
     report = Report(problems, relative(path, root))
     reader = QuizReader("programme", report)
-    node = read_yaml_file(path, report)
+    fields = {"checkin_days", "asks", "behind_margin_percent", "correction_days", "diagnosis"}
+    node = reader.read_mapping(path, fields, fields, "the programme's fields (" + ", ".join(sorted(fields)) + ")")
     if node is None:
         return None
-    fields = {"checkin_days", "asks", "behind_margin_percent", "correction_days", "diagnosis"}
-    reader.fields(node, fields, fields)
     days = node.value.get("checkin_days")
     if "checkin_days" in node.value and (not isinstance(days, list) or not days or sorted(set(days)) != days
                                          or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365
@@ -83,11 +82,10 @@ def load_programme(path: Path, root: Path, courses: list[CourseSpec], problems: 
 def load_milestone(path: Path, root: Path, problems: list[Problem]) -> MilestoneSpec | None:
     reader = QuizReader.for_file(path, root, problems, ".yml")
     key, report = reader.slug, reader.report
-    node = read_yaml_file(path, report)
+    fields = {"order", "title", "metric", "target", "by_day"}
+    node = reader.read_mapping(path, fields, fields, "the milestone's fields (" + ", ".join(sorted(fields)) + ")")
     if node is None:
         return None
-    fields = {"order", "title", "metric", "target", "by_day"}
-    reader.fields(node, fields, fields)
     metric = node.value.get("metric")
     if "metric" in node.value and metric not in METRICS:
         reader.problem(node.get("metric").line, f"metric: one of {', '.join(sorted(METRICS))}")

@@ -66,6 +66,18 @@ class QuizReader:
             self.report(line, message)
         self.ok = False
 
+    def read_mapping(self, path: Path, allowed: set[str], required: set[str], expected: str) -> Node | None:
+        """The file's YAML when it is a mapping of fields (checked against `allowed` and `required`);
+        None, with the problem reported, when it cannot be read or is something else."""
+        node = read_yaml_file(path, self.report)
+        if node is None:
+            return None
+        if not node.is_mapping:
+            self.problem(node.line, f"expected {expected}")
+            return None
+        self.fields(node, allowed, required)
+        return node
+
     def fields(self, node: Node, allowed: set[str], required: set[str], where: str = "") -> None:
         seen = set()
         for key, line in node.keys():
@@ -335,12 +347,10 @@ def check_draw(reader: QuizReader, node: Node, settings: dict, questions: list[d
 def load_yaml_quiz(path: Path, root: Path, courses: dict, problems: list[Problem]) -> QuizSpec | None:
     reader = QuizReader.for_file(path, root, problems, ".yml")
     slug, report = reader.slug, reader.report
-    node = read_yaml_file(path, report)
-    if node is None or not node.is_mapping:
-        if node is not None:
-            report(node.line, "expected the quiz's fields (course:, title:, questions: ...)")
+    node = reader.read_mapping(path, SETTINGS | {"questions"}, {"course", "title", "questions"},
+                               "the quiz's fields (course:, title:, questions: ...)")
+    if node is None:
         return None
-    reader.fields(node, SETTINGS | {"questions"}, {"course", "title", "questions"})
     course, lesson = lesson_links(reader, node, courses)
     settings = reader.settings(node)
     items = node.get("questions")

@@ -4,7 +4,7 @@ import string
 from pathlib import Path
 
 from app.content import reminder_channels
-from app.content.loader import Problem, Report, digest, relative, read_yaml_file
+from app.content.loader import Problem, Report, digest, relative
 from app.content.quizzes import QuizReader
 from app.content.yamlnode import LANGS, both_languages
 
@@ -37,11 +37,10 @@ def load_reminders(path: Path, root: Path, milestone_keys: set[str], problems: l
     """The file as a plain dict (stored on the programme by sync), or None with its problems reported."""
     report = Report(problems, relative(path, root))
     reader = QuizReader("reminders", report)
-    node = read_yaml_file(path, report)
+    node = reader.read_mapping(path, {"send_at", "digest_at", "quiet_hours", "rules", "wechat", "sms"},
+                               {"send_at", "quiet_hours", "rules"}, "send_at:, quiet_hours: and rules:")
     if node is None:
         return None
-    reader.fields(node, {"send_at", "digest_at", "quiet_hours", "rules", "wechat", "sms"},
-                  {"send_at", "quiet_hours", "rules"})
     out = {"source_path": report.path}
 
     def clock(parent, key, where=""):

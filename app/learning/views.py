@@ -55,9 +55,7 @@ def step_url(step) -> str:
 @bp.post("/courses/<slug>/<lesson_slug>/done")
 @login_required
 def mark_done(slug: str, lesson_slug: str):
-    lesson = service.find_lesson(db.session, slug, lesson_slug)
-    if lesson is None:
-        abort(404)
+    lesson = service.find_lesson(db.session, slug, lesson_slug) or abort(404)
     service.mark_lesson_done(db.session, current_user, lesson, utcnow())
     db.session.commit()
     catalogue = service.catalogue(db.session, current_user.id)
@@ -74,9 +72,7 @@ def mark_done(slug: str, lesson_slug: str):
 @bp.post("/courses/<slug>/<lesson_slug>/undo")
 @login_required
 def mark_not_done(slug: str, lesson_slug: str):
-    lesson = service.find_lesson(db.session, slug, lesson_slug)
-    if lesson is None:
-        abort(404)
+    lesson = service.find_lesson(db.session, slug, lesson_slug) or abort(404)
     service.mark_lesson_not_done(db.session, current_user, lesson, utcnow())
     db.session.commit()
     return redirect(url_for("learning.lesson", slug=slug, lesson_slug=lesson_slug))
