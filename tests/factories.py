@@ -19,6 +19,7 @@ from app.accounts.models import User
 from app.accounts.service import create_user
 from app.api.models import create_token
 from app.camp.models import CampTask
+from app.checkins.service import record_checkin
 from app.cohorts.models import Cohort
 from app.content import load_content
 from app.core.access import Role
@@ -102,6 +103,17 @@ def two_cohorts(start: date = START, **trainee_fields) -> TwoCohorts:
         make_user("admin@example.com", Role.ADMIN, name="Admin", locale="en"),
         make_trainee("mei@example.com", mine, name="美美", **trainee_fields),
         make_trainee("ana@example.com", other, name="Ana", **trainee_fields))
+
+
+def check_in(user, n: int, earnings: str = "40", *, clock: str = "12:00", at: datetime | None = None,
+             start: date = START, source: str = "web", **counts):
+    """Her check-in for programme day n (a cohort starting on `start`), made at `clock` that day (or at
+    `at`), through the service as the form or the import writes it; committed."""
+    checkin, _ = record_checkin(db.session, user, {"date": programme_date(n, start).isoformat(), "earnings": earnings,
+                                                   **{k: str(v) for k, v in counts.items()}},
+                                at or on(n, clock, start=start), source=source)
+    db.session.commit()
+    return checkin
 
 
 def camp_task(n: int) -> CampTask:

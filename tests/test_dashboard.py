@@ -4,6 +4,7 @@ the CSV export, escaping of everything people wrote, nudges, and queries that do
 The clock stands at noon in Shanghai on 20 May 2026: day 11 of cohorts starting on 10 May.
 """
 import csv
+import functools
 import io
 import re
 from datetime import date, datetime, timedelta, timezone
@@ -15,15 +16,15 @@ import time_machine
 from app.accounts.models import User
 from app.core.access import Role
 from app.checkins.models import Checkin
-from app.checkins.service import record_checkin
 from app.cohorts.models import MentorNote
 from app.reminders.models import InboxMessage
 from app.extensions import db
 from app.learning.models import Lesson
 from app.quizzes import service as quiz_service
 from app.quizzes.models import QuizAttempt
+from tests import factories
 from tests.factories import (EVIL, SCRIPT, TwoCohorts, api_headers, assert_inert, client_as, count, frozen_clock,
-                             make_trainee, programme_date, two_cohorts)
+                             make_trainee, two_cohorts)
 from bench.dashboard import seed_trainees
 from tests.conftest import count_queries, english, make_cohort
 from tests.quiz_helpers import load_test_quizzes
@@ -40,13 +41,8 @@ clock = frozen_clock(NOW, autouse=True)
 
 # --- people and what they did ----------------------------------------------------------------------
 
-def check_in(user, n: int, earnings: str = "40", at: datetime | None = None, **fields):
-    """Her check-in for day n, made at noon that day unless `at` says otherwise."""
-    when = at or datetime(2026, 5, 10, 4, tzinfo=UTC) + timedelta(days=n - 1)
-    checkin, _ = record_checkin(db.session, user, {"date": programme_date(n, START).isoformat(), "earnings": earnings, **fields},
-                                when, source="import")
-    db.session.commit()
-    return checkin
+# The factory's check-in on this file's calendar, as the mentors' CSV import writes it.
+check_in = functools.partial(factories.check_in, start=START, source="import")
 
 
 def doing_well(user, last_day: int = 10, earnings: str = "40"):

@@ -15,8 +15,8 @@ from app.reminders.rules import run_rules
 from app.wechat import client, service
 from app.wechat.models import WechatCredential
 from tests.conftest import _test_config, english, login
-from tests.factories import on
-from tests.test_reminders import START, camp, inbox_of, open_lesson, record_day, tick  # noqa: F401
+from tests.factories import check_in, on
+from tests.test_reminders import START, camp, inbox_of, open_lesson, tick  # noqa: F401
 from tests.wechat_servers import FakeTencentSms, FakeWechat
 
 
@@ -56,17 +56,17 @@ def test_thirty_days_with_the_new_channels(reach, wx, texts):
     template reaches her 公众号 too, and the few worth money come by text, at most one a day."""
     cohort, mei = reach
     plan = {
-        1: lambda: (record_day(mei, 1, "19:00", "0", group_members=20), open_lesson(mei, 1, 0)),
-        10: lambda: (record_day(mei, 10, "18:00", "40", group_members=120), open_lesson(mei, 10, 1)),
+        1: lambda: (check_in(mei, 1, "0", clock="19:00", start=START, group_members=20), open_lesson(mei, 1, 0)),
+        10: lambda: (check_in(mei, 10, "40", clock="18:00", start=START, group_members=120), open_lesson(mei, 10, 1)),
         13: lambda: open_lesson(mei, 13, 2),
-        14: lambda: record_day(mei, 14, "19:00", "300"),
+        14: lambda: check_in(mei, 14, "300", clock="19:00", start=START),
         17: lambda: open_lesson(mei, 17, 3),
-        21: lambda: record_day(mei, 21, "19:00", "600"),
+        21: lambda: check_in(mei, 21, "600", clock="19:00", start=START),
         23: lambda: open_lesson(mei, 23, 4),
         28: lambda: open_lesson(mei, 28, 5),
     }
-    late = {3: lambda: record_day(mei, 3, "22:00", "10"), 6: lambda: record_day(mei, 6, "22:00", "95"),
-            30: lambda: record_day(mei, 30, "22:00", "80")}
+    late = {3: lambda: check_in(mei, 3, "10", clock="22:00", start=START), 6: lambda: check_in(mei, 6, "95", clock="22:00", start=START),
+            30: lambda: check_in(mei, 30, "80", clock="22:00", start=START)}
     for day in range(1, 32):
         plan.get(day, lambda: None)()
         tick(on(day, "21:45", start=START))
@@ -206,21 +206,21 @@ def test_subscribe_notification_kind(reach, wx):
 
 def test_texts_within_the_daily_cap_and_the_monthly_budget(reach, texts):
     cohort, mei = reach
-    record_day(mei, 1, "19:00", "150")        # ¥100 reached on day 1: a text
+    check_in(mei, 1, "150", clock="19:00", start=START)        # ¥100 reached on day 1: a text
     tick(on(1, "21:45", start=START))
     sms = rows("sms")
     assert [(m.rule, m.state) for m in sms] == [("milestone_achieved", "sent")]
     (number, template, params), = texts.sent
     assert (number, template) == ("+8613800000001", "REPLACE-WITH-SMS-TEMPLATE-milestone-achieved")
     assert params and "100" in params[0]     # the milestone's title, in her language
-    record_day(mei, 2, "19:00", "1200")       # ¥1,000 the next evening: within 24 hours of the first text
+    check_in(mei, 2, "1200", clock="19:00", start=START)       # ¥1,000 the next evening: within 24 hours of the first text
     tick(on(2, "21:40", start=START))
     assert rows("sms")[-1].state == OutboxMessage.SKIPPED and "daily cap" in rows("sms")[-1].last_error
     from app.checkins.service import get_programme
     programme = get_programme(db.session)
     programme.reminders = {**programme.reminders, "sms": {**programme.reminders["sms"], "monthly_budget": 1}}
     db.session.commit()
-    record_day(mei, 3, "19:00", "1300", group_members=150)   # 100 members: a third milestone, a day later
+    check_in(mei, 3, "1300", clock="19:00", start=START, group_members=150)   # 100 members: a third milestone, a day later
     tick(on(3, "21:50", start=START))
     last = rows("sms")[-1]
     assert last.state == OutboxMessage.SKIPPED and "monthly SMS budget" in last.last_error
@@ -232,7 +232,7 @@ def test_sms_provider_down_then_refusing(reach, texts, app):
     cohort, mei = reach
     app.config["SMS_HTTP_TIMEOUT"] = 1
     texts.down = True
-    record_day(mei, 1, "19:00", "150")
+    check_in(mei, 1, "150", clock="19:00", start=START)
     tick(on(1, "21:45", start=START))
     assert rows("sms")[0].state == OutboxMessage.PENDING
     texts.down = False
@@ -251,7 +251,7 @@ def test_her_preferences_list_every_channel_and_turn_them_off(reach, wx, app):
     assert web.post("/preferences/channels", data={"channel": "wechat", "on": "0"}).status_code == 302
     assert web.post("/preferences/channels", data={"channel": "sms", "on": "0"}).status_code == 302
     assert not channel_choices.is_enabled(db.session, mei.id, "wechat")
-    record_day(mei, 1, "19:00", "150")
+    check_in(mei, 1, "150", clock="19:00", start=START)
     tick(on(1, "21:45", start=START))
     assert {m.channel for m in db.session.scalars(sa.select(OutboxMessage))} == {"inapp"}
     assert web.post("/preferences/channels", data={"channel": "wechat", "on": "1"}).status_code == 302
@@ -324,7 +324,7 @@ def test_which_reminders_work_per_rule_and_channel(reach, wx, texts, admin_clien
     cohort, mei = reach
     wx.fail_next("/cgi-bin/message/template/send", 45009)
     tick(on(1, "21:45", start=START))                      # checkin_due: inbox sent, 公众号 retried
-    record_day(mei, 1, "22:00", "20")           # she acts within the hour
+    check_in(mei, 1, "20", clock="22:00", start=START)           # she acts within the hour
     tick(on(1, "22:16", start=START))                      # the 公众号 message goes out now (no longer due: skipped)
     tick(on(3, "21:45", start=START))                      # day 3: she does nothing
     wx.fail_next("/cgi-bin/message/template/send", 40003)   # an invalid openid: dead

@@ -1,12 +1,11 @@
 """Reminder rules and dispatch, walked through a trainee's first 30 days with a fixed clock."""
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from app.core.access import Role
 from app.camp.models import CampTask
-from app.checkins.service import record_checkin
 from app.cohorts.models import Cohort
 from app.reminders.models import InboxMessage
 from app.extensions import db
@@ -14,7 +13,7 @@ from app.learning.models import Lesson, LessonProgress
 from app.reminders import outbox
 from app.reminders.models import DeliveryTry, OutboxMessage, ReminderPreference
 from app.reminders.rules import run_rules
-from tests.factories import make_trainee, on
+from tests.factories import check_in, make_trainee, on
 from tests.conftest import make_user
 
 START = date(2026, 3, 2)
@@ -40,12 +39,6 @@ def tick(now: datetime):
     db.session.commit()
     outcomes = outbox.dispatch(db.session, now)
     return created, outcomes
-
-
-def record_day(user, day: int, clock: str, earnings: str, **counts):
-    record_checkin(db.session, user, {"date": (START + timedelta(days=day - 1)).isoformat(), "earnings": earnings,
-                                      **{k: str(v) for k, v in counts.items()}}, on(day, clock, start=START))
-    db.session.commit()
 
 
 def open_lesson(user, day: int, index: int = 0):
@@ -86,7 +79,7 @@ def test_a_reminder_for_something_she_did_meanwhile_is_not_sent(camp):
     cohort, mei = camp
     run_rules(db.session, on(1, "21:40", start=START))
     db.session.commit()
-    record_day(mei, 1, "21:41", "12")
+    check_in(mei, 1, "12", clock="21:41", start=START)
     assert outbox.dispatch(db.session, on(1, "21:42", start=START)) == {"skipped": 1}
     assert inbox_of(mei) == []
 
@@ -106,21 +99,21 @@ def test_thirty_days_of_reminders_in_order_and_in_her_language(camp):
     mei.locale = "en"
     db.session.commit()
     plan = {  # day: what she does before the evening's reminders (and after, marked late)
-        1: lambda: (record_day(mei, 1, "19:00", "0", group_members=20), open_lesson(mei, 1, 0)),
+        1: lambda: (check_in(mei, 1, "0", clock="19:00", start=START, group_members=20), open_lesson(mei, 1, 0)),
         3: lambda: None,
         6: lambda: None,
-        10: lambda: (record_day(mei, 10, "18:00", "40", group_members=120), open_lesson(mei, 10, 1)),
+        10: lambda: (check_in(mei, 10, "40", clock="18:00", start=START, group_members=120), open_lesson(mei, 10, 1)),
         13: lambda: open_lesson(mei, 13, 2),
-        14: lambda: record_day(mei, 14, "19:00", "300"),
+        14: lambda: check_in(mei, 14, "300", clock="19:00", start=START),
         17: lambda: open_lesson(mei, 17, 3),
-        21: lambda: record_day(mei, 21, "19:00", "600"),
+        21: lambda: check_in(mei, 21, "600", clock="19:00", start=START),
         23: lambda: open_lesson(mei, 23, 4),
         28: lambda: open_lesson(mei, 28, 5),
     }
     late = {  # after the 21:45 run, before the 23:00 one
-        3: lambda: record_day(mei, 3, "22:00", "10"),
-        6: lambda: record_day(mei, 6, "22:00", "95"),
-        30: lambda: record_day(mei, 30, "22:00", "80"),
+        3: lambda: check_in(mei, 3, "10", clock="22:00", start=START),
+        6: lambda: check_in(mei, 6, "95", clock="22:00", start=START),
+        30: lambda: check_in(mei, 30, "80", clock="22:00", start=START),
     }
     received = []
     for day in range(1, 32):
@@ -185,7 +178,7 @@ def test_email_in_her_language_once_with_an_unsubscribe_link(camp, mail):
 
 def test_an_email_due_in_quiet_hours_waits_for_the_morning(camp, mail):
     cohort, mei = camp
-    record_day(mei, 1, "22:40", "120")                   # ¥100 reached at 22:40: celebrate, but quietly
+    check_in(mei, 1, "120", clock="22:40", start=START)                   # ¥100 reached at 22:40: celebrate, but quietly
     assert tick(on(1, "22:45", start=START))[1] == {"sent": 1, "later": 1}   # the inbox now; the email is held
     assert mail.messages == [] and len(inbox_of(mei)) == 1
     assert tick(on(2, "07:59", start=START))[1] == {}
@@ -213,7 +206,7 @@ def test_the_cohort_group_gets_one_digest_mentioning_who_has_not_checked_in(camp
     db.session.add(ReminderPreference(user_id=quiet.id, group_mention=False))
     db.session.commit()
     robot(cohort, "wecom", http_sink.url("/cgi-bin/webhook/send?key=k1"))
-    record_day(lan, 3, "19:00", "20")
+    check_in(lan, 3, "20", clock="19:00", start=START)
     tick(on(3, "21:45", start=START))
     tick(on(3, "22:10", start=START))
     assert len(http_sink.accepted) == 1
@@ -227,7 +220,7 @@ def test_the_cohort_group_gets_one_digest_mentioning_who_has_not_checked_in(camp
 def test_no_digest_when_everyone_checked_in(camp, http_sink):
     cohort, mei = camp
     robot(cohort, "dingtalk", http_sink.url("/robot/send?access_token=t"), "SEC123")
-    record_day(mei, 1, "19:00", "5")
+    check_in(mei, 1, "5", clock="19:00", start=START)
     assert tick(on(1, "21:45", start=START))[1] == {"skipped": 1}
     assert http_sink.requests == []
 
