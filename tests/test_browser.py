@@ -514,7 +514,8 @@ def test_each_copy_ready_script_copies_in_one_tap_with_or_without_the_clipboard_
     assert quotes.count() == buttons.count() == 4
     assert buttons.first.bounding_box()["height"] >= 44
     buttons.first.click()
-    page.wait_for_function("document.querySelector('.copy-button').dataset.copied === '1'")
+    # A selector, not wait_for_function: a string evaluated in the page is refused by our CSP (no 'unsafe-eval').
+    page.locator(".copy-button").first.and_(page.locator("[data-copied='1']")).wait_for()
     assert buttons.first.inner_text() == "已复制"
     assert page.evaluate("navigator.clipboard.readText()") == (
         "王姐，上次你说（孩子早上不爱吃饭），我家这两周在吃一款燕麦，泡牛奶三分钟，孩子自己会去拿。"
@@ -531,7 +532,7 @@ def test_each_copy_ready_script_copies_in_one_tap_with_or_without_the_clipboard_
         wechat.goto(f"{live_url}/today")                 # day 7: the first group order's 接龙 template
         assert wechat.evaluate("navigator.clipboard === undefined")
         wechat.locator(".lesson-body .copy-button").first.click()
-        wechat.wait_for_function("document.querySelector('.copy-button').dataset.copied === '1'")
+        wechat.locator(".copy-button").first.and_(wechat.locator("[data-copied='1']")).wait_for()
     page.bring_to_front()
     assert page.evaluate("navigator.clipboard.readText()") == (
         "#接龙 赣南脐橙5斤装 29.9元\n⏰ 今晚9点半截单；地址电话请私信我\n✅ 收到有坏果，拍照私信我，按平台规则处理\n1. 小林 1箱")
