@@ -6,9 +6,9 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask import Flask, jsonify
-from flask.templating import Environment
 
 from app import compression, config, home, i18n, layout, ops, security
+from app.templating import TemplateEnvironment
 from app.accounts import commands as accounts_commands
 from app.accounts import views as accounts_views
 from app.api import actions as api_actions
@@ -52,18 +52,6 @@ COMMANDS = (accounts_commands.users, api_commands.tokens, content_commands.conte
             ops_commands.serve_command, ops_commands.backup_command, ops_commands.restore_command,
             shops_commands.shops, camp_commands.photos)
 _SCHEDULER_RUNS = sa.select(SchedulerRun.job, SchedulerRun.finished_at, SchedulerRun.ok)
-
-
-class TemplateEnvironment(Environment):
-    """Flask's Jinja environment, with each template's globals as one plain dict.
-
-    Jinja keeps them as a ChainMap over the environment's globals so that a global added later
-    reaches templates already loaded; every render then copies that ChainMap and every import
-    compares its keys, in Python, key by key. Ours are all set while the app is built (Flask's
-    add_template_global is refused once it serves), before any template is loaded."""
-
-    def make_globals(self, d):
-        return {**self.globals, **(d or {})}
 
 
 class Academy(Flask):

@@ -17,14 +17,15 @@ bp = Blueprint("home", __name__)
 
 @bp.get("/")
 def home():
-    if not current_user.is_authenticated:
+    user = current_user._get_current_object()   # the proxy once: each use of it finds her again
+    if not user.is_authenticated:
         return render_template("landing.html")
-    if current_user.is_staff:
+    if user.is_staff:
         return redirect(url_for("mentor.cohorts"))
     now = utcnow()
-    catalogue = learning.catalogue(db.session, current_user.id)
-    progress = checkins.progress(db.session, current_user, now)
-    camp_today = camp.glance(db.session, current_user, now)
+    catalogue = learning.catalogue(db.session, user.id)
+    progress = checkins.progress(db.session, user, now)
+    camp_today = camp.glance(db.session, user, now)
     return render_template("home.html", catalogue=catalogue, progress=progress, camp=camp_today,
                            primary=primary_action(camp_today, progress.checked_in_today, catalogue.next_step),
                            lesson_titles=lesson_titles(progress))

@@ -8,12 +8,12 @@ from flask import Blueprint, current_app, has_request_context, redirect, request
 from flask_babel import get_locale, get_translations
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
-from jinja2 import pass_context
 from markupsafe import Markup, escape
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from app.extensions import babel, db
+from app.templating import pass_page_context
 
 bp = Blueprint("i18n", __name__)
 LANGUAGE_COOKIE = "lang"
@@ -81,6 +81,9 @@ def content_lang() -> str:
     return "en" if locale is not None and locale.language == "en" else "zh"
 
 
+MARKUP_REMEMBERED = 20_000   # msgids are the templates' own strings: a few hundred per language
+
+
 def template_i18n(app) -> None:
     """Templates' _(), gettext(), ngettext() and content_lang(): what Flask-Babel and Jinja install
     (Jinja's "newstyle" gettext: the result is marked safe in autoescaped templates and %-formatted
@@ -89,7 +92,8 @@ def template_i18n(app) -> None:
     Flask-Babel looks the translations up again for every string (the request's context three times,
     the locale's name, its cache) and Jinja passes each call through three wrappers: for the forty
     strings of the home page that was a quarter of its template's time. Here a page's render finds
-    its locale and translations once (a context processor) and each string is one call; a macro
+    its locale and translations once (a context processor) and each string is one call (its Markup
+    made once per locale and process); a macro
     imported without the page's context looks them up itself. force_locale() (emails, posters) still
     works: the lookup is by the locale in force when the template is rendered."""
     by_locale: dict = {}
@@ -106,22 +110,29 @@ def template_i18n(app) -> None:
         locale = get_locale()
         return {"_locale": locale, "_translations": translations_for(locale)}
 
-    @pass_context
+    markup: dict = {}   # (locale, msgid) -> its translation as Markup, made once per process
+
+    @pass_page_context
     def gettext(context, string, **variables):
-        translations = context.get("_translations") or translations_for(get_locale())
-        text = translations.ugettext(string)
-        if context.eval_ctx.autoescape:
-            text = Markup(text)
+        locale = context.get("_locale")
+        key = (locale, string)
+        text = markup.get(key) if context.eval_ctx.autoescape else None
+        if text is None:
+            text = (context.get("_translations") or translations_for(get_locale())).ugettext(string)
+            if context.eval_ctx.autoescape:
+                text = Markup(text)
+                if locale is not None and len(markup) < MARKUP_REMEMBERED:
+                    markup[key] = text
         return text % variables if variables or "%" in text else text
 
-    @pass_context
+    @pass_page_context
     def ngettext(context, singular, plural, num, **variables):
         variables.setdefault("num", num)
         translations = context.get("_translations") or translations_for(get_locale())
         text = translations.ungettext(singular, plural, num)
         return (Markup(text) if context.eval_ctx.autoescape else text) % variables
 
-    @pass_context
+    @pass_page_context
     def template_content_lang(context) -> str:
         locale = context.get("_locale")
         if locale is None:

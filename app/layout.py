@@ -3,7 +3,7 @@ templates' url_for (remembered), and the small pieces of markup every page repea
 icons, progress bars), built in Python: a Jinja macro call costs ten times as much, dozens a page."""
 from flask import has_request_context, render_template, request
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from app.api.views import http_error
@@ -81,10 +81,12 @@ def icon(name: str) -> Markup:
 
 
 def progress_bar(percent, label) -> Markup:
-    """A green bar, `percent` full, named `label` for screen readers."""
-    return Markup('<div class="progress" role="progressbar" aria-label="{0}" aria-valuenow="{1}" aria-valuemin="0" '
-                  'aria-valuemax="100"><div class="progress-bar bg-success" style="width: {1}%"></div></div>'
-                  ).format(label, percent)
+    """A green bar, `percent` full, named `label` for screen readers. (Concatenated: Markup.format's
+    formatter costs more than the rest of the bar.)"""
+    percent = str(escape(percent))
+    return Markup('<div class="progress" role="progressbar" aria-label="' + str(escape(label)) + '" aria-valuenow="'
+                  + percent + '" aria-valuemin="0" aria-valuemax="100"><div class="progress-bar bg-success" '
+                  'style="width: ' + percent + '%"></div></div>')
 
 
 def init_app(app) -> None:

@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from weakref import WeakKeyDictionary
 
@@ -61,9 +62,12 @@ class Snapshot:
 
     def lesson_titles(self, keys, lang: str) -> dict[str, str]:
         """{"course/lesson": title} for the given keys, in her language."""
-        wanted = set(keys)
-        return {f"{c.slug}/{lesson.slug}": lesson.text("title", lang)
-                for c in self.courses for lesson in c.lessons if f"{c.slug}/{lesson.slug}" in wanted}
+        return {key: lesson.text("title", lang) for key in keys if (lesson := self.lessons_by_key.get(key))}
+
+    @cached_property
+    def lessons_by_key(self) -> dict[str, Row]:
+        """{"course/lesson": lesson}: home asks for a few on every request."""
+        return {f"{c.slug}/{lesson.slug}": lesson for c in self.courses for lesson in c.lessons}
 
 
 def build(session: Session, version: str) -> Snapshot:
