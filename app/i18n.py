@@ -107,21 +107,21 @@ def template_i18n(app) -> None:
         return found
 
     def i18n_context() -> dict:
-        locale = get_locale()
-        return {"_locale": locale, "_translations": translations_for(locale)}
+        locale = get_locale()   # None outside a request's locale: then each string looks its own up
+        return {"_locale": locale, "_translations": translations_for(locale) if locale is not None else None}
 
-    markup: dict = {}   # (locale, msgid) -> its translation as Markup, made once per process
+    markup: dict = {}   # (translations, msgid) -> the translation as Markup, made once per process
 
     @pass_page_context
     def gettext(context, string, **variables):
-        locale = context.get("_locale")
-        key = (locale, string)
+        page_translations = context.get("_translations")   # the locale's own: kept for the process
+        key = (page_translations, string)
         text = markup.get(key) if context.eval_ctx.autoescape else None
         if text is None:
-            text = (context.get("_translations") or translations_for(get_locale())).ugettext(string)
+            text = (page_translations or translations_for(get_locale())).ugettext(string)
             if context.eval_ctx.autoescape:
                 text = Markup(text)
-                if locale is not None and len(markup) < MARKUP_REMEMBERED:
+                if page_translations is not None and len(markup) < MARKUP_REMEMBERED:
                     markup[key] = text
         return text % variables if variables or "%" in text else text
 
