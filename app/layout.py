@@ -11,6 +11,7 @@ from app.content.render import render_markdown
 from app.extensions import db
 from app.reminders import inbox
 from app.reminders.views import dead_letter_alert
+from app.templating import pass_page_context
 
 
 def _error(template: str, status: int):
@@ -61,6 +62,34 @@ def remembered_url_for(app):
     return url_for
 
 
+FRAGMENTS_REMEMBERED = 1_000   # languages x tabs x unread counts x roles: a few hundred at most
+
+
+def remembered_fragments(app):
+    """fragment(name, **values) for templates: a part of every page (the header, the tab bar) rendered
+    once per process for each language, script root and set of values, then reused: a third of a
+    lesson page's Python went into drawing the same header and tab bar again.
+
+    The fragment is rendered with its values and nothing else from the page (no current_user, no
+    request): what it may show must be in its values, so a fragment cannot show one person another's
+    header. Its translations are the page's; its links are built under the request's script root."""
+    remembered: dict = {}
+
+    @pass_page_context
+    def fragment(context, name: str, **values) -> Markup:
+        translations = context.get("_translations")
+        key = (name, translations, request.script_root if has_request_context() else "", *sorted(values.items()))
+        html = remembered.get(key)
+        if html is None:
+            html = Markup(app.jinja_env.get_template(name).render(
+                values, _locale=context.get("_locale"), _translations=translations))
+            if translations is not None and len(remembered) < FRAGMENTS_REMEMBERED:
+                remembered[key] = html
+        return html
+
+    return fragment
+
+
 # The tab bar's icons: inline SVG (no icon font, no CDN), drawn in the text colour.
 ICONS = {
     "today": '<rect x="3.5" y="5" width="17" height="15.5" rx="2.5"/><path d="M3.5 9.5h17M8 3v4M16 3v4"/>'
@@ -90,7 +119,8 @@ def progress_bar(percent, label) -> Markup:
 
 
 def init_app(app) -> None:
-    app.jinja_env.globals.update(url_for=remembered_url_for(app), icon=icon, progress_bar=progress_bar)
+    app.jinja_env.globals.update(url_for=remembered_url_for(app), icon=icon, progress_bar=progress_bar,
+                                 fragment=remembered_fragments(app))
     app.register_error_handler(400, _error("error.html", 400))
     app.register_error_handler(404, _error("error.html", 404))
     app.context_processor(inbox_badge)

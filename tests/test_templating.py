@@ -1,7 +1,10 @@
-"""The app's Jinja context takes a shorter road for calls: what a template can say must not change."""
+"""The app's Jinja context takes a shorter road for calls, and the header and tab bar are drawn once: what a
+template can say, and what a page shows, must not change."""
+import re
+
 from flask import render_template_string
 from flask_babel import refresh
-from jinja2 import Environment, pass_context, pass_environment, pass_eval_context
+from jinja2 import Environment, meta, pass_context, pass_environment, pass_eval_context
 from jinja2.runtime import Context
 
 from app.templating import TemplateContext, TemplateEnvironment, pass_page_context
@@ -69,3 +72,32 @@ def test_translated_strings_are_remembered_per_language_and_stay_escaped(app):
             refresh()   # Flask-Babel keeps the locale on the app context, which the fixture holds
             first, again = (render_template_string(source, who="<b>") for _ in range(2))
         assert first == again == hello + "&lt;b&gt;"
+
+
+# What each fragment is given (base.html); besides these it may use only the templates' pure helpers.
+FRAGMENT_VALUES = {"_header.html": {"signed_in", "tabs", "staff", "admin", "unread_count"},
+                   "_tabbar.html": {"active", "unread_count"}}
+PURE_HELPERS = {"_", "ngettext", "url_for", "icon"}
+
+
+def test_a_remembered_fragment_reads_only_the_values_it_is_given(app):
+    """It is drawn once for everyone with the same values: reading current_user, the request or the
+    session there would show one person what another was shown."""
+    for name, values in FRAGMENT_VALUES.items():
+        source = app.jinja_env.loader.get_source(app.jinja_env, name)[0]
+        assert meta.find_undeclared_variables(app.jinja_env.parse(source)) <= values | PURE_HELPERS, name
+    base = app.jinja_env.loader.get_source(app.jinja_env, "base.html")[0]
+    assert set(re.findall(r'fragment\("([^"]+)"', base)) == set(FRAGMENT_VALUES)
+
+
+def test_fragments_are_remembered_per_language_and_values(app):
+    source = '{{ fragment("_tabbar.html", active=tab, unread_count=unread) }}'
+    pages = {}
+    for language in ("en", "zh-CN,zh;q=0.9"):
+        for tab, unread in (("learn", 0), ("me", 3), ("learn", 0)):
+            with app.test_request_context("/", headers={"Accept-Language": language}):
+                refresh()
+                pages[language, tab, unread] = html = render_template_string(source, tab=tab, unread=unread)
+            assert f'data-tab="{tab}" aria-current="page"' in html
+            assert ('id="tab-inbox-badge">3<' in html) == (unread == 3)
+    assert "Learn" in pages["en", "learn", 0] and "学习" in pages["zh-CN,zh;q=0.9", "learn", 0]
