@@ -14,6 +14,7 @@ from app.checkins import service as checkins
 from app.checkins.chart import earnings_chart
 from app.cohorts import mentoring, summaries
 from app.cohorts.models import Cohort, MentorNote
+from app.cohorts.table import Table
 from app.database import utcnow
 from app.extensions import db
 from app.i18n import content_lang, safe_next
@@ -77,12 +78,14 @@ def cohorts():
 def cohort_dashboard(cohort_id: int):
     cohort = coached_cohort_or_404(cohort_id)
     now, query = current_table(cohort), _query()
-    table = summaries.page(db.session, cohort, query, now)
-    attention, flagged = summaries.needs_attention(db.session, cohort, 3)
+    lookup = summaries.Lookup(db.session)   # read once for the table, the top of the list and the filter
+    table = summaries.page(db.session, cohort, query, now, lookup)
+    attention, flagged = summaries.needs_attention(db.session, cohort, 3, lookup, count=table.flagged)
     return render_template("cohorts/dashboard.html", cohort=cohort, table=table, query=query,
                            filter_args=_filter_args(), attention=attention, flagged=flagged,
                            pick_all=request.args.get("all") == "1",
-                           lessons=summaries.lessons_on(db.session, cohort), now=now)
+                           lessons=summaries.lessons_on(db.session, cohort, lookup), now=now,
+                           words=Table(cohort, now))
 
 
 @bp.get("/cohorts/<int:cohort_id>/attention")
@@ -93,7 +96,7 @@ def attention(cohort_id: int):
     # The most urgent first; a mentor works through a screenful, not 700 names at once.
     rows, flagged = summaries.needs_attention(db.session, cohort, ATTENTION_SHOWN)
     return render_template("cohorts/attention.html", cohort=cohort, now=now, rows=rows,
-                           more=max(0, flagged - ATTENTION_SHOWN))
+                           more=max(0, flagged - ATTENTION_SHOWN), words=Table(cohort, now))
 
 
 @bp.get("/cohorts/<int:cohort_id>/export.csv")

@@ -17,9 +17,9 @@ meanwhile leaves it one version behind: it is worked out again on the next read,
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from app.cohorts import dashboard
 from app.cohorts.models import Cohort, MentorNote, SummaryVersion, TraineeSummary
 from app.content import snapshot
 from app.core.members import active_trainees_of
+from app.database import Bilingual, UTCDateTime, read
 from app.learning.models import Course, Lesson, LessonProgress
 from app.quizzes.models import Quiz, QuizAttempt
 
@@ -130,7 +131,7 @@ def _bulk_write(state) -> None:
 
 # --- keeping the rows current ------------------------------------------------------------------------
 
-def _out_of_date(cohort_id: int, now: datetime):
+def _out_of_date(cohort_id, now):
     """The cohort's active trainees whose row must be worked out again, with the versions to stamp it with."""
     s, v = TraineeSummary, SummaryVersion
     epoch = sa.func.coalesce(sa.select(v.version).where(v.user_id == EVERYONE).scalar_subquery(), 0)
@@ -143,10 +144,15 @@ def _out_of_date(cohort_id: int, now: datetime):
                           s.epoch != epoch)))
 
 
+# Built once, run with each request's values: a statement object keeps its cache key, which takes about as
+# long to work out as SQLite takes to run this query over a thousand trainees.
+_OUT_OF_DATE = _out_of_date(sa.bindparam("cohort_id"), sa.bindparam("now", type_=UTCDateTime()))
+
+
 def refresh(session: Session, cohort: Cohort, now: datetime) -> int:
     """Work out again the cohort's rows that are missing or out of date; returns how many. Flushes; the
     caller commits (a page does, so that the next one finds them current)."""
-    stamps = session.execute(_out_of_date(cohort.id, now)).all()
+    stamps = read(session, _OUT_OF_DATE, {"cohort_id": cohort.id, "now": now}).all()
     if not stamps:
         return 0
     # The rules read the lessons and quizzes from the content snapshot, which a process checks only every
@@ -253,18 +259,26 @@ def _conditions(query: DashboardQuery, now: datetime) -> list:
     return out
 
 
-def _table(cohort_id: int):
-    return (sa.select(TraineeSummary, User).join(User, User.id == TraineeSummary.user_id)
-            .where(*active_trainees_of(cohort_id)))
+# What the pages show of a stored row (not its bookkeeping: version, epoch, times, the sort's rank).
+SHOWN = [column for column in TraineeSummary.__table__.c
+         if column.name not in ("version", "epoch", "computed_at", "stale_at", "status_rank")]
+
+
+def _table(cohort_id):
+    """Plain rows, not ORM objects (loading those cost more than the query itself): her stored summary's
+    columns and what a page shows of her account."""
+    return (sa.select(*SHOWN, User.id, User.name, User.mobile, User.email)
+            .join(User, User.id == TraineeSummary.user_id).where(*active_trainees_of(cohort_id)))
 
 
 @dataclass
 class Line:
-    """One row of the table as shown: her account, her stored summary, its reasons with their details."""
-    user: User
-    summary: TraineeSummary
+    """One row of the table as shown: her account (`id`, `name`, `mobile`, `email`), her stored summary, its
+    reasons with their details."""
+    user: sa.Row
+    summary: sa.Row
     reasons: list = field(default_factory=list)       # dashboard.Reason, details looked up
-    next_lesson: Lesson | None = None
+    next_lesson: object | None = None
 
     def __getattr__(self, name):   # line.programme_day, line.status ...: the summary's
         return getattr(self.summary, name)
@@ -277,83 +291,106 @@ class Page:
     all_count: int      # the cohort's active trainees
     page: int
     pages: int
+    flagged: int = 0    # the cohort's trainees with a reason for attention
 
 
-class _Lookup:
-    """The milestones, quizzes and lessons that stored rows name by key or id: read once for a page."""
+class _Content(Bilingual):
+    """A read-only copy of a content row's columns (`text("title", lang)`), plus the links given."""
+
+    def __init__(self, row, **links):
+        self.__dict__.update(row._mapping, **links)
+
+
+_MILESTONES = sa.select(Milestone.key, Milestone.title_zh, Milestone.title_en)
+_QUIZZES = sa.select(Quiz.id, Quiz.slug, Quiz.title_zh, Quiz.title_en)
+_LESSONS = (sa.select(Lesson.id, Lesson.slug, Lesson.title_zh, Lesson.title_en, Lesson.position,
+                      Course.slug.label("course_slug"), Course.position.label("course_position"))
+            .join(Course, Course.id == Lesson.course_id))
+
+
+class Lookup:
+    """The milestones, quizzes and lessons that stored rows name by key or id: read once for a page (three
+    small queries of plain rows, whatever the rows name), and shared by what else the page shows."""
 
     def __init__(self, session: Session):
-        self.session = session
-        self.milestones = {m.key: m for m in session.scalars(sa.select(Milestone))}
-        self.quizzes = {q.id: q for q in session.scalars(sa.select(Quiz).options(
-            so.load_only(Quiz.id, Quiz.slug, Quiz.title_zh, Quiz.title_en)))}
-        self.lessons: dict[int, Lesson] = {}
+        self.milestones = {m.key: m for m in map(_Content, read(session, _MILESTONES))}
+        self.quizzes = {q.id: q for q in map(_Content, read(session, _QUIZZES))}
+        self.lessons = {}
+        for row in read(session, _LESSONS):
+            self.lessons[row.id] = _Content(row, course=SimpleNamespace(slug=row.course_slug,
+                                                                        position=row.course_position))
 
-    def load_lessons(self, ids) -> None:
-        wanted = set(ids) - set(self.lessons) - {None}
-        if wanted:
-            for lesson in self.session.scalars(sa.select(Lesson).where(Lesson.id.in_(wanted)).options(
-                    so.load_only(Lesson.id, Lesson.slug, Lesson.title_zh, Lesson.title_en, Lesson.position),
-                    so.joinedload(Lesson.course).load_only(Course.id, Course.slug, Course.position))):
-                self.lessons[lesson.id] = lesson
-
-    def line(self, summary: TraineeSummary, user: User) -> Line:
+    def line(self, row) -> Line:
         reasons = []
-        for stored in summary.reasons:
+        for stored in row.reasons:
             detail = dict(stored["detail"])
             if "milestone" in detail:
                 detail["milestone"] = self.milestones.get(detail["milestone"])
             if "quiz" in detail:
                 detail["quiz"] = self.quizzes.get(detail["quiz"])
             reasons.append(dashboard.Reason(stored["code"], stored["weight"], detail))
-        return Line(user, summary, reasons, self.lessons.get(summary.next_lesson_id))
+        return Line(row, row, reasons, self.lessons.get(row.next_lesson_id))
 
 
-def _lines(session: Session, statement) -> list[Line]:
-    found = session.execute(statement).all()
-    lookup = _Lookup(session)
-    lookup.load_lessons(summary.next_lesson_id for summary, _ in found)
-    return [lookup.line(summary, user) for summary, user in found]
+def _lines(session: Session, statement, lookup: Lookup | None, params: dict | None = None) -> list[Line]:
+    found = read(session, statement, params).all()
+    lookup = lookup or Lookup(session)
+    return [lookup.line(row) for row in found]
 
 
-def page(session: Session, cohort: Cohort, query: DashboardQuery, now: datetime) -> Page:
+def page(session: Session, cohort: Cohort, query: DashboardQuery, now: datetime,
+         lookup: Lookup | None = None) -> Page:
     """One page of the cohort's table, filtered and sorted in SQL. Call refresh() first."""
     conditions = _conditions(query, now)
     matching = sa.and_(sa.true(), *conditions)
-    all_count, total = session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((matching, 1), else_=0)), 0))
+    # One pass over the cohort's rows counts them all, those matching, and those needing attention.
+    all_count, total, flagged = read(session, sa.select(
+        sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((matching, 1), else_=0)), 0),
+        sa.func.coalesce(sa.func.sum(sa.case((TraineeSummary.attention > 0, 1), else_=0)), 0))
         .select_from(TraineeSummary).join(User, User.id == TraineeSummary.user_id)
         .where(*active_trainees_of(cohort.id))).one()
     pages = max(1, -(-total // query.per_page))
     number = min(query.page, pages)
     lines = _lines(session, _table(cohort.id).where(*conditions)
                    .order_by(*_sorts(session)[query.sort], User.id)
-                   .offset((number - 1) * query.per_page).limit(query.per_page))
-    return Page(lines, total, all_count, number, pages)
+                   .offset((number - 1) * query.per_page).limit(query.per_page), lookup)
+    return Page(lines, total, all_count, number, pages, flagged)
 
 
 def rows(session: Session, cohort: Cohort, query: DashboardQuery, now: datetime) -> list[Line]:
     """Every row matching the filters, sorted (the CSV export)."""
     return _lines(session, _table(cohort.id).where(*_conditions(query, now))
-                  .order_by(*_sorts(session)[query.sort], User.id))
+                  .order_by(*_sorts(session)[query.sort], User.id), None)
 
 
-def needs_attention(session: Session, cohort: Cohort, limit: int) -> tuple[list[Line], int]:
+_FLAGGED_COUNT = sa.select(sa.func.count()).select_from(
+    _table(sa.bindparam("cohort_id")).where(TraineeSummary.attention > 0).subquery())
+_FLAGGED: dict = {}   # the list's statement, built once per kind of database (its order of names differs)
+
+
+def needs_attention(session: Session, cohort: Cohort, limit: int, lookup: Lookup | None = None,
+                    count: int | None = None) -> tuple[list[Line], int]:
     """Trainees with a reason, the most urgent first (then the longest inactive), at most `limit`; and how
-    many there are in all."""
-    s = TraineeSummary
-    flagged = _table(cohort.id).where(s.attention > 0)
-    count = session.scalar(sa.select(sa.func.count()).select_from(flagged.subquery()))
-    return _lines(session, flagged.order_by(s.attention.desc(), s.last_active_at.is_not(None), s.last_active_at,
-                                            _by_name(session), User.id).limit(limit)), count
+    many there are in all (`count`, when the caller has it already: Page.flagged)."""
+    params = {"cohort_id": cohort.id, "limit": limit}
+    if count is None:
+        count = read(session, _FLAGGED_COUNT, {"cohort_id": cohort.id}).scalar()
+    statement = _FLAGGED.get(_dialect(session))
+    if statement is None:
+        s = TraineeSummary
+        statement = _FLAGGED[_dialect(session)] = (
+            _table(sa.bindparam("cohort_id")).where(s.attention > 0)
+            .order_by(s.attention.desc(), s.last_active_at.is_not(None), s.last_active_at, _by_name(session), User.id)
+            .limit(sa.bindparam("limit")))
+    return _lines(session, statement, lookup, params), count
 
 
-def lessons_on(session: Session, cohort: Cohort) -> list[Lesson]:
+_LESSONS_ON = (sa.select(TraineeSummary.next_lesson_id).distinct().join(User, User.id == TraineeSummary.user_id)
+               .where(*active_trainees_of(sa.bindparam("cohort_id")), TraineeSummary.next_lesson_id.is_not(None)))
+
+
+def lessons_on(session: Session, cohort: Cohort, lookup: Lookup) -> list:
     """The lessons someone of the cohort is on, in course order (the "stuck on" filter)."""
-    ids = session.scalars(sa.select(TraineeSummary.next_lesson_id).distinct()
-                          .join(User, User.id == TraineeSummary.user_id)
-                          .where(*active_trainees_of(cohort.id), TraineeSummary.next_lesson_id.is_not(None)))
-    return list(session.scalars(sa.select(Lesson).join(Lesson.course).where(Lesson.id.in_(list(ids)))
-                                .options(so.load_only(Lesson.id, Lesson.slug, Lesson.title_zh, Lesson.title_en,
-                                                      Lesson.position), so.contains_eager(Lesson.course))
-                                .order_by(Course.position, Lesson.position)))
+    ids = read(session, _LESSONS_ON, {"cohort_id": cohort.id}).scalars()
+    lessons = [lookup.lessons[i] for i in ids if i in lookup.lessons]
+    return sorted(lessons, key=lambda lesson: (lesson.course.position, lesson.position))
