@@ -8,9 +8,10 @@ channel accepted it. A dispatcher that dies after claiming leaves rows `claimed`
 to `pending` after the claim timeout. A slow dispatcher must not lose its rows that way while it
 still works, nor act on rows it has lost: each claim carries a new token; before each send that
 leaves the database (email, SMS, robots, webhooks) the dispatcher checks the row still carries its
-token (and extends its whole claim now and then), and it records the outcome only in a transaction
-that first checked the token again (which alone guards an in-app message, written in that same
-transaction). Failures wait longer after each try (exponential backoff with jitter) and, after the
+token (and extends its whole claim now and then), and it records the outcome only by an UPDATE
+conditional on the token (which alone guards an in-app message, written in that same transaction).
+Per message: that UPDATE, the try's INSERT and the next row's token check, one commit; nothing is
+reloaded. Failures wait longer after each try (exponential backoff with jitter) and, after the
 last try, become dead letters for an admin to see and retry.
 """
 import json
@@ -134,23 +135,22 @@ def claim(session: Session, now: datetime, worker: str, limit: int, token: str |
 def hold(session: Session, token: str, now: datetime, ids: list[int] | None = None) -> set[int]:
     """Of this claim's rows (or of `ids` among them), those it still holds, their claim extended to
     `now`. A row released as stuck, or claimed again by another dispatcher, no longer carries the token."""
-    query = sa.update(OutboxMessage).where(OutboxMessage.claim_token == token,
-                                           OutboxMessage.state == OutboxMessage.CLAIMED)
+    if ids is not None and len(ids) == 1:   # before each send: the one-row statement, built once
+        held = session.connection().execute(_HOLD_ONE, {"row_id": ids[0], "row_token": token, "row_now": now}).rowcount
+        return set(ids) if held == 1 else set()
+    query = sa.update(_outbox).where(_outbox.c.claim_token == token, _outbox.c.state == OutboxMessage.CLAIMED)
     if ids is not None:
-        query = query.where(OutboxMessage.id.in_(ids))
-    return set(session.scalars(query.values(claimed_at=now).returning(OutboxMessage.id)
-                               .execution_options(synchronize_session=False)).all())
+        query = query.where(_outbox.c.id.in_(ids))
+    return set(session.scalars(query.values(claimed_at=now).returning(_outbox.c.id)).all())
 
 
 def _settle(session: Session, message_id: int, token: str) -> bool:
-    """Whether this row is still ours, checked in the transaction that records its outcome: the
-    conditional UPDATE locks the row (the database, on SQLite) until the commit, so no one takes it
-    in between. Not autoflushed: the outcome's own changes are written after this check."""
-    with session.no_autoflush:
-        return session.execute(
-            sa.update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token,
-                                           OutboxMessage.state == OutboxMessage.CLAIMED)
-            .values(claim_token=None).execution_options(synchronize_session=False)).rowcount == 1
+    """Whether this row is still ours, its token taken off: the check `_record` makes in the UPDATE
+    that writes an outcome, alone."""
+    return session.execute(
+        sa.update(_outbox).where(_outbox.c.id == message_id, _outbox.c.claim_token == token,
+                                 _outbox.c.state == OutboxMessage.CLAIMED)
+        .values(claim_token=None)).rowcount == 1
 
 
 def release_stuck(session: Session, now: datetime) -> int:
@@ -226,31 +226,42 @@ def _dispatch_batches(session, renderer, clock, worker, batch, max_messages, out
         if not ids:
             break
         extended = time.monotonic()
+        # The batch's rows, recipients and cohorts in three queries; this pass holds their claims, so
+        # they stay loaded across the per-message commits (expire_on_commit is off).
         messages = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
                                    .options(so.selectinload(OutboxMessage.user), so.selectinload(OutboxMessage.cohort))
                                    .order_by(OutboxMessage.id)
                                    .execution_options(populate_existing=True)).all()  # as the claim left them
         done_already = renderer.no_longer_due(messages, clock())
-        for message in messages:
-            inapp = message.channel == "inapp"
+        robots = RobotSends(session, messages, clock())
+
+        def still_ours(message: OutboxMessage) -> bool:
+            """Before a send that leaves the database: does the row still carry our token? (Extends
+            its claim, or now and then the whole claim's.) An in-app message is written in the
+            transaction that records it: _record alone decides."""
+            nonlocal extended
+            if message.channel == "inapp":
+                return True
             if time.monotonic() - extended >= every:
-                still_ours = message.id in hold(session, token, clock())
                 extended = time.monotonic()
-            elif not inapp:
-                still_ours = message.id in hold(session, token, clock(), [message.id])
-            else:
-                # An in-app message is written in the transaction that settles it: _settle alone decides.
-                still_ours = True
-            if not inapp:   # a send that takes time: let others write meanwhile
-                session.commit()
-            if not still_ours:
-                outcomes[_lost(message, worker)] += 1
-                continue
-            outcome = deliver(session, message, renderer, clock(), worker, skip=message.id in done_already)
-            if not _settle(session, message.id, token):
-                session.rollback()
+                return message.id in hold(session, token, clock())
+            return message.id in hold(session, token, clock(), [message.id])
+
+        ours = still_ours(messages[0])
+        session.commit()
+        for index, message in enumerate(messages):
+            if not ours:
                 outcome = _lost(message, worker)
+            else:
+                outcome = deliver(session, message, renderer, clock(), worker, skip=message.id in done_already,
+                                  token=token, robots=robots)
+                if outcome == "lost":
+                    session.rollback()   # and the in-app message or admins' alert written for it
             outcomes[outcome] += 1
+            if index + 1 < len(messages):
+                # The next row's check shares this message's commit: one commit per message, and
+                # nothing but that commit between the check and the send.
+                ours = still_ours(messages[index + 1])
             session.commit()
 
 
@@ -272,11 +283,10 @@ def deliver_now(session: Session, ids: list[int], now: datetime) -> None:
         deliver(session, session.get(OutboxMessage, message_id, populate_existing=True), renderer, now, worker)
 
 
-def _later(message: OutboxMessage, now: datetime, when: datetime, reason: str) -> str:
+def _later(session, message: OutboxMessage, token, now: datetime, when: datetime, reason: str) -> str:
     """Not now, and not a failure: no try is counted."""
-    message.state, message.next_try_at, message.claimed_at, message.claimed_by = (
-        OutboxMessage.PENDING, when, None, None)
-    message.last_error = reason
+    if not _record(session, message, token, state=OutboxMessage.PENDING, next_try_at=when, last_error=reason):
+        return "lost"
     return "later"
 
 
@@ -295,61 +305,108 @@ def quiet_until(message: OutboxMessage, pref: ReminderPreference | None, default
 
 
 def deliver(session: Session, message: OutboxMessage, renderer, now: datetime, worker: str,
-            skip: bool = False) -> str:
-    """Send one claimed message and record the try; returns its outcome."""
+            skip: bool = False, token: str | None = None, robots: "RobotSends | None" = None) -> str:
+    """Send one claimed message and record the outcome and the try; returns the outcome, or "lost"
+    when the row no longer carries `token` (the caller rolls back)."""
     started = now
     if skip:
-        return _finish(session, message, started, now, worker, "skipped", "no longer due")
+        return _finish(session, message, token, started, now, worker, "skipped", "no longer due")
     if message.user is not None and not message.user.is_active:
-        return _finish(session, message, started, now, worker, "skipped", "account deactivated")
+        return _finish(session, message, token, started, now, worker, "skipped", "account deactivated")
     pref = renderer.preference(message.user_id) if message.user_id else None
     if (until := quiet_until(message, pref, renderer.defaults, now)) is not None:
-        return _later(message, now, until, "quiet hours")
-    if message.channel in RATE_LIMITED and _robot_busy(session, message, now):
-        return _later(message, now, now + timedelta(seconds=60), "robot rate limit")
+        return _later(session, message, token, now, until, "quiet hours")
+    if message.channel in RATE_LIMITED:
+        robots = robots or RobotSends(session, [message], now)
+        if robots.busy(message):
+            return _later(session, message, token, now, now + timedelta(seconds=60), "robot rate limit")
+    tries = message.tries + 1
     try:
         content = renderer.render(message)
         if content is None:
-            return _finish(session, message, started, now, worker, "skipped", "nothing to say")
+            return _finish(session, message, token, started, now, worker, "skipped", "nothing to say")
         channel_for(message.channel, session).send(message, content)
     except Skip as reason:
-        return _finish(session, message, started, now, worker, "skipped", str(reason))
+        return _finish(session, message, token, started, now, worker, "skipped", str(reason))
     except Retry as problem:
-        message.tries += 1
-        if message.tries >= current_app.config["REMINDER_MAX_TRIES"]:
-            return _finish(session, message, started, now, worker, "dead", str(problem))
-        wait = timedelta(seconds=problem.after_seconds) if problem.after_seconds else backoff(message.tries)
-        message.next_try_at = now + wait
-        return _finish(session, message, started, now, worker, "retry", str(problem))
+        if tries >= current_app.config["REMINDER_MAX_TRIES"]:
+            return _finish(session, message, token, started, now, worker, "dead", str(problem), tries=tries)
+        wait = timedelta(seconds=problem.after_seconds) if problem.after_seconds else backoff(tries)
+        return _finish(session, message, token, started, now, worker, "retry", str(problem), tries=tries,
+                       next_try_at=now + wait)
     except Dead as problem:
-        message.tries += 1
         if problem.notify_admin:
             _tell_admins(session, message, str(problem), now)
-        return _finish(session, message, started, now, worker, "dead", str(problem))
-    message.tries += 1
-    message.sent_at = now
-    return _finish(session, message, started, now, worker, "sent", None)
+        return _finish(session, message, token, started, now, worker, "dead", str(problem), tries=tries)
+    if robots is not None and message.channel in RATE_LIMITED:
+        robots.sent[message.cohort_id, message.channel] += 1   # the robot has it, whatever is recorded
+    return _finish(session, message, token, started, now, worker, "sent", None, tries=tries, sent_at=now)
 
 
 _STATE = {"sent": OutboxMessage.SENT, "retry": OutboxMessage.PENDING, "dead": OutboxMessage.DEAD,
           "skipped": OutboxMessage.SKIPPED}
 
+# The hot statements, built once: per message, one UPDATE of its row and one INSERT of its try.
+_outbox, _tries = OutboxMessage.__table__, DeliveryTry.__table__
+_OUTCOME = {column: sa.bindparam(f"new_{column}") for column in ("state", "last_error", "tries", "next_try_at",
+                                                                  "sent_at")}
+_RECORD = (sa.update(_outbox).where(_outbox.c.id == sa.bindparam("row_id"), _outbox.c.state == OutboxMessage.CLAIMED)
+           .values(claimed_at=None, claimed_by=None, claim_token=None, **_OUTCOME))
+_RECORD_OURS = _RECORD.where(_outbox.c.claim_token == sa.bindparam("row_token"))
+_HOLD_ONE = (sa.update(_outbox).where(_outbox.c.id == sa.bindparam("row_id"),
+                                      _outbox.c.claim_token == sa.bindparam("row_token"),
+                                      _outbox.c.state == OutboxMessage.CLAIMED)
+             .values(claimed_at=sa.bindparam("row_now")))
+_TRY = sa.insert(_tries)
 
-def _finish(session, message, started, now, worker, outcome: str, error: str | None) -> str:
-    message.state, message.last_error = _STATE[outcome], error
-    message.claimed_at = message.claimed_by = None
-    session.add(DeliveryTry(message_id=message.id, worker=worker, started_at=started, finished_at=now,
-                            outcome=outcome, error=error))
+
+def _record(session, message: OutboxMessage, token: str | None, **changes) -> bool:
+    """Write the outcome on the row, only while it still carries `token` (without one: still claimed,
+    as deliver_now's rows are); False when it does not. The conditional UPDATE locks the row (the
+    database, on SQLite) until the commit, so no one takes it in between. The loaded object gets the
+    same values as already stored: nothing is left for the ORM to flush."""
+    values = {"state": message.state, "last_error": message.last_error, "tries": message.tries,
+              "next_try_at": message.next_try_at, "sent_at": message.sent_at, **changes}
+    params = {"row_id": message.id, **{f"new_{column}": value for column, value in values.items()}}
+    if token is not None:
+        params["row_token"] = token
+    if session.connection().execute(_RECORD_OURS if token is not None else _RECORD, params).rowcount != 1:
+        return False
+    for column, value in {**values, "claimed_at": None, "claimed_by": None, "claim_token": None}.items():
+        so.attributes.set_committed_value(message, column, value)
+    return True
+
+
+def _finish(session, message, token, started, now, worker, outcome: str, error: str | None, **changes) -> str:
+    if not _record(session, message, token, state=_STATE[outcome], last_error=error, **changes):
+        return "lost"
+    session.connection().execute(_TRY, {"message_id": message.id, "worker": worker, "started_at": started,
+                                        "finished_at": now, "outcome": outcome, "error": error})
     current_app.logger.info("delivery message=%s channel=%s rule=%s outcome=%s tries=%s error=%s",
                             message.id, message.channel, message.rule, outcome, message.tries, error)
     return outcome
 
 
-def _robot_busy(session: Session, message: OutboxMessage, now: datetime) -> bool:
-    sent = session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(
-        OutboxMessage.cohort_id == message.cohort_id, OutboxMessage.channel == message.channel,
-        OutboxMessage.state == OutboxMessage.SENT, OutboxMessage.sent_at > now - timedelta(seconds=60)))
-    return sent >= ROBOT_PER_MINUTE
+class RobotSends:
+    """Each group robot's sends in the last minute (ROBOT_PER_MINUTE), for a batch: one grouped COUNT
+    for all its robots, then this dispatcher's own sends added as they go. Sends that leave the minute
+    meanwhile still count (it errs on holding back); another dispatcher's sends meanwhile are seen at
+    the next batch, and the platforms' own rate-limit answers (a Retry) catch the rest."""
+
+    def __init__(self, session: Session, messages: list[OutboxMessage], now: datetime):
+        robots = {(m.cohort_id, m.channel) for m in messages if m.channel in RATE_LIMITED}
+        self.sent: Counter = Counter()
+        if robots:
+            self.sent.update({(cohort_id, channel): count for cohort_id, channel, count in session.execute(
+                sa.select(OutboxMessage.cohort_id, OutboxMessage.channel, sa.func.count(OutboxMessage.id))
+                .where(OutboxMessage.cohort_id.in_({cohort_id for cohort_id, _ in robots}),
+                       OutboxMessage.channel.in_({channel for _, channel in robots}),
+                       OutboxMessage.state == OutboxMessage.SENT,
+                       OutboxMessage.sent_at > now - timedelta(seconds=60))
+                .group_by(OutboxMessage.cohort_id, OutboxMessage.channel))})
+
+    def busy(self, message: OutboxMessage) -> bool:
+        return self.sent[message.cohort_id, message.channel] >= ROBOT_PER_MINUTE
 
 
 def _tell_admins(session: Session, message: OutboxMessage, reason: str, now: datetime) -> None:

@@ -5,7 +5,9 @@ last lesson, her recent check-ins for milestones), never once per trainee; the r
 over plain tuples and every due message is written to the outbox in bulk. Timing and words are
 data (milestones/reminders.yml); docs/reminders.md describes each rule.
 """
+import contextlib
 import functools
+import gc
 from collections import Counter, namedtuple
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -26,6 +28,7 @@ from app.quizzes.models import EssayReview, QuizAttempt
 from app.reminders import outbox, personal_channels, preferences
 from app.reminders.models import ROBOT_CHANNELS, OutboxMessage, ReminderPreference
 from app.core import calendar
+from app.database import read
 from app.core.members import active_trainees
 from app.cohorts import dashboard
 
@@ -33,6 +36,9 @@ RECENT = timedelta(days=3)          # events (a check-in that reached a mileston
 DIGEST_WINDOW = timedelta(hours=4)  # a morning digest later than this is stale: skip the day
 
 _Day = namedtuple("_Day", "user_id day earnings_fen orders posts group_members active_members")
+# A milestone's figures as plain values for checkins.milestone_status, which reads them for each of her
+# check-ins: from the ORM object each read costs as much as the arithmetic.
+_Goal = namedtuple("_Goal", "key by_day metric target")
 
 
 @dataclass(slots=True)
@@ -72,6 +78,12 @@ class Pass:
         self.rows: dict[str, list[dict]] = {}
         self.personal = personal_channels.Reach.nobody()
         self._ends: dict[tuple, datetime] = {}
+        self._windows: dict[tuple, tuple[bool, bool]] = {}
+        # Keys written in the last two days (as outbox.write skips them): a run every few minutes finds
+        # most of its messages there, so it builds no row for them, and skips the reads that would
+        # only decide a message already written (see written()).
+        self.known = set(read(session, sa.select(OutboxMessage.key).where(
+            OutboxMessage.created_at >= now - timedelta(days=2))).scalars().all())
 
     def zone(self, name: str | None) -> ZoneInfo:
         return calendar.zone(name)
@@ -84,6 +96,15 @@ class Pass:
     def open_window(self, local: datetime, send_at: str, quiet_start: str, quiet_end: str) -> bool:
         now = local.time()
         return now >= _clock(send_at) and not preferences.in_quiet_hours(now, quiet_start, quiet_end)
+
+    def window(self, local: datetime, send_at: str, quiet_start: str, quiet_end: str) -> tuple[bool, bool]:
+        """(window open, quiet now) at this local time: the same for everyone of a zone with the same
+        settings, so worked out once for them."""
+        settings = (local.time(), send_at, quiet_start, quiet_end)   # not `local`: 20:30 Shanghai == 21:30 Tokyo
+        if settings not in self._windows:
+            self._windows[settings] = (self.open_window(local, send_at, quiet_start, quiet_end),
+                                       preferences.in_quiet_hours(local.time(), quiet_start, quiet_end))
+        return self._windows[settings]
 
     # --- who -----------------------------------------------------------------------------------
 
@@ -99,39 +120,77 @@ class Pass:
                  .outerjoin(ReminderPreference, ReminderPreference.user_id == User.id)
                  .where(*active_trainees(), Cohort.is_archived.is_(False),
                         Cohort.start_date >= earliest, Cohort.start_date <= (self.now + timedelta(days=1)).date()))
-        out, locals_ = {}, {}
+        out, zones = {}, {}
+        send_at_default = defaults.get("send_at", "20:00")
         for (user_id, zone_name, created, email, cohort_start, email_enabled, muted, send_at, quiet_start,
-             quiet_end) in self.session.execute(query):
-            zone = self.zone(zone_name)
-            local = locals_.get(zone) or locals_.setdefault(zone, self.now.astimezone(zone))
-            today = local.date()
+             quiet_end) in read(self.session, query).all():   # all(): one fetch, not one per row
+            if zone_name not in zones:   # her time, today, its end and the default window: the same for her zone
+                zone = self.zone(zone_name)
+                local = self.now.astimezone(zone)
+                zones[zone_name] = (local, local.date(), self.end_of_day(zone, local.date()),
+                                    self.window(local, send_at_default, quiet["start"], quiet["end"]))
+            local, today, end_of_day, window = zones[zone_name]
+            if send_at or quiet_start or quiet_end:   # her own times
+                window = self.window(local, send_at or send_at_default, quiet_start or quiet["start"],
+                                     quiet_end or quiet["end"])
             start = calendar.start_date(created, zone_name, cohort_start)
-            quiet_from, quiet_to = quiet_start or quiet["start"], quiet_end or quiet["end"]
             out[user_id] = Trainee(
                 id=user_id, email=email, local=local, today=today, day=calendar.day_number(start, today), start=start,
-                window_open=self.open_window(local, send_at or defaults.get("send_at", "20:00"), quiet_from, quiet_to),
-                quiet_now=preferences.in_quiet_hours(local.time(), quiet_from, quiet_to),
-                end_of_day=self.end_of_day(zone, today),
+                window_open=window[0], quiet_now=window[1], end_of_day=end_of_day,
                 email_ok=bool(email) and email_enabled is not False and self.email_configured,
                 email_muted=muted or [])
         return out
 
     # --- writing -------------------------------------------------------------------------------
 
-    def add(self, trainee: Trainee, rule: str, occasion: str, params: dict, *, daily: bool) -> None:
-        """Her message on each of her channels: the inbox always, email when she takes this category."""
+    def channels(self, trainee: Trainee, rule: str, params: dict) -> list[str]:
+        """Her channels for this message: the inbox always, email when she takes this category, the
+        公众号 and SMS where she has them."""
         category = self.rules[rule]["category"]
-        channels = ["inapp"] + (["email"] if trainee.email_ok and category not in trainee.email_muted else [])
-        channels += self.personal.channels(trainee.id, rule, params)   # the 公众号 and SMS, where she has them
-        for channel in channels:
-            self.rows.setdefault(rule, []).append({
-                "key": outbox.key_for(f"user:{trainee.id}", rule, occasion, channel), "rule": rule,
-                "category": category, "occasion": occasion, "channel": channel, "user_id": trainee.id,
-                "params": params, "due_at": self.now, "expires_at": trainee.end_of_day if daily else None})
+        channels = ["inapp", "email"] if trainee.email_ok and category not in trainee.email_muted else ["inapp"]
+        return channels + self.personal.channels(trainee.id, rule, params)
+
+    def written(self, trainee: Trainee, rule: str, occasion: str, params: dict) -> bool:
+        """Whether this message is already in the outbox on each of her channels (add() would add nothing)."""
+        prefix = outbox.key_for(f"user:{trainee.id}", rule, occasion, "")
+        for channel in self.channels(trainee, rule, params):
+            if prefix + channel not in self.known:
+                return False
+        return True
+
+    def add(self, trainee: Trainee, rule: str, occasion: str, params: dict, *, daily: bool) -> None:
+        """Her message on each of her channels, but for those already written."""
+        prefix = outbox.key_for(f"user:{trainee.id}", rule, occasion, "")   # + the channel
+        for channel in self.channels(trainee, rule, params):
+            if prefix + channel not in self.known:
+                self.rows.setdefault(rule, []).append({
+                    "key": prefix + channel, "rule": rule, "category": self.rules[rule]["category"],
+                    "occasion": occasion, "channel": channel, "user_id": trainee.id, "params": params,
+                    "due_at": self.now, "expires_at": trainee.end_of_day if daily else None})
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """A run builds a few hundred thousand small objects (rows, trainees, keys) that all live until
+    its end: the cycle collector would walk them again and again (a third of the run at 100,000
+    trainees) and free nothing. Reference counting still frees everything; the collector is back at
+    the end (unless it was off before)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def run_rules(session: Session, now: datetime) -> Counter:
     """Write every message due at `now` to the outbox; returns the new ones per rule."""
+    with _no_cycle_collection():
+        return _run_rules(session, now)
+
+
+def _run_rules(session: Session, now: datetime) -> Counter:
     run = Pass(session, now)
     if not run.rules:
         return Counter()  # no milestones/reminders.yml synced: nothing to remind of
@@ -154,9 +213,9 @@ def run_rules(session: Session, now: datetime) -> Counter:
 def _last_checkin_days(session: Session, ids) -> dict[int, date]:
     out = {}
     for chunk in _chunks(list(ids)):
-        out.update(session.execute(sa.select(Checkin.user_id, sa.func.max(Checkin.day))
-                                   .where(Checkin.user_id.in_(chunk), Checkin.source != "shop")  # hers only
-                                   .group_by(Checkin.user_id)).all())
+        out.update(read(session, sa.select(Checkin.user_id, sa.func.max(Checkin.day))
+                        .where(Checkin.user_id.in_(chunk), Checkin.source != "shop")  # hers only
+                        .group_by(Checkin.user_id)).all())
     return out
 
 
@@ -171,14 +230,15 @@ def task_rule(run: Pass, trainees: dict[int, Trainee]) -> None:
         return
     tasks = dict(run.session.execute(sa.select(CampTask.day, CampTask.key).where(CampTask.is_archived.is_(False))).all())
     unlock = _clock((run.programme.camp or {}).get("unlock_at", "08:00"))
-    wanted = [t for t in trainees.values() if t.day in tasks and t.local.time() >= unlock and not t.quiet_now]
+    wanted = [t for t in trainees.values() if t.day in tasks and t.local.time() >= unlock and not t.quiet_now
+              and not run.written(t, "task_unlocked", tasks[t.day], {"day": t.day, "task": tasks[t.day]})]
     if not wanted:
         return
     done = set()
     for chunk in _chunks([t.id for t in wanted]):
-        done.update(map(tuple, run.session.execute(sa.select(TaskCheckin.user_id, CampTask.key)
-                                        .join(CampTask, CampTask.id == TaskCheckin.task_id)
-                                        .where(TaskCheckin.user_id.in_(chunk)))))
+        done.update(map(tuple, read(run.session, sa.select(TaskCheckin.user_id, CampTask.key)
+                                    .join(CampTask, CampTask.id == TaskCheckin.task_id)
+                                    .where(TaskCheckin.user_id.in_(chunk)))))
     for trainee in wanted:
         key = tasks[trainee.day]
         if (trainee.id, key) not in done:
@@ -188,7 +248,9 @@ def task_rule(run: Pass, trainees: dict[int, Trainee]) -> None:
 def checkin_rules(run: Pass, trainees: dict[int, Trainee]) -> None:
     """checkin_due on a check-in day not yet checked in; checkin_missed the day after an empty one."""
     days = sorted(run.programme.checkin_days or [])
-    wanted = {i: t for i, t in trainees.items() if t.window_open and t.day <= run.length + 1}
+    wanted = {i: t for i, t in trainees.items() if t.window_open and t.day <= run.length + 1
+              and not (t.day in days and run.written(t, "checkin_due", t.today.isoformat(),
+                                                     {"day": t.day, "date": t.today.isoformat()}))}
     last = _last_checkin_days(run.session, wanted)
     for trainee in wanted.values():
         last_day = last.get(trainee.id)
@@ -214,10 +276,10 @@ def lesson_rule(run: Pass, trainees: dict[int, Trainee]) -> None:
         Lesson.is_archived.is_(False), Course.is_archived.is_(False)))
     activity = {}
     for chunk in _chunks(list(wanted)):
-        for user_id, started, completed, done in run.session.execute(
-                sa.select(LessonProgress.user_id, sa.func.max(LessonProgress.started_at),
-                          sa.func.max(LessonProgress.completed_at), sa.func.count(LessonProgress.completed_at))
-                .where(LessonProgress.user_id.in_(chunk)).group_by(LessonProgress.user_id)):
+        for user_id, started, completed, done in read(run.session, sa.select(
+                LessonProgress.user_id, sa.func.max(LessonProgress.started_at),
+                sa.func.max(LessonProgress.completed_at), sa.func.count(LessonProgress.completed_at))
+                .where(LessonProgress.user_id.in_(chunk)).group_by(LessonProgress.user_id)).all():
             activity[user_id] = (max(filter(None, (started, completed))), done)
     for trainee in wanted.values():
         seen, done = activity.get(trainee.id, (None, 0))
@@ -236,26 +298,32 @@ def milestone_rules(run: Pass, trainees: dict[int, Trainee]) -> None:
     correction = run.programme.correction_days
     recent = set()
     for chunk in _chunks(list(trainees)):
-        recent.update(run.session.scalars(sa.select(Checkin.user_id).distinct().where(
-            Checkin.user_id.in_(chunk), Checkin.updated_at >= run.now - RECENT)))
+        recent.update(read(run.session, sa.select(Checkin.user_id).distinct().where(
+            Checkin.user_id.in_(chunk), Checkin.updated_at >= run.now - RECENT)).scalars().all())
 
-    def to_check(trainee: Trainee) -> list[tuple[Milestone, str]]:
+    # Each milestone's figures, last day of celebration and days of "behind", read once (not per trainee).
+    goals = [(_Goal(m.key, m.by_day, m.metric, m.target), m.key, m.by_day + correction, set(on_days.get(m.key, ())))
+             for m in run.milestones]
+
+    def to_check(trainee: Trainee) -> list[tuple[_Goal, str]]:
         """The milestones whose status could send her something today, and which rule."""
         out = []
-        for milestone in run.milestones:
-            if trainee.id in recent and trainee.day <= milestone.by_day + correction:
-                out.append((milestone, "milestone_achieved"))
-            elif trainee.window_open and trainee.day in on_days.get(milestone.key, ()):
+        for milestone, key, last_day, behind_days in goals:
+            behind_today = trainee.window_open and trainee.day in behind_days
+            if trainee.id in recent and trainee.day <= last_day:
+                # Celebrated already, and no "behind" today: her status would change nothing.
+                if behind_today or not run.written(trainee, "milestone_achieved", key, {"milestone": key}):
+                    out.append((milestone, "milestone_achieved"))
+            elif behind_today:
                 out.append((milestone, "behind"))
         return out
 
     wanted = {i: checks for i, t in trainees.items() if (checks := to_check(t))}
     history: dict[int, list] = {}
     for chunk in _chunks(list(wanted)):
-        for row in run.session.execute(
-                sa.select(Checkin.user_id, Checkin.day, Checkin.earnings_fen, Checkin.orders, Checkin.posts,
-                          Checkin.group_members, Checkin.active_members)
-                .where(Checkin.user_id.in_(chunk)).order_by(Checkin.user_id, Checkin.day)):
+        for row in read(run.session, sa.select(Checkin.user_id, Checkin.day, Checkin.earnings_fen, Checkin.orders,
+                                               Checkin.posts, Checkin.group_members, Checkin.active_members)
+                        .where(Checkin.user_id.in_(chunk)).order_by(Checkin.user_id, Checkin.day)).all():
             history.setdefault(row[0], []).append(_Day._make(row))
     margin = run.programme.behind_margin_percent
     for user_id, checks in wanted.items():
