@@ -427,8 +427,9 @@ def main(argv=None) -> int:
                 print(f"\nrun {run} of {args.runs} (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}):")
                 for name, target, path, who in pages:
                     print(f"  measuring GET {path} ...", file=sys.stderr, flush=True)
-                    if args.warmup:
+                    if args.warmup:   # (the dashboard's first read stores every row: it must not be measured)
                         wrk(target, path, cookies[who], args.connections, args.threads, args.warmup, script)
+                        wait_idle(target)
                     results[name] = wrk(target, path, cookies[who], args.connections, args.threads, args.duration,
                                         script)
                     wait_idle(target)  # requests wrk left queued (slow pages) finish before the next page

@@ -100,6 +100,7 @@ class Request:
     json: Any                   # the body parsed, or None when it is not JSON
     status: int                 # what the sink answered
     answer: Any
+    client_port: int = 0        # the client's end of the connection: the same port, the same connection
 
     @property
     def accepted(self) -> bool:
@@ -117,19 +118,21 @@ class Request:
 class HttpSink:
     """An HTTP server that records every request and answers as told.
 
-    Answers come from the queue filled by `answer(status, json, times=1, delay=0)`, then from
+    With keep_alive, it answers in HTTP/1.1 and keeps each connection open for the next request, as the
+    platforms' servers do (each request records the client's port). Answers come from the queue filled by `answer(status, json, times=1, delay=0)`, then from
     `default` (status, json) after `delay` seconds. A delayed request is recorded (and counted
     as accepted, as a real platform would post it) before the delay, even if the client gave up.
     """
 
-    def __init__(self, default: tuple[int, Any] = (200, {"errcode": 0, "errmsg": "ok"}), delay: float = 0.0):
+    def __init__(self, default: tuple[int, Any] = (200, {"errcode": 0, "errmsg": "ok"}), delay: float = 0.0,
+                 keep_alive: bool = False):
         self.default = default
         self.delay = delay
         self.requests: list[Request] = []
         self._answers: deque[tuple[int, Any, float | None]] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # cuts delays short at stop()
-        self._server = _HttpServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _HttpServer(("127.0.0.1", 0), _make_handler(self, keep_alive))
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="HttpSink", daemon=True)
 
@@ -175,8 +178,13 @@ class _HttpServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def _make_handler(sink: HttpSink) -> type[BaseHTTPRequestHandler]:
+def _make_handler(sink: HttpSink, keep_alive: bool) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # HTTP/1.1 keeps the connection open after each answer, as the platforms' servers do.
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+        disable_nagle_algorithm = keep_alive
+        timeout = 2 if keep_alive else None   # an idle kept connection ends, so that stop() does not wait on it
+
         def do_POST(self) -> None:
             self._record_and_answer()
 
@@ -195,7 +203,7 @@ def _make_handler(sink: HttpSink) -> type[BaseHTTPRequestHandler]:
                 sink.requests.append(Request(
                     method=self.command, path=parts.path, query=dict(parse_qsl(parts.query)), raw_query=parts.query,
                     headers={k.lower(): v for k, v in self.headers.items()}, body=body, json=parsed,
-                    status=status, answer=answer))
+                    status=status, answer=answer, client_port=self.client_address[1]))
             if delay:
                 sink._stopping.wait(delay)
             data = json.dumps(answer).encode() if answer is not None else b""

@@ -404,3 +404,34 @@ def test_sinks_can_be_used_without_fixtures():
     with HttpSink(default=(201, {"ok": True})) as sink, SmtpSink() as mail:
         assert sink.port and mail.port
     assert mail.messages == [] and sink.requests == []
+
+
+def test_posts_to_a_server_that_keeps_connections_open_share_one_while_it_is_fresh(app, monkeypatch):
+    with HttpSink(keep_alive=True) as sink:
+        try:
+            for _ in range(3):
+                assert robots.post_json(sink.url(), b"{}")[0] == 200
+            assert len({request.client_port for request in sink.requests}) == 1
+            monkeypatch.setattr(robots, "KEEP_ALIVE_SECONDS", 0)   # kept too long: a new connection
+            robots.post_json(sink.url(), b"{}")
+            assert len({request.client_port for request in sink.requests}) == 2
+        finally:
+            robots.close_kept_connections()
+
+
+def test_a_server_that_closes_each_connection_gets_a_new_one_each_time(app, http_sink):
+    for _ in range(2):
+        robots.post_json(http_sink.url(), b"{}")
+    assert len({request.client_port for request in http_sink.requests}) == 2
+
+
+def test_a_kept_connection_the_server_has_closed_is_a_retry_and_the_next_post_connects_again(app):
+    with HttpSink(keep_alive=True) as sink:
+        robots.post_json(sink.url(), b"{}")
+        kept = next(iter(robots._held.connections.values()))[0]
+        kept.sock.shutdown(socket.SHUT_RDWR)   # as if the server had dropped it while it waited
+        with pytest.raises(Retry):
+            robots.post_json(sink.url(), b"{}")
+        assert robots.post_json(sink.url(), b"{}")[0] == 200
+        robots.close_kept_connections()
+    assert len(sink.requests) == 2

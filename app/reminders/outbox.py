@@ -32,6 +32,7 @@ from app.database import utcnow
 from app.reminders import preferences
 from app.reminders.channels import Dead, Retry, Skip
 from app.reminders.registry import channel_for
+from app.reminders.robots import close_kept_connections
 from app.reminders.models import ROBOT_CHANNELS, DeliveryTry, OutboxMessage, ReminderPreference
 from app.core import calendar
 from app.reminders.render import Renderer
@@ -213,6 +214,7 @@ def dispatch(session: Session, now: datetime | None = None, *, worker: str | Non
         _dispatch_batches(session, renderer, clock, worker, batch, max_messages, outcomes)
     finally:
         real.expire_on_commit = expiring
+        close_kept_connections()
     return outcomes
 
 

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import threading
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -43,18 +44,25 @@ def sign_webhook(secret: str, timestamp: int, body: bytes) -> str:
 
 # --- The shared HTTP helper -------------------------------------------------------------------
 
+KEEP_ALIVE_SECONDS = 5.0   # reuse a connection only this soon after its last answer: far inside servers' idle timeouts
+_held = threading.local()  # each thread's open connections: {(scheme, host, port, timeout): (connection, last used)}
+
+
 def post_json(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict | None, str]:
     """POST `body` and return (status, JSON answer or None, Retry-After header).
 
     http.client rather than urllib: no redirects followed, no proxy taken from the environment.
     Network failures (refused, reset, timeout, TLS, DNS) raise Retry; statuses are the caller's.
+    A connection the server keeps open is used again for the next POST to the same host within
+    KEEP_ALIVE_SECONDS (a dispatch sends its batch back to back: no new TCP and TLS handshake each;
+    it closes them when it ends).
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Dead("the webhook is not an http(s) URL", notify_admin=True)
     timeout = float(current_app.config.get("REMINDER_HTTP_TIMEOUT", 10))
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+    key = (parts.scheme, parts.hostname, parts.port, timeout)
+    connection = _open_connection(key)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request("POST", target, body=body,
@@ -63,14 +71,40 @@ def post_json(url: str, body: bytes, headers: dict[str, str] | None = None) -> t
         raw = response.read(MAX_ANSWER_BYTES)
         retry_after = response.getheader("Retry-After", "")
     except (OSError, http.client.HTTPException) as error:
-        raise Retry(f"{parts.hostname}: {type(error).__name__} {error}".strip()) from error
-    finally:
         connection.close()
+        raise Retry(f"{parts.hostname}: {type(error).__name__} {error}".strip()) from error
+    if response.will_close or not response.isclosed():   # closing, or an answer longer than we read
+        connection.close()
+    else:
+        _held.connections[key] = (connection, time.monotonic())
     try:
         answer = json.loads(raw)
     except (ValueError, RecursionError):   # not JSON, or nested too deep to read: no answer
         answer = None
     return response.status, answer if isinstance(answer, dict) else None, retry_after
+
+
+def close_kept_connections() -> None:
+    """Close this thread's kept connections (a dispatch pass does at its end: none outlives it)."""
+    for connection, _last_used in getattr(_held, "connections", {}).values():
+        connection.close()
+    _held.connections = {}
+
+
+def _open_connection(key: tuple):
+    """This thread's kept connection to the host if it is fresh, else a new one (not yet connected)."""
+    held = getattr(_held, "connections", None)
+    if held is None:
+        held = _held.connections = {}
+    kept = held.pop(key, None)
+    if kept is not None:
+        connection, last_used = kept
+        if time.monotonic() - last_used < KEEP_ALIVE_SECONDS:
+            return connection
+        connection.close()
+    scheme, host, port, timeout = key
+    connection_class = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+    return connection_class(host, port, timeout=timeout)
 
 
 def check_status(status: int, retry_after: str = "") -> None:
