@@ -116,7 +116,7 @@ def setup(trainees: int, database_url: str):
     """The seeded database, the production-configured app, and the pages to measure."""
     from bench.dashboard import PASSWORD, build
     from bench.minimal import create_minimal_app
-    from bench.production import first_lesson
+    from bench.production import MENTOR_LOGIN, first_lesson
 
     now = datetime.now(timezone.utc)
     seeded, _client, cohort_id, _counts = build(database_url, trainees, 15, now)
@@ -132,12 +132,13 @@ def setup(trainees: int, database_url: str):
     # As `academy serve` builds it from the environment: production settings, logs at INFO.
     app = create_app({"SECRET_KEY": "bench-pages", "SQLALCHEMY_DATABASE_URI": database_url,
                       "CONTENT_ROOT": str(REPO), "LOG_LEVEL": "INFO"})
-    trainee = log_in(app, TRAINEE_LOGIN, PASSWORD)
+    trainee, mentor = log_in(app, TRAINEE_LOGIN, PASSWORD), log_in(app, MENTOR_LOGIN, PASSWORD)
     pages = [("minimal route", create_minimal_app(), environ("/")),
              ("/healthz", app, environ("/healthz")),
              ("lesson", app, environ(f"/courses/{course}/{lesson}", trainee)),
              ("home (trainee)", app, environ("/", trainee)),
-             ("landing (anonymous)", app, environ("/"))]
+             ("landing (anonymous)", app, environ("/")),
+             ("dashboard (mentor)", app, environ(f"/cohorts/{cohort_id}/dashboard", mentor))]
     return app, pages
 
 

@@ -84,7 +84,7 @@ def cohort_dashboard(cohort_id: int):
     cohort = coached_cohort_or_404(cohort_id)
     now, query = current_table(cohort), _query()
     lookup = summaries.Lookup(db.session)   # read once for the table, the top of the list and the filter
-    table = summaries.page(db.session, cohort, query, now, lookup)
+    table = summaries.page(db.session, cohort, query, now, lookup, milestones=False)
     attention, flagged = summaries.needs_attention(db.session, cohort, 3, lookup, count=table.flagged)
     return render_template("cohorts/dashboard.html", cohort=cohort, table=table, query=query,
                            filter_args=_filter_args(), attention=attention, flagged=flagged,
