@@ -81,6 +81,18 @@ def content_lang() -> str:
     return "en" if locale is not None and locale.language == "en" else "zh"
 
 
+def html_gettext(translations, string: str, **variables) -> Markup:
+    """A translation for HTML, as templates' _() gives it: marked safe, its variables escaped."""
+    text = Markup(translations.ugettext(string))
+    return text % variables if variables or "%" in text else text
+
+
+def html_ngettext(translations, singular: str, plural: str, num: int, **variables) -> Markup:
+    """The plural form for `num`, as templates' ngettext() gives it (`num` is a variable too)."""
+    variables.setdefault("num", num)
+    return Markup(translations.ungettext(singular, plural, num)) % variables
+
+
 MARKUP_REMEMBERED = 20_000   # msgids are the templates' own strings: a few hundred per language
 
 
@@ -115,19 +127,20 @@ def template_i18n(app) -> None:
     @pass_page_context
     def gettext(context, string, **variables):
         page_translations = context.get("_translations")   # the locale's own: kept for the process
-        key = (page_translations, string)
-        text = markup.get(key) if context.eval_ctx.autoescape else None
-        if text is None:
-            text = (page_translations or translations_for(get_locale())).ugettext(string)
-            if context.eval_ctx.autoescape:
-                text = Markup(text)
+        if context.eval_ctx.autoescape:
+            key = (page_translations, string)
+            text = markup.get(key)
+            if text is None:
+                text = Markup((page_translations or translations_for(get_locale())).ugettext(string))
                 if page_translations is not None and len(markup) < MARKUP_REMEMBERED:
                     markup[key] = text
-        return text % variables if variables or "%" in text else text
+        else:
+            text = (page_translations or translations_for(get_locale())).ugettext(string)
+        return text % variables if variables or "%" in text else text   # as html_gettext, on a hot path
 
     @pass_page_context
     def ngettext(context, singular, plural, num, **variables):
-        variables.setdefault("num", num)
+        variables.setdefault("num", num)   # as html_ngettext, on a hot path
         translations = context.get("_translations") or translations_for(get_locale())
         text = translations.ungettext(singular, plural, num)
         return (Markup(text) if context.eval_ctx.autoescape else text) % variables

@@ -12,7 +12,7 @@ from flask_babel import get_translations
 from markupsafe import Markup, escape
 
 from app.core.money import display_yuan
-from app.i18n import content_lang
+from app.i18n import content_lang, html_gettext, html_ngettext
 
 
 class Table:
@@ -34,14 +34,12 @@ class Table:
                      False: Markup('<span class="text-danger" title="{0}">✗<span class="visually-hidden">{0}</span>'
                                    '</span>').format(gettext("Not yet today"))}
 
-    # As the templates' _() and ngettext(): the translation marked safe, its variables escaped.
+    # As the templates' _() and ngettext(), with the page's translations found once.
     def gettext(self, string: str, **variables) -> Markup:
-        text = Markup(self.translations.ugettext(string))
-        return text % variables if variables or "%" in text else text
+        return html_gettext(self.translations, string, **variables)
 
     def ngettext(self, singular: str, plural: str, num: int, **variables) -> Markup:
-        variables.setdefault("num", num)
-        return Markup(self.translations.ungettext(singular, plural, num)) % variables
+        return html_ngettext(self.translations, singular, plural, num, **variables)
 
     def reason(self, reason) -> Markup:
         """Why she needs attention, in words (the dashboard, its top of the list, the attention page)."""
